@@ -1,0 +1,334 @@
+// Command tessera-bench measures the cost of isolation on the local stack
+// (run by `make bench`, never by the tests): (a) the multi-tenant tax, p50 and
+// p99 of the full isolated request path against a baseline handler making the
+// same DynamoDB calls with plain credentials and no encryption; (b) STS and
+// KMS calls per 10,000 requests spread over 100 tenants; (c) the api
+// function's init time and binary size. It prints the figures and writes them
+// to bench/results.txt.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/tessera-saas/tessera/internal/api"
+	"github.com/tessera-saas/tessera/internal/awsconfig"
+	"github.com/tessera-saas/tessera/internal/bootstrap"
+	"github.com/tessera-saas/tessera/internal/catalog"
+	"github.com/tessera-saas/tessera/internal/crypto"
+	"github.com/tessera-saas/tessera/internal/emulator"
+	"github.com/tessera-saas/tessera/internal/seed"
+	"github.com/tessera-saas/tessera/internal/settings"
+	"github.com/tessera-saas/tessera/internal/store"
+	"github.com/tessera-saas/tessera/internal/wire"
+)
+
+func main() {
+	tenants := flag.Int("tenants", 100, "tenants to spread requests over")
+	taxRequests := flag.Int("tax-requests", 1500, "requests per variant for the tax measurement")
+	callRequests := flag.Int("call-requests", 10000, "requests for the STS/KMS call count")
+	out := flag.String("out", "bench/results.txt", "results file")
+	flag.Parse()
+	if err := run(*tenants, *taxRequests, *callRequests, *out); err != nil {
+		fmt.Fprintln(os.Stderr, "tessera-bench:", err)
+		os.Exit(1)
+	}
+}
+
+type fixture struct {
+	rec     catalog.Record
+	product string // a product id (isolated handler)
+	order   string // an order id written by the isolated handler
+	bOrder  string // an order id written by the baseline handler
+}
+
+func run(nTenants, taxN, callN int, outPath string) error {
+	ctx := context.Background()
+	if os.Getenv("AWS_ENDPOINT_URL") == "" {
+		st, err := emulator.Start(ctx, emulator.Options{})
+		if err != nil {
+			return err
+		}
+		defer st.Stop()
+		for k, v := range st.Env() {
+			os.Setenv(k, v)
+		}
+	}
+	cfg, err := awsconfig.Load(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := settings.FromEnv()
+	if err != nil {
+		return err
+	}
+	if s, err = bootstrap.Run(ctx, cfg, s); err != nil {
+		return err
+	}
+	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
+
+	fmt.Fprintf(os.Stderr, "seeding %d tenants...\n", nTenants)
+	deps := seed.Deps{Catalog: store.NewCatalog(store.NewClient(cfg), s.CatalogTable), IDP: cip.NewFromConfig(cfg),
+		KMS: kms.NewFromConfig(cfg), Settings: s, Partition: "aws", Account: emulator.Account}
+	isolated := wire.NewAPI(cfg, s, quiet, io.Discard)
+	baseline := newBaseline(cfg, s, quiet)
+	fx := make([]fixture, nTenants)
+	for i := range fx {
+		rec, err := seed.Ensure(ctx, deps, seed.Spec{Name: fmt.Sprintf("bench-%03d", i), Tier: catalog.TierBasic,
+			AdminEmail: fmt.Sprintf("bench-%03d-%d@bench.test", i, time.Now().UnixNano()), Password: "Bench-Passw0rd-Long"})
+		if err != nil {
+			return err
+		}
+		fx[i].rec = rec
+		if fx[i].product, err = create(ctx, isolated.Handler, rec.TenantID, "/v1/products", fmt.Sprintf(`{"name":"P","sku":"SKU-%d","price":{"amount":100,"currency":"EUR"}}`, i)); err != nil {
+			return err
+		}
+		orderBody := `{"productId":"` + fx[i].product + `","quantity":1,"customer":{"name":"Customer Name","email":"customer@example.com"}}`
+		if fx[i].order, err = create(ctx, isolated.Handler, rec.TenantID, "/v1/orders", orderBody); err != nil {
+			return err
+		}
+		if fx[i].bOrder, err = create(ctx, baseline, rec.TenantID, "/v1/orders", orderBody); err != nil {
+			return err
+		}
+	}
+
+	// (a) the multi-tenant tax: interleaved, same requests, same emulator.
+	fmt.Fprintf(os.Stderr, "measuring the tax over %d requests per variant...\n", taxN)
+	var iso, base []time.Duration
+	for i := 0; i < taxN; i++ {
+		f := fx[i%len(fx)]
+		read := i%4 != 0 // 3 reads (decrypting two fields) per write (encrypting two)
+		run := func(h *api.Handler, orderID string) (time.Duration, error) {
+			start := time.Now()
+			var err error
+			if read {
+				_, err = call(ctx, h, f.rec.TenantID, "GET", "/v1/orders/{id}", orderID, "")
+			} else {
+				_, err = create(ctx, h, f.rec.TenantID, "/v1/orders", `{"productId":"`+f.product+`","quantity":2,"customer":{"name":"Customer Name","email":"customer@example.com"}}`)
+			}
+			return time.Since(start), err
+		}
+		first, second := isolated.Handler, baseline
+		if i%2 == 1 { // alternate which goes first
+			first, second = second, first
+		}
+		d1, err := run(first, pick(first == isolated.Handler, f))
+		if err != nil {
+			return err
+		}
+		d2, err := run(second, pick(second == isolated.Handler, f))
+		if err != nil {
+			return err
+		}
+		if first == isolated.Handler {
+			iso, base = append(iso, d1), append(base, d2)
+		} else {
+			iso, base = append(iso, d2), append(base, d1)
+		}
+	}
+
+	// (b) STS and KMS calls per callN requests over the tenants, with fresh
+	// caches as in a new Lambda environment.
+	fmt.Fprintf(os.Stderr, "counting AWS calls over %d requests...\n", callN)
+	fresh := wire.NewAPI(cfg, s, quiet, io.Discard)
+	callStart := time.Now()
+	for i := 0; i < callN; i++ {
+		f := fx[i%len(fx)]
+		var err error
+		switch (i / len(fx)) % 10 { // every tenant sees the whole mix
+		case 0:
+			_, err = create(ctx, fresh.Handler, f.rec.TenantID, "/v1/orders", `{"productId":"`+f.product+`","quantity":1,"customer":{"name":"N","email":"n@example.com"}}`)
+		case 1, 2:
+			_, err = call(ctx, fresh.Handler, f.rec.TenantID, "GET", "/v1/products/{id}", f.product, "")
+		default:
+			_, err = call(ctx, fresh.Handler, f.rec.TenantID, "GET", "/v1/orders/{id}", f.order, "")
+		}
+		if err != nil {
+			return err
+		}
+	}
+	callElapsed := time.Since(callStart)
+	stsCalls := fresh.Credentials.AssumeRoleCalls()
+	kst := fresh.Envelope.Stats()
+
+	// (d) onboarding: request to ACTIVE through the bus, queue and
+	// provisioner, and the AWS calls one onboarding makes.
+	fmt.Fprintf(os.Stderr, "onboarding %d pooled and %d premium tenants...\n", onboardRuns, onboardRuns)
+	onboarding, err := measureOnboarding(ctx, cfg, s, quiet)
+	if err != nil {
+		return err
+	}
+
+	// (c) init time and binary size.
+	initTimes := make([]time.Duration, 0, 25)
+	for i := 0; i < 25; i++ {
+		start := time.Now()
+		c, err := awsconfig.Load(ctx)
+		if err != nil {
+			return err
+		}
+		st, err := settings.FromEnv()
+		if err != nil {
+			return err
+		}
+		_ = wire.NewAPI(c, st, quiet, io.Discard)
+		initTimes = append(initTimes, time.Since(start))
+	}
+	size, err := binarySize()
+	if err != nil {
+		return err
+	}
+
+	isoP50, isoP99 := pct(iso, 50), pct(iso, 99)
+	baseP50, baseP99 := pct(base, 50), pct(base, 99)
+	var b strings.Builder
+	fmt.Fprintf(&b, "Tessera benchmark, %s\n", time.Now().UTC().Format(time.RFC3339))
+	fmt.Fprintf(&b, "machine: %s, %d cores, %s/%s, %s; emulators: moto 5.2.1 + local-kms\n\n", cpuModel(), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version())
+	fmt.Fprintf(&b, "(a) multi-tenant tax, %d requests per variant over %d tenants (3 order reads : 1 order write)\n", taxN, len(fx))
+	fmt.Fprintf(&b, "    isolated (claims, catalog, scoped credentials, key prefix, encryption): p50 %s  p99 %s\n", ms(isoP50), ms(isoP99))
+	fmt.Fprintf(&b, "    baseline (same DynamoDB calls, plain credentials, no encryption):        p50 %s  p99 %s\n", ms(baseP50), ms(baseP99))
+	fmt.Fprintf(&b, "    tax: p50 %.3fx  p99 %.3fx  (target: p50 <= 1.15x)\n\n", ratio(isoP50, baseP50), ratio(isoP99, baseP99))
+	fmt.Fprintf(&b, "(b) AWS calls for %d requests over %d tenants, fresh caches (%.0f req/s)\n", callN, len(fx), float64(callN)/callElapsed.Seconds())
+	fmt.Fprintf(&b, "    STS AssumeRole: %d (%.1f per tenant)\n", stsCalls, float64(stsCalls)/float64(len(fx)))
+	fmt.Fprintf(&b, "    KMS GenerateDataKey: %d  Decrypt: %d  (%.2f KMS calls per tenant)\n", kst.GenerateDataKeyCalls, kst.DecryptCalls, float64(kst.GenerateDataKeyCalls+kst.DecryptCalls)/float64(len(fx)))
+	fmt.Fprintf(&b, "    data-key cache: seal hits %d misses %d, open hits %d misses %d\n\n", kst.SealHits, kst.SealMisses, kst.OpenHits, kst.OpenMisses)
+	fmt.Fprintf(&b, "(c) api function: init (AWS config + settings + wiring, no AWS call) median %s, p99 %s over %d runs\n", us(pct(initTimes, 50)), us(pct(initTimes, 99)), len(initTimes))
+	fmt.Fprintf(&b, "    binary (linux/arm64, -tags lambda.norpc, -s -w): %.1f MiB (%d bytes)\n\n", float64(size)/(1<<20), size)
+	fmt.Fprintf(&b, "(d) onboarding on the emulator, request to ACTIVE (operator API -> outbox -> bus -> queue -> provisioner), %d runs each\n", onboardRuns)
+	for _, o := range onboarding {
+		fmt.Fprintf(&b, "    %-8s median %s  max %s  AWS calls per onboarding: %d (%s)\n", o.tier, ms(o.median), ms(o.max), o.calls, o.breakdown)
+	}
+	fmt.Print(b.String())
+	if err := os.MkdirAll(filepath.Dir(outPath), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(outPath, []byte(b.String()), 0o644)
+}
+
+func pick(isolated bool, f fixture) string {
+	if isolated {
+		return f.order
+	}
+	return f.bOrder
+}
+
+// newBaseline is the same handler with the isolation taken out: the
+// function's own credentials and no encryption.
+func newBaseline(cfg aws.Config, s settings.Settings, log *slog.Logger) *api.Handler {
+	ddb := store.NewClient(cfg)
+	tenants := catalog.NewCache(store.NewCatalog(ddb, s.CatalogTable), s.CatalogTTL, wire.MaxCachedTenants)
+	return api.New(tenants, store.New(ddb, plaintext{}), nil, log)
+}
+
+// plaintext stores fields as they are: the baseline without encryption.
+type plaintext struct{}
+
+func (plaintext) Seal(_ context.Context, _ crypto.Key, _ crypto.Field, p []byte) ([]byte, error) {
+	return p, nil
+}
+func (plaintext) Open(_ context.Context, _ crypto.Key, _ crypto.Field, c []byte) ([]byte, error) {
+	return c, nil
+}
+
+func event(tenantID, method, resource, id, body string) events.APIGatewayProxyRequest {
+	ev := events.APIGatewayProxyRequest{HTTPMethod: method, Resource: resource, Body: body,
+		Headers: map[string]string{"Content-Type": "application/json"}}
+	if id != "" {
+		ev.PathParameters = map[string]string{"id": id}
+	}
+	ev.RequestContext.RequestID = "bench"
+	ev.RequestContext.Authorizer = map[string]any{"claims": map[string]any{
+		"sub": "bench-user", "custom:tenantId": tenantID, "custom:role": "admin", "token_use": "id"}}
+	return ev
+}
+
+func call(ctx context.Context, h *api.Handler, tenantID, method, resource, id, body string) (map[string]any, error) {
+	resp, err := h.Handle(ctx, event(tenantID, method, resource, id, body))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode >= 300 {
+		return nil, fmt.Errorf("%s %s: %d %s", method, resource, resp.StatusCode, resp.Body)
+	}
+	var m map[string]any
+	if resp.Body != "" {
+		if err := json.Unmarshal([]byte(resp.Body), &m); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func create(ctx context.Context, h *api.Handler, tenantID, resource, body string) (string, error) {
+	m, err := call(ctx, h, tenantID, "POST", resource, "", body)
+	if err != nil {
+		return "", err
+	}
+	id, _ := m["id"].(string)
+	return id, nil
+}
+
+func binarySize() (int64, error) {
+	dir, err := os.MkdirTemp("", "tessera-bench-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "bootstrap")
+	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", bin, "./functions/api")
+	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		return 0, fmt.Errorf("build functions/api: %w", err)
+	}
+	fi, err := os.Stat(bin)
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
+}
+
+func pct(ds []time.Duration, p int) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	i := (len(s)*p + 99) / 100
+	if i > 0 {
+		i--
+	}
+	return s[i]
+}
+
+func ratio(a, b time.Duration) float64 { return float64(a) / float64(b) }
+func ms(d time.Duration) string        { return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000) }
+func us(d time.Duration) string        { return fmt.Sprintf("%dµs", d.Microseconds()) }
+
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "model name") {
+			if i := strings.Index(line, ":"); i >= 0 {
+				return strings.TrimSpace(line[i+1:])
+			}
+		}
+	}
+	return "unknown CPU"
+}

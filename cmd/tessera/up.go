@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
+
+	"github.com/tessera-saas/tessera/internal/bootstrap"
+	"github.com/tessera-saas/tessera/internal/directory"
+	"github.com/tessera-saas/tessera/internal/emulator"
+	"github.com/tessera-saas/tessera/internal/idtoken"
+	"github.com/tessera-saas/tessera/internal/seed"
+)
+
+// Demo credentials of the local stack only.
+const (
+	DemoPassword  = "Tessera-Demo-2026"
+	OperatorEmail = "operator@tessera.test"
+)
+
+type demoTenant struct{ Name, Tier, AdminEmail string }
+
+var demoTenants = []demoTenant{
+	{Name: "Acme", Tier: "basic", AdminEmail: "admin@acme.test"},
+	{Name: "Globex", Tier: "premium", AdminEmail: "admin@globex.test"},
+}
+
+func runUp(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("up", flag.ContinueOnError)
+	addr := fs.String("addr", defaultAddr, "listen address of the API")
+	envFile := fs.String("env-file", ".local/env", "where to write the stack's environment")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	env, stop, err := startEmulatorUnlessSet(ctx)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	cfg, s, err := loadConfig(ctx)
+	if err != nil {
+		return err
+	}
+	if s, err = bootstrap.Run(ctx, cfg, s); err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	for k, v := range s.Env() {
+		env[k] = v
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	go runBackground(ctx, cfg, s, log)
+
+	ready := make(chan net.Addr, 1)
+	served := make(chan error, 1)
+	go func() { served <- serve(ctx, cfg, s, *addr, func(a net.Addr) { ready <- a }) }()
+	var api string
+	select {
+	case a := <-ready:
+		api = "http://" + a.String()
+	case err := <-served:
+		return err
+	}
+	env["TESSERA_API"] = api
+	if err := writeEnvFile(*envFile, env); err != nil {
+		return err
+	}
+
+	// The demo tenants go through the real onboarding flow: an operator
+	// creates them through the API, the bus and queue deliver the event,
+	// the provisioner makes keys, placement (a CloudFormation stack for
+	// Globex) and admin users.
+	idp := cip.NewFromConfig(cfg)
+	if err := seed.EnsureOperator(ctx, idp, s.UserPoolID, OperatorEmail, DemoPassword); err != nil {
+		return err
+	}
+	token, err := idtoken.Login(ctx, idp, s.AppClientID, OperatorEmail, DemoPassword)
+	if err != nil {
+		return err
+	}
+	c := client{base: api, token: token}
+	dir := directory.New(idp, s.UserPoolID)
+	var lines []string
+	for _, d := range demoTenants {
+		created, err := c.do(ctx, "POST", "/v1/tenants", map[string]string{"name": d.Name, "tier": d.Tier, "adminEmail": d.AdminEmail},
+			map[string]string{"Idempotency-Key": "demo-" + strings.ToLower(d.Name)})
+		if err != nil {
+			return fmt.Errorf("onboard %s: %w", d.Name, err)
+		}
+		id := created.(map[string]any)["tenantId"].(string)
+		wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		rec, err := c.waitFor(wctx, id, "ACTIVE", "FAILED")
+		cancel()
+		if err != nil {
+			return fmt.Errorf("onboard %s: %w", d.Name, err)
+		}
+		m := rec.(map[string]any)
+		if m["status"] != "ACTIVE" {
+			return fmt.Errorf("onboard %s: %v", d.Name, m["reason"])
+		}
+		// Onboarding invites the admin with a temporary password; locally no
+		// email goes out, so give the demo admin a known password.
+		if err := dir.SetPassword(ctx, d.AdminEmail, DemoPassword); err != nil {
+			return err
+		}
+		table, _ := m["placement"].(map[string]any)["table"].(string)
+		lines = append(lines, fmt.Sprintf("  %-7s %-8s tenant %s  admin %-18s table %s", d.Name, d.Tier, id, d.AdminEmail, table))
+	}
+	printWelcome(api, *envFile, lines)
+	select {
+	case err := <-served:
+		if errors.Is(err, context.Canceled) {
+			return nil
+		}
+		return err
+	case <-ctx.Done():
+		return <-served
+	}
+}
+
+// startEmulatorUnlessSet starts the local emulators unless AWS_ENDPOINT_URL
+// already names a stack (LocalStack, or real AWS), and exports their
+// environment into this process.
+func startEmulatorUnlessSet(ctx context.Context) (map[string]string, func(), error) {
+	env := map[string]string{}
+	if os.Getenv("AWS_ENDPOINT_URL") != "" {
+		for _, k := range []string{"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_KMS", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} {
+			if v := os.Getenv(k); v != "" {
+				env[k] = v
+			}
+		}
+		return env, func() {}, nil
+	}
+	st, err := emulator.Start(ctx, emulator.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	for k, v := range st.Env() {
+		os.Setenv(k, v)
+		env[k] = v
+	}
+	fmt.Fprintf(os.Stderr, "emulators: moto %s, local-kms %s (logs in .local/log)\n", st.Endpoint, st.KMSEndpoint)
+	return env, st.Stop, nil
+}
+
+func writeEnvFile(path string, env map[string]string) error {
+	keys := make([]string, 0, len(env))
+	for k := range env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString("# written by tessera; source it to talk to the running local stack\n")
+	for _, k := range keys {
+		fmt.Fprintf(&b, "export %s=%q\n", k, env[k])
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+func printWelcome(api, envFile string, tenants []string) {
+	fmt.Printf("\nTessera is serving on %s. Demo tenants, onboarded through the provisioner:\n%s\n", api, strings.Join(tenants, "\n"))
+	fmt.Printf(`
+In another terminal (password of every demo user: %[3]s):
+  source %[2]s
+  TOKEN=$(TESSERA_PASSWORD=%[3]s go run ./cmd/tessera login --email admin@acme.test)
+  curl -s -X POST $TESSERA_API/v1/products -H "Authorization: $TOKEN" -H 'Content-Type: application/json' \
+       -d '{"name":"Anvil","sku":"ANV-1","price":{"amount":1999,"currency":"EUR"}}'
+  curl -s $TESSERA_API/v1/products -H "Authorization: $TOKEN"
+  curl -s $TESSERA_API/v1/orders   -H "Authorization: $TOKEN"
+
+Operator (tenant management):
+  export TESSERA_TOKEN=$(TESSERA_PASSWORD=%[3]s go run ./cmd/tessera login --email %[4]s)
+  go run ./cmd/tessera tenants create --name Initech --tier premium --admin-email a@initech.test --wait
+  go run ./cmd/tessera tenants list
+
+Ctrl-C stops the API, the provisioner and the emulators.
+`, api, envFile, DemoPassword, OperatorEmail)
+}

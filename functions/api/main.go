@@ -1,0 +1,21 @@
+// Command api is the Lambda function behind the tenant app routes. It only
+// wires dependencies at cold start and hands the handler to the runtime.
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/tessera-saas/tessera/internal/wire"
+)
+
+func main() {
+	cfg, s, log, err := wire.Load(context.Background(), "api")
+	if err != nil {
+		log.Error("cold start", "error", err.Error())
+		os.Exit(1)
+	}
+	lambda.Start(wire.NewAPI(cfg, s, log, os.Stdout).Handler.Handle)
+}

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// config is what varies between deployments.
+type config struct {
+	// Stage names the deployment ("dev", "prod"); it is part of every stack
+	// and resource name, so stages can share an account.
+	Stage string
+	// Env is the target account and Region, or nil for environment-agnostic
+	// stacks (resolved by CloudFormation at deploy time).
+	Env *awscdk.Environment
+}
+
+// Prod reports whether the stage is production: tables and the user pool
+// are then protected from deletion and retained when the stack goes.
+func (c config) Prod() bool { return c.Stage == "prod" }
+
+var stagePattern = regexp.MustCompile(`^[a-z][a-z0-9]{0,11}$`)
+
+// configFrom reads the stage and environment from the app's context, then
+// from CDK_DEFAULT_ACCOUNT / CDK_DEFAULT_REGION (set by the cdk CLI when it
+// finds credentials). With neither, the stacks are environment-agnostic, so
+// that synth works on a machine without AWS credentials.
+func configFrom(app awscdk.App) (config, error) {
+	ctx := func(key string) string {
+		if v, ok := app.Node().TryGetContext(jsii.String(key)).(string); ok {
+			return v
+		}
+		return ""
+	}
+	cfg := config{Stage: ctx("stage")}
+	if cfg.Stage == "" {
+		cfg.Stage = "dev"
+	}
+	if !stagePattern.MatchString(cfg.Stage) {
+		return config{}, fmt.Errorf("config: stage %q does not match %s", cfg.Stage, stagePattern)
+	}
+	account, region := ctx("account"), ctx("region")
+	if account == "" {
+		account = os.Getenv("CDK_DEFAULT_ACCOUNT")
+	}
+	if region == "" {
+		region = os.Getenv("CDK_DEFAULT_REGION")
+	}
+	if account != "" || region != "" {
+		cfg.Env = &awscdk.Environment{}
+		if account != "" {
+			cfg.Env.Account = jsii.String(account)
+		}
+		if region != "" {
+			cfg.Env.Region = jsii.String(region)
+		}
+	}
+	return cfg, nil
+}
+
+// stacks are the stacks of one deployment.
+type stacks struct {
+	Data   *DataStack
+	App    *AppStack
+	Tenant awscdk.Stack
+}
+
+// newStacks adds every stack to app. codeDir holds one directory per
+// function with its bootstrap binary (dist/ normally).
+func newStacks(app awscdk.App, cfg config, codeDir string) (stacks, error) {
+	prefix := "Tessera-" + cfg.Stage + "-"
+	data := NewDataStack(app, prefix+"Data", &DataStackProps{
+		StackProps: awscdk.StackProps{Env: cfg.Env, Description: jsii.String("Tessera " + cfg.Stage + ": data and control plane")},
+		Config:     cfg,
+	})
+	appStack, err := NewAppStack(app, prefix+"App", &AppStackProps{
+		StackProps: awscdk.StackProps{Env: cfg.Env, Description: jsii.String("Tessera " + cfg.Stage + ": app plane (API, functions, roles)")},
+		Config:     cfg,
+		Data:       data,
+		CodeDir:    codeDir,
+	})
+	if err != nil {
+		return stacks{}, err
+	}
+	tenant := NewTenantStack(app, tenantStackID, &TenantStackProps{})
+	return stacks{Data: data, App: appStack, Tenant: tenant}, nil
+}
+
+// newApp returns an App with the context of cdk.json (so that `go run
+// ./infra` and the tests synthesize what `cdk synth` does) and then
+// override, which wins over everything, the cdk CLI's context included.
+// outdir is the cloud assembly directory; "" leaves it to the cdk CLI
+// (CDK_OUTDIR) or a temporary directory.
+func newApp(root, outdir string, override map[string]any) (awscdk.App, error) {
+	cdkContext, err := loadCDKContext(root)
+	if err != nil {
+		return nil, err
+	}
+	props := &awscdk.AppProps{Context: &cdkContext}
+	if outdir != "" {
+		props.Outdir = jsii.String(outdir)
+	}
+	if override != nil {
+		props.PostCliContext = &override
+	}
+	return awscdk.NewApp(props), nil
+}
+
+// loadCDKContext reads the "context" object of cdk.json.
+func loadCDKContext(root string) (map[string]any, error) {
+	b, err := os.ReadFile(filepath.Join(root, "cdk.json"))
+	if err != nil {
+		return nil, fmt.Errorf("read cdk.json: %w", err)
+	}
+	var f struct {
+		Context map[string]any `json:"context"`
+	}
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, fmt.Errorf("parse cdk.json: %w", err)
+	}
+	if f.Context == nil {
+		f.Context = map[string]any{}
+	}
+	return f.Context, nil
+}
+
+// repoRoot walks up from the working directory to the directory holding
+// go.mod, so the app works from the repository root (cdk) and from infra/
+// (go test).
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("find repo root: %w", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return "", fmt.Errorf("find repo root: %w", err)
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("find repo root: no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}

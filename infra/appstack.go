@@ -1,0 +1,207 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/tessera-saas/tessera/internal/access"
+	"github.com/tessera-saas/tessera/internal/route"
+	"github.com/tessera-saas/tessera/internal/settings"
+)
+
+// AppStackProps configures the app plane stack.
+type AppStackProps struct {
+	awscdk.StackProps
+	Config config
+	Data   *DataStack
+	// CodeDir holds <function>/bootstrap for every function (dist/).
+	CodeDir string
+}
+
+// AppStack holds the app plane.
+type AppStack struct {
+	Stack          awscdk.Stack
+	Functions      map[route.Function]awslambda.Function
+	FunctionRoles  map[route.Function]awsiam.Role
+	DataAccessRole awsiam.Role
+	API            awsapigateway.RestApi
+	UsagePlans     map[string]awsapigateway.UsagePlan
+}
+
+// NewAppStack defines the functions, each with its own least-privilege role,
+// TenantDataAccessRole, and the REST API in front of the functions.
+func NewAppStack(scope constructs.Construct, id string, props *AppStackProps) (*AppStack, error) {
+	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
+	cfg, data := props.Config, props.Data
+	a := &AppStack{
+		Stack:         stack,
+		Functions:     map[route.Function]awslambda.Function{},
+		FunctionRoles: map[route.Function]awsiam.Role{},
+	}
+
+	// Function roles first: TenantDataAccessRole trusts them by ARN.
+	var tenantDataRoles []awsiam.Role
+	for _, spec := range functionSpecs {
+		role := awsiam.NewRole(stack, jsii.String(fnID(spec.Name)+"FunctionRole"), &awsiam.RoleProps{
+			AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+			Description: jsii.String("Execution role of the " + string(spec.Name) + " function (no tenant data access of its own)"),
+		})
+		a.FunctionRoles[spec.Name] = role
+		if spec.TenantData {
+			tenantDataRoles = append(tenantDataRoles, role)
+		}
+	}
+	a.DataAccessRole = newDataAccessRole(stack, cfg, data, tenantDataRoles)
+
+	for _, spec := range functionSpecs {
+		role := a.FunctionRoles[spec.Name]
+		env, err := functionEnv(stack, cfg, data, a.DataAccessRole, role, spec)
+		if err != nil {
+			return nil, err
+		}
+		fn, err := newFunction(stack, cfg, spec, role, props.CodeDir, env)
+		if err != nil {
+			return nil, err
+		}
+		a.Functions[spec.Name] = fn
+		grantFunction(data, a.DataAccessRole, spec, role)
+		if spec.Provisioner {
+			grantProvisioner(stack, data, role)
+			consumeProvisioningQueue(fn, data)
+		}
+	}
+	if fn, ok := a.Functions[route.FunctionTenants]; ok {
+		scheduleOutboxSweep(stack, fn)
+	}
+
+	api, err := newRestAPI(stack, cfg, data, a.Functions)
+	if err != nil {
+		return nil, err
+	}
+	a.API = api.RestAPI
+	a.UsagePlans = api.UsagePlans
+
+	outs := map[string]*string{"DataAccessRoleArn": a.DataAccessRole.RoleArn()}
+	for tier, plan := range a.UsagePlans {
+		outs["UsagePlanId"+title(tier)] = plan.UsagePlanId()
+	}
+	outputs(stack, outs)
+	return a, nil
+}
+
+// newDataAccessRole defines TenantDataAccessRole: its permissions are
+// access.DataAccessPolicy, and only the given function roles may assume it,
+// only with a tenantId session tag (access.TrustPolicy). A chained role
+// session lasts at most an hour, hence the maximum session duration.
+func newDataAccessRole(stack awscdk.Stack, cfg config, data *DataStack, trusted []awsiam.Role) awsiam.Role {
+	policy := access.DataAccessPolicy(access.Resources{
+		PooledTableARN: *data.PooledTable.TableArn(),
+		Partition:      *stack.Partition(),
+		Region:         *stack.Region(),
+		Account:        *stack.Account(),
+	})
+	principals := make([]awsiam.IPrincipal, len(trusted))
+	arns := make([]string, len(trusted))
+	for i, r := range trusted {
+		principals[i] = awsiam.NewArnPrincipal(r.RoleArn())
+		arns[i] = *r.RoleArn()
+	}
+	role := awsiam.NewRole(stack, jsii.String(access.RoleName), &awsiam.RoleProps{
+		RoleName:           jsii.String(access.RoleName + "-" + cfg.Stage),
+		Description:        jsii.String("Tenant-scoped data access: assumed per tenant with the session tag " + access.TenantTag),
+		AssumedBy:          awsiam.NewCompositePrincipal(principals...),
+		MaxSessionDuration: awscdk.Duration_Hours(jsii.Number(1)),
+		InlinePolicies: &map[string]awsiam.PolicyDocument{
+			"TenantDataAccess": awsiam.PolicyDocument_FromJson(policy.Map()),
+		},
+	})
+	// The trust policy is access.TrustPolicy verbatim (tag conditions
+	// included), rather than what AssumedBy renders.
+	role.Node().DefaultChild().(awsiam.CfnRole).
+		AddPropertyOverride(jsii.String("AssumeRolePolicyDocument"), access.TrustPolicy(arns).Map())
+	return role
+}
+
+// functionEnv is the configuration of one function (internal/settings
+// reads it): the settings its spec lists.
+func functionEnv(stack awscdk.Stack, cfg config, data *DataStack, dataRole, role awsiam.Role, spec functionSpec) (map[string]*string, error) {
+	all := map[string]*string{
+		settings.EnvStage:             jsii.String(cfg.Stage),
+		settings.EnvPooledTable:       data.PooledTable.TableName(),
+		settings.EnvCatalogTable:      data.CatalogTable.TableName(),
+		settings.EnvDataAccessRoleARN: dataRole.RoleArn(),
+		settings.EnvEventBus:          data.Bus.EventBusName(),
+		settings.EnvUserPoolID:        data.UserPool.UserPoolId(),
+		settings.EnvAppClientID:       data.AppClient.UserPoolClientId(),
+		settings.EnvProvisioningQueue: data.ProvisioningQueue.QueueUrl(),
+		settings.EnvPartition:         stack.Partition(),
+		settings.EnvAccountID:         stack.Account(),
+		// The function's own role manages the tenant keys it creates.
+		settings.EnvKeyAdminRoleARN: role.RoleArn(),
+	}
+	env := map[string]*string{}
+	for _, name := range spec.Env {
+		v, ok := all[name]
+		if !ok {
+			return nil, fmt.Errorf("function %s: no value for the setting %s", spec.Name, name)
+		}
+		env[name] = v
+	}
+	return env, nil
+}
+
+// newFunction defines one Go function (provided.al2023, arm64) with its log
+// group. Its code is codeDir/<name> (bootstrap binary).
+func newFunction(stack awscdk.Stack, cfg config, spec functionSpec, role awsiam.Role, codeDir string, env map[string]*string) (awslambda.Function, error) {
+	name := string(spec.Name)
+	dir := filepath.Join(codeDir, name)
+	if _, err := os.Stat(filepath.Join(dir, "bootstrap")); err != nil {
+		return nil, fmt.Errorf("function %s: no bootstrap binary (build it with `make build`): %w", name, err)
+	}
+	logs := newLogGroup(stack, fnID(spec.Name)+"FunctionLogs", cfg)
+	logs.GrantWrite(role)
+	return awslambda.NewFunction(stack, jsii.String(fnID(spec.Name)+"Function"), &awslambda.FunctionProps{
+		Description:  jsii.String(spec.Description),
+		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture: awslambda.Architecture_ARM_64(),
+		Handler:      jsii.String("bootstrap"),
+		Code:         awslambda.Code_FromAsset(jsii.String(dir), nil),
+		Role:         role,
+		MemorySize:   jsii.Number(spec.MemoryMB),
+		Timeout:      awscdk.Duration_Seconds(jsii.Number(spec.Timeout.Seconds())),
+		Environment:  &env,
+		LogGroup:     logs,
+	}), nil
+}
+
+// newLogGroup defines a log group with a retention fitting the stage.
+func newLogGroup(scope constructs.Construct, id string, cfg config) awslogs.LogGroup {
+	retention, removal := awslogs.RetentionDays_ONE_MONTH, awscdk.RemovalPolicy_DESTROY
+	if cfg.Prod() {
+		retention, removal = awslogs.RetentionDays_ONE_YEAR, awscdk.RemovalPolicy_RETAIN
+	}
+	return awslogs.NewLogGroup(scope, jsii.String(id), &awslogs.LogGroupProps{
+		Retention:     retention,
+		RemovalPolicy: removal,
+	})
+}
+
+// fnID turns the function "api" into the construct id "Api".
+func fnID(f route.Function) string { return title(string(f)) }
+
+// title upper-cases the first letter of a lowercase ASCII name.
+func title(s string) string {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:]
+}

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"maps"
+	"slices"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscognito"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/tessera-saas/tessera/internal/bus"
+	"github.com/tessera-saas/tessera/internal/store"
+)
+
+// DataStackProps configures the data and control plane stack.
+type DataStackProps struct {
+	awscdk.StackProps
+	Config config
+}
+
+// DataStack holds what the other stacks use of the data and control plane.
+type DataStack struct {
+	Stack             awscdk.Stack
+	PooledTable       awsdynamodb.Table
+	CatalogTable      awsdynamodb.Table
+	Bus               awsevents.EventBus
+	ProvisioningQueue awssqs.Queue
+	ProvisioningDLQ   awssqs.Queue
+	UserPool          awscognito.UserPool
+	AppClient         awscognito.UserPoolClient
+}
+
+// provisioningEvents are the control-plane events the provisioner handles,
+// which the bus delivers to the provisioning queue.
+var provisioningEvents = []bus.DetailType{bus.TenantOnboardingRequested, bus.TenantOffboardingRequested}
+
+// NewDataStack defines the stateful resources: the pooled and catalog
+// tables, the event bus with the provisioning queue, and the user pool.
+func NewDataStack(scope constructs.Construct, id string, props *DataStackProps) *DataStack {
+	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
+	cfg := props.Config
+	d := &DataStack{Stack: stack}
+
+	d.PooledTable = newTable(stack, "PooledTable", cfg)
+	d.CatalogTable = newTable(stack, "CatalogTable", cfg)
+	// The operator API lists tenants through this index (only profile items
+	// carry its keys).
+	d.CatalogTable.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
+		IndexName:      jsii.String(store.CatalogIndex),
+		PartitionKey:   &awsdynamodb.Attribute{Name: jsii.String(store.CatalogIndexPK), Type: awsdynamodb.AttributeType_STRING},
+		SortKey:        &awsdynamodb.Attribute{Name: jsii.String(store.CatalogIndexSK), Type: awsdynamodb.AttributeType_STRING},
+		ProjectionType: awsdynamodb.ProjectionType_ALL,
+	})
+
+	d.Bus = awsevents.NewEventBus(stack, jsii.String("Bus"), &awsevents.EventBusProps{
+		EventBusName: jsii.String("tessera-" + cfg.Stage),
+	})
+	d.ProvisioningDLQ = awssqs.NewQueue(stack, jsii.String("ProvisioningDLQ"), &awssqs.QueueProps{
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:      jsii.Bool(true),
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
+	})
+	d.ProvisioningQueue = awssqs.NewQueue(stack, jsii.String("ProvisioningQueue"), &awssqs.QueueProps{
+		Encryption: awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL: jsii.Bool(true),
+		// Six times the provisioner's timeout, so that a message is not
+		// redelivered while a slow batch still runs.
+		VisibilityTimeout: awscdk.Duration_Seconds(jsii.Number(provisioningVisibilityFactor * provisionerTimeout.Seconds())),
+		DeadLetterQueue: &awssqs.DeadLetterQueue{
+			Queue:           d.ProvisioningDLQ,
+			MaxReceiveCount: jsii.Number(5),
+		},
+	})
+	detailTypes := make([]string, len(provisioningEvents))
+	for i, dt := range provisioningEvents {
+		detailTypes[i] = string(dt)
+	}
+	awsevents.NewRule(stack, jsii.String("OnboardingRequested"), &awsevents.RuleProps{
+		Description: jsii.String("Deliver tenant onboarding and offboarding requests to the provisioning queue"),
+		EventBus:    d.Bus,
+		EventPattern: &awsevents.EventPattern{
+			Source:     jsii.Strings(bus.Source),
+			DetailType: jsii.Strings(detailTypes...),
+		},
+		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewSqsQueue(d.ProvisioningQueue, &awseventstargets.SqsQueueProps{
+			// Events the rule cannot deliver go to the same DLQ.
+			DeadLetterQueue: d.ProvisioningDLQ,
+			RetryAttempts:   jsii.Number(20),
+		})},
+	})
+
+	d.UserPool, d.AppClient = newUserPool(stack, cfg)
+
+	outputs(stack, map[string]*string{
+		"PooledTableName":      d.PooledTable.TableName(),
+		"CatalogTableName":     d.CatalogTable.TableName(),
+		"EventBusName":         d.Bus.EventBusName(),
+		"ProvisioningQueueUrl": d.ProvisioningQueue.QueueUrl(),
+		"ProvisioningDLQUrl":   d.ProvisioningDLQ.QueueUrl(),
+		"UserPoolId":           d.UserPool.UserPoolId(),
+		"AppClientId":          d.AppClient.UserPoolClientId(),
+	})
+	return d
+}
+
+// newTable defines a table with the key schema shared by the pooled, the
+// catalog and every dedicated table: pk (S) and sk (S), on demand, with
+// point-in-time recovery and encryption at rest under the AWS managed key.
+// In prod it is protected from deletion and retained with the stack.
+func newTable(scope constructs.Construct, id string, cfg config) awsdynamodb.Table {
+	removal := awscdk.RemovalPolicy_DESTROY
+	if cfg.Prod() {
+		removal = awscdk.RemovalPolicy_RETAIN
+	}
+	return awsdynamodb.NewTable(scope, jsii.String(id), &awsdynamodb.TableProps{
+		PartitionKey: &awsdynamodb.Attribute{Name: jsii.String("pk"), Type: awsdynamodb.AttributeType_STRING},
+		SortKey:      &awsdynamodb.Attribute{Name: jsii.String("sk"), Type: awsdynamodb.AttributeType_STRING},
+		BillingMode:  awsdynamodb.BillingMode_PAY_PER_REQUEST,
+		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
+			PointInTimeRecoveryEnabled: jsii.Bool(true),
+		},
+		Encryption:         awsdynamodb.TableEncryption_AWS_MANAGED,
+		DeletionProtection: jsii.Bool(cfg.Prod()),
+		RemovalPolicy:      removal,
+	})
+}
+
+// outputs adds one stack output per entry, in name order so that the
+// template does not change from one synth to the next.
+func outputs(stack awscdk.Stack, values map[string]*string) {
+	for _, name := range slices.Sorted(maps.Keys(values)) {
+		awscdk.NewCfnOutput(stack, jsii.String(name), &awscdk.CfnOutputProps{Value: values[name]})
+	}
+}

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"time"
+
+	"github.com/tessera-saas/tessera/internal/route"
+	"github.com/tessera-saas/tessera/internal/settings"
+)
+
+// Functions that serve no route.
+const functionProvisioner route.Function = "provisioner"
+
+// provisionerTimeout bounds one provisioner run. A premium tenant's stack is
+// never waited for in a run: the provisioner re-checks it with a delayed
+// message to its own queue. The provisioning queue's visibility timeout is
+// provisioningVisibilityFactor times this.
+const provisionerTimeout = 5 * time.Minute
+
+// provisioningVisibilityFactor: AWS recommends a queue visibility timeout of
+// at least six times the timeout of the function consuming the queue, so
+// that a message is not redelivered while a slow (or retried) batch still
+// runs.
+const provisioningVisibilityFactor = 6
+
+// catalogAccess is what a function may do with the catalog table's items;
+// the zero value is nothing.
+type catalogAccess int
+
+const (
+	// catalogRead: tenant records read by key (GetItem).
+	catalogRead catalogAccess = iota + 1
+	// catalogReadWrite: the item actions of store.Catalog on the table
+	// (TransactWriteItems is authorized item by item).
+	catalogReadWrite
+	// catalogReadWriteList: catalogReadWrite, and Query on the list index.
+	catalogReadWriteList
+)
+
+// functionSpec describes one Lambda function under functions/<Name>.
+type functionSpec struct {
+	Name        route.Function
+	Description string
+	MemoryMB    float64
+	Timeout     time.Duration
+	// Env lists the settings (internal/settings) the function reads.
+	Env []string
+	// TenantData marks a function that works on tenant data: its role may
+	// assume TenantDataAccessRole (tagged), and TenantDataAccessRole trusts
+	// it. Never an item action of its own on the pooled table.
+	TenantData bool
+	// Catalog is its access to the catalog table's items.
+	Catalog catalogAccess
+	// PutEvents lets it publish to the event bus.
+	PutEvents bool
+	// UserPoolActions are the Cognito actions it may call on the user pool.
+	UserPoolActions []string
+	// Provisioner marks the provisioning function: it consumes the
+	// provisioning queue and manages tenant keys, users and stacks.
+	Provisioner bool
+}
+
+// functionSpecs are the deployed functions. Every function a route of
+// route.All names must be here (NewAppStack fails otherwise).
+var functionSpecs = []functionSpec{
+	{
+		Name:        route.FunctionAPI,
+		Description: "Tessera tenant API (products, orders, users)",
+		MemoryMB:    512,
+		// API Gateway gives up after 29 s; the function should give up first.
+		Timeout: 20 * time.Second,
+		Env: []string{
+			settings.EnvStage, settings.EnvPooledTable, settings.EnvCatalogTable, settings.EnvDataAccessRoleARN,
+			settings.EnvEventBus, settings.EnvUserPoolID, settings.EnvAppClientID,
+		},
+		TenantData: true,
+		Catalog:    catalogRead,
+		// Tenant admins invite users (directory.Create: AdminCreateUser,
+		// and AdminGetUser when the user exists).
+		UserPoolActions: []string{"cognito-idp:AdminCreateUser", "cognito-idp:AdminGetUser"},
+	},
+	{
+		Name:        route.FunctionTenants,
+		Description: "Tessera operator API (tenants) and outbox sweep",
+		MemoryMB:    256,
+		Timeout:     20 * time.Second,
+		Env: []string{
+			settings.EnvStage, settings.EnvCatalogTable, settings.EnvEventBus, settings.EnvUserPoolID,
+		},
+		Catalog:   catalogReadWriteList,
+		PutEvents: true,
+	},
+	{
+		Name:        functionProvisioner,
+		Description: "Tessera provisioner: tenant onboarding and offboarding from the provisioning queue",
+		MemoryMB:    256,
+		Timeout:     provisionerTimeout,
+		Env: []string{
+			settings.EnvStage, settings.EnvPooledTable, settings.EnvCatalogTable, settings.EnvDataAccessRoleARN,
+			settings.EnvEventBus, settings.EnvUserPoolID, settings.EnvProvisioningQueue,
+			// Principals of the tenant key policies (access.TenantKeyPolicy).
+			settings.EnvPartition, settings.EnvAccountID, settings.EnvKeyAdminRoleARN,
+		},
+		TenantData: true,
+		Catalog:    catalogReadWrite,
+		PutEvents:  true,
+		UserPoolActions: []string{
+			"cognito-idp:AdminCreateUser", "cognito-idp:AdminGetUser", "cognito-idp:AdminDeleteUser",
+		},
+		Provisioner: true,
+	},
+}

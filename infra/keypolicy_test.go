@@ -1,0 +1,82 @@
+package main
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/tessera-saas/tessera/internal/access"
+)
+
+// TestTenantKeyPolicy checks the key policy of a tenant's KMS key: of all
+// principals, only TenantDataAccessRole may use the key (encrypt, decrypt,
+// generate data keys), and only in sessions tagged with this tenant and
+// with this tenant's encryption context.
+func TestTenantKeyPolicy(t *testing.T) {
+	const (
+		tenant   = "t-acme"
+		dataRole = "arn:aws:iam::123456789012:role/TenantDataAccessRole-test"
+		admin    = "arn:aws:iam::123456789012:role/provisioner"
+		root     = "arn:aws:iam::123456789012:root"
+	)
+	pol := access.TenantKeyPolicy(access.KeyPolicyParams{
+		Partition: "aws", Account: "123456789012", TenantID: tenant,
+		DataAccessRoleARN: dataRole, AdminRoleARN: admin,
+	})
+	useActions := []string{"kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:ReEncrypt*"}
+	wantConditions := map[string]access.Condition{
+		"StringEquals": {
+			"aws:PrincipalTag/" + access.TenantTag:      {tenant},
+			"kms:EncryptionContext:" + access.TenantTag: {tenant},
+		},
+	}
+
+	// Who may use the key, statement by statement.
+	users := map[string]bool{}
+	for _, st := range pol.Statement {
+		if st.Effect != "Allow" {
+			continue
+		}
+		for _, a := range useActions {
+			if !slices.ContainsFunc(st.Action, func(p string) bool { return actionMatches(p, a) }) {
+				continue
+			}
+			for _, p := range st.Principal["AWS"] {
+				users[p] = true
+			}
+			t.Run(st.Sid+"/"+a, func(t *testing.T) {
+				if got := st.Principal["AWS"]; !slices.Equal(got, []string{dataRole}) || len(st.Principal) != 1 {
+					t.Errorf("%s is granted to %v, want only %s", a, st.Principal, dataRole)
+				}
+				if jsonOf(st.Condition) != jsonOf(wantConditions) {
+					t.Errorf("%s conditions = %s, want %s", a, jsonOf(st.Condition), jsonOf(wantConditions))
+				}
+			})
+		}
+	}
+	if len(users) != 1 || !users[dataRole] {
+		t.Errorf("key users = %v, want only %s", users, dataRole)
+	}
+
+	// Everyone named still gets what they need.
+	for _, tc := range []struct {
+		principal string
+		action    string
+	}{
+		{root, "kms:PutKeyPolicy"},
+		{root, "kms:DescribeKey"},
+		{admin, "kms:ScheduleKeyDeletion"},
+		{admin, "kms:DisableKey"},
+		{dataRole, "kms:GenerateDataKey"},
+		{dataRole, "kms:Decrypt"},
+	} {
+		t.Run("granted/"+tc.action, func(t *testing.T) {
+			ok := slices.ContainsFunc(pol.Statement, func(st access.Statement) bool {
+				return st.Effect == "Allow" && slices.Contains(st.Principal["AWS"], tc.principal) &&
+					slices.ContainsFunc(st.Action, func(p string) bool { return actionMatches(p, tc.action) })
+			})
+			if !ok {
+				t.Errorf("%s lacks %s", tc.principal, tc.action)
+			}
+		})
+	}
+}

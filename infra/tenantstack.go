@@ -1,0 +1,81 @@
+package main
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/tessera-saas/tessera/internal/access"
+	"github.com/tessera-saas/tessera/internal/tenantstack"
+)
+
+// tenantStackID is the construct id (and artifact id) of TenantStack.
+const tenantStackID = "TenantStack"
+
+// TenantStackProps configures TenantStack. The stack is always
+// environment-agnostic: the provisioner deploys it to its own account.
+type TenantStackProps struct {
+	awscdk.StackProps
+}
+
+// NewTenantStack defines the dedicated table of one premium tenant: named
+// tessera-tenant-<TenantId>, the key schema of the pooled table, on demand,
+// point-in-time recovery, encrypted with the tenant's own KMS key (created
+// by the provisioner through the KMS API and passed as KeyArn). Offboarding
+// deletes the stack, and with it the table.
+//
+// The provisioner deploys the template with CreateStack, never with `cdk
+// deploy`, so it has no assets and no BootstrapVersion rule (which needs
+// the bootstrap stack's SSM parameter, absent in emulators), and no
+// CDKMetadata resource (which would make the checked-in copy change with
+// every CDK upgrade).
+func NewTenantStack(scope constructs.Construct, id string, props *TenantStackProps) awscdk.Stack {
+	sp := props.StackProps
+	sp.Synthesizer = awscdk.NewDefaultStackSynthesizer(&awscdk.DefaultStackSynthesizerProps{
+		GenerateBootstrapVersionRule: jsii.Bool(false),
+	})
+	sp.AnalyticsReporting = jsii.Bool(false)
+	if sp.Description == nil {
+		sp.Description = jsii.String("Tessera premium tenant: dedicated DynamoDB table encrypted with the tenant's KMS key")
+	}
+	stack := awscdk.NewStack(scope, jsii.String(id), &sp)
+
+	tenantID := awscdk.NewCfnParameter(stack, jsii.String(tenantstack.ParamTenantID), &awscdk.CfnParameterProps{
+		Type:                  jsii.String("String"),
+		Description:           jsii.String("Tenant id (generated, lowercase)"),
+		AllowedPattern:        jsii.String(tenantstack.TenantIDPattern),
+		ConstraintDescription: jsii.String("a lowercase tenant id: letters, digits and '-', 2 to 63 characters"),
+	})
+	keyArn := awscdk.NewCfnParameter(stack, jsii.String(tenantstack.ParamKeyArn), &awscdk.CfnParameterProps{
+		Type:                  jsii.String("String"),
+		Description:           jsii.String("ARN of the tenant's customer managed KMS key"),
+		AllowedPattern:        jsii.String(`^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[a-zA-Z0-9-]+$`),
+		ConstraintDescription: jsii.String("a KMS key ARN"),
+	})
+
+	table := awsdynamodb.NewTable(stack, jsii.String("Table"), &awsdynamodb.TableProps{
+		TableName:    jsii.String(access.DedicatedTablePrefix + *tenantID.ValueAsString()),
+		PartitionKey: &awsdynamodb.Attribute{Name: jsii.String("pk"), Type: awsdynamodb.AttributeType_STRING},
+		SortKey:      &awsdynamodb.Attribute{Name: jsii.String("sk"), Type: awsdynamodb.AttributeType_STRING},
+		BillingMode:  awsdynamodb.BillingMode_PAY_PER_REQUEST,
+		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
+			PointInTimeRecoveryEnabled: jsii.Bool(true),
+		},
+		Encryption:    awsdynamodb.TableEncryption_CUSTOMER_MANAGED,
+		EncryptionKey: awskms.Key_FromKeyArn(stack, jsii.String("TenantKey"), keyArn.ValueAsString()),
+		// Explicit: the CDK default is RETAIN, and offboarding deletes the
+		// stack to delete the table (the key's deletion shreds backups).
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	awscdk.Tags_Of(table).Add(jsii.String(access.TenantTag), tenantID.ValueAsString(), nil)
+
+	awscdk.NewCfnOutput(stack, jsii.String(tenantstack.OutputTableName), &awscdk.CfnOutputProps{
+		Value: table.TableName(), Description: jsii.String("The tenant's dedicated table"),
+	})
+	awscdk.NewCfnOutput(stack, jsii.String(tenantstack.OutputTableArn), &awscdk.CfnOutputProps{
+		Value: table.TableArn(), Description: jsii.String("ARN of the tenant's dedicated table"),
+	})
+	return stack
+}

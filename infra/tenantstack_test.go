@@ -1,0 +1,89 @@
+package main
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/tessera-saas/tessera/internal/access"
+	"github.com/tessera-saas/tessera/internal/tenantstack"
+)
+
+const regenerateHint = "regenerate it with `make synth` (go run ./infra -write-tenant-template internal/tenantstack/TenantStack.template.json)"
+
+func TestTenantStackTable(t *testing.T) {
+	s := synth(t)
+	check(t, "table", func() {
+		s.Tenant.HasResource(jsii.String("AWS::DynamoDB::Table"), map[string]any{
+			"DeletionPolicy":      "Delete",
+			"UpdateReplacePolicy": "Delete",
+			"Properties": assertions.Match_ObjectLike(&map[string]any{
+				"TableName": map[string]any{"Fn::Join": []any{"", []any{access.DedicatedTablePrefix, ref(tenantstack.ParamTenantID)}}},
+				"KeySchema": []any{
+					map[string]any{"AttributeName": "pk", "KeyType": "HASH"},
+					map[string]any{"AttributeName": "sk", "KeyType": "RANGE"},
+				},
+				"AttributeDefinitions": []any{
+					map[string]any{"AttributeName": "pk", "AttributeType": "S"},
+					map[string]any{"AttributeName": "sk", "AttributeType": "S"},
+				},
+				"BillingMode":                      "PAY_PER_REQUEST",
+				"PointInTimeRecoverySpecification": map[string]any{"PointInTimeRecoveryEnabled": true},
+				"SSESpecification": map[string]any{
+					"SSEEnabled":     true,
+					"SSEType":        "KMS",
+					"KMSMasterKeyId": ref(tenantstack.ParamKeyArn),
+				},
+			}),
+		})
+	})
+	check(t, "parameters", func() {
+		s.Tenant.HasParameter(jsii.String(tenantstack.ParamTenantID), map[string]any{
+			"Type": "String", "AllowedPattern": tenantstack.TenantIDPattern,
+		})
+		s.Tenant.HasParameter(jsii.String(tenantstack.ParamKeyArn), map[string]any{"Type": "String"})
+	})
+	check(t, "outputs", func() {
+		tableID := s.TenantJSON.logicalID(t, "AWS::DynamoDB::Table", "Table")
+		s.Tenant.HasOutput(jsii.String(tenantstack.OutputTableName), map[string]any{"Value": ref(tableID)})
+		s.Tenant.HasOutput(jsii.String(tenantstack.OutputTableArn), map[string]any{"Value": getAttArn(tableID)})
+	})
+
+	// Deployable by CreateStack alone (and by moto): nothing but the table,
+	// no bootstrap version rule, no CDK metadata, no assets.
+	res, _ := s.TenantJSON["Resources"].(map[string]any)
+	if len(res) != 1 {
+		t.Errorf("TenantStack has %d resources, want only the table: %v", len(res), keys(res))
+	}
+	for _, key := range []string{"Rules", "Conditions"} {
+		if s.TenantJSON[key] != nil {
+			t.Errorf("TenantStack has %s: %s", key, jsonOf(s.TenantJSON[key]))
+		}
+	}
+	params, _ := s.TenantJSON["Parameters"].(map[string]any)
+	if want := []string{tenantstack.ParamKeyArn, tenantstack.ParamTenantID}; jsonOf(keys(params)) != jsonOf(want) {
+		t.Errorf("TenantStack parameters = %v, want %v", keys(params), want)
+	}
+}
+
+// TestTenantTemplateUpToDate fails while the copy the provisioner deploys
+// (internal/tenantstack) differs from a fresh synth.
+func TestTenantTemplateUpToDate(t *testing.T) {
+	s := synth(t)
+	fresh, err := synthTenantTemplate(s.Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkedIn, err := canonicalJSON(tenantstack.Template())
+	if err != nil {
+		t.Fatalf("internal/tenantstack/TenantStack.template.json: %v; %s", err, regenerateHint)
+	}
+	if !bytes.Equal(fresh, checkedIn) {
+		t.Errorf("internal/tenantstack/TenantStack.template.json is stale; %s\nfresh synth:\n%s", regenerateHint, fresh)
+	}
+	if n := len(tenantstack.TemplateBody()); n > 51_200 {
+		t.Errorf("template is %d bytes; CreateStack's TemplateBody takes at most 51,200", n)
+	}
+}

@@ -1,0 +1,243 @@
+package access
+
+import "encoding/json"
+
+// Names shared by the code, the CDK app and the tests.
+const (
+	// RoleName is the role every tenant data call runs under.
+	RoleName = "TenantDataAccessRole"
+	// TenantTag is both the session tag put on assumed sessions and the tag
+	// on each tenant's KMS key.
+	TenantTag = "tenantId"
+	// DedicatedTablePrefix prefixes the table of a premium tenant.
+	DedicatedTablePrefix = "tessera-tenant-"
+	// KeyAliasPrefix prefixes the alias of a tenant's KMS key.
+	KeyAliasPrefix = "alias/tessera/tenant/"
+
+	principalTenant = "${aws:PrincipalTag/" + TenantTag + "}"
+)
+
+// ItemActions are the DynamoDB actions a tenant session may use. The
+// transaction APIs have no IAM action of their own: IAM authorizes each item
+// of TransactWriteItems / TransactGetItems as the matching item action
+// (PutItem, UpdateItem, DeleteItem, ConditionCheckItem, GetItem). Scan and
+// PartiQL are absent on purpose and denied explicitly.
+var ItemActions = []string{
+	"dynamodb:GetItem",
+	"dynamodb:BatchGetItem",
+	"dynamodb:Query",
+	"dynamodb:PutItem",
+	"dynamodb:UpdateItem",
+	"dynamodb:DeleteItem",
+	"dynamodb:BatchWriteItem",
+	"dynamodb:ConditionCheckItem",
+}
+
+// DeniedActions are denied to tenant sessions on every resource, whatever
+// else is attached to the role.
+var DeniedActions = []string{
+	"dynamodb:Scan",
+	"dynamodb:PartiQLSelect",
+	"dynamodb:PartiQLInsert",
+	"dynamodb:PartiQLUpdate",
+	"dynamodb:PartiQLDelete",
+	"dynamodb:ExportTableToPointInTime",
+}
+
+// KeyActions are the KMS actions a tenant session may use on its own key.
+var KeyActions = []string{
+	"kms:Encrypt",
+	"kms:Decrypt",
+	"kms:GenerateDataKey",
+}
+
+// Policy is an IAM policy document. Its JSON form is what IAM reads.
+type Policy struct {
+	Version   string      `json:"Version"`
+	Statement []Statement `json:"Statement"`
+}
+
+// Statement is one IAM policy statement.
+type Statement struct {
+	Sid       string               `json:"Sid,omitempty"`
+	Effect    string               `json:"Effect"`
+	Principal map[string][]string  `json:"Principal,omitempty"`
+	Action    []string             `json:"Action"`
+	Resource  []string             `json:"Resource,omitempty"`
+	Condition map[string]Condition `json:"Condition,omitempty"`
+}
+
+// Condition maps condition keys to the values they are compared with, under
+// one operator ("StringLike", "ForAllValues:StringLike", "Null", ...).
+type Condition map[string][]string
+
+// JSON renders the policy as IAM reads it.
+func (p Policy) JSON() []byte {
+	b, err := json.Marshal(p)
+	if err != nil { // only plain strings and maps: cannot fail
+		panic(err)
+	}
+	return b
+}
+
+// Map returns the policy as generic JSON data, the form the CDK's
+// PolicyDocument_FromJson takes.
+func (p Policy) Map() map[string]any {
+	var m map[string]any
+	_ = json.Unmarshal(p.JSON(), &m)
+	return m
+}
+
+// Resources names what the data-access policy applies to. The CDK app passes
+// tokens that CloudFormation resolves; tests pass literal ARNs.
+type Resources struct {
+	// PooledTableARN is the ARN of the shared table of pooled tenants.
+	PooledTableARN string
+	// Partition, Region and Account build the ARNs of dedicated tables and of
+	// tenant keys ("aws", "us-east-1", "123456789012").
+	Partition, Region, Account string
+}
+
+// DedicatedTableARN is the ARN pattern of the calling tenant's own table.
+func (r Resources) DedicatedTableARN() string {
+	return "arn:" + r.Partition + ":dynamodb:" + r.Region + ":" + r.Account + ":table/" + DedicatedTablePrefix + principalTenant
+}
+
+// KeysARN matches every KMS key in the account and Region; the tag condition
+// narrows it to the calling tenant's key.
+func (r Resources) KeysARN() string {
+	return "arn:" + r.Partition + ":kms:" + r.Region + ":" + r.Account + ":key/*"
+}
+
+// DataAccessPolicy is the permission policy of TenantDataAccessRole. A
+// session of that role can touch only items whose partition key starts with
+// "<its tenantId tag>#" in the pooled table, its own dedicated table, and its
+// own KMS key with its own encryption context.
+func DataAccessPolicy(r Resources) Policy {
+	return Policy{
+		Version: "2012-10-17",
+		Statement: []Statement{
+			{
+				Sid:      "PooledItemsOfOwnTenantOnly",
+				Effect:   "Allow",
+				Action:   ItemActions,
+				Resource: []string{r.PooledTableARN},
+				Condition: map[string]Condition{
+					// Every leading key of the request must start with "<tenant>#".
+					"ForAllValues:StringLike": {"dynamodb:LeadingKeys": {principalTenant + "#*"}},
+					// ForAllValues is true for a request with no leading keys at
+					// all; demand that there are some, and that the session is tagged.
+					"Null": {
+						"dynamodb:LeadingKeys":          {"false"},
+						"aws:PrincipalTag/" + TenantTag: {"false"},
+					},
+				},
+			},
+			{
+				Sid:      "OwnDedicatedTable",
+				Effect:   "Allow",
+				Action:   ItemActions,
+				Resource: []string{r.DedicatedTableARN()},
+				Condition: map[string]Condition{
+					"Null": {"aws:PrincipalTag/" + TenantTag: {"false"}},
+				},
+			},
+			{
+				Sid:      "OwnTenantKeyWithOwnContext",
+				Effect:   "Allow",
+				Action:   KeyActions,
+				Resource: []string{r.KeysARN()},
+				Condition: map[string]Condition{
+					"StringEquals": {
+						"aws:ResourceTag/" + TenantTag:       {principalTenant},
+						"kms:EncryptionContext:" + TenantTag: {principalTenant},
+					},
+					"Null": {"aws:PrincipalTag/" + TenantTag: {"false"}},
+				},
+			},
+			{
+				Sid:      "NoScansOrBulkReads",
+				Effect:   "Deny",
+				Action:   DeniedActions,
+				Resource: []string{"*"},
+			},
+		},
+	}
+}
+
+// TrustPolicy is the trust policy of TenantDataAccessRole: only the given
+// principals (the function roles) may assume it, only with a tenantId session
+// tag, and with no other tags.
+func TrustPolicy(principalARNs []string) Policy {
+	return Policy{
+		Version: "2012-10-17",
+		Statement: []Statement{{
+			Sid:       "AssumeWithTenantTagOnly",
+			Effect:    "Allow",
+			Principal: map[string][]string{"AWS": principalARNs},
+			Action:    []string{"sts:AssumeRole", "sts:TagSession"},
+			Condition: map[string]Condition{
+				"StringLike":                {"aws:RequestTag/" + TenantTag: {"?*"}},
+				"ForAllValues:StringEquals": {"aws:TagKeys": {TenantTag}},
+			},
+		}},
+	}
+}
+
+// KeyPolicyParams names the principals of a tenant key's policy.
+type KeyPolicyParams struct {
+	Partition, Account string
+	TenantID           string
+	// DataAccessRoleARN is TenantDataAccessRole's ARN.
+	DataAccessRoleARN string
+	// AdminRoleARN is the role that manages tenant keys (the provisioner's).
+	AdminRoleARN string
+}
+
+// TenantKeyPolicy is the key policy of one tenant's customer managed key:
+// the account keeps administrative control (so the key can never become
+// unmanageable), the provisioner may manage it (disable, schedule deletion),
+// and only TenantDataAccessRole sessions tagged with this tenant may use it,
+// and only with encryption context tenantId=<this tenant>.
+func TenantKeyPolicy(p KeyPolicyParams) Policy {
+	root := "arn:" + p.Partition + ":iam::" + p.Account + ":root"
+	return Policy{
+		Version: "2012-10-17",
+		Statement: []Statement{
+			{
+				Sid:       "AccountAdministers",
+				Effect:    "Allow",
+				Principal: map[string][]string{"AWS": {root}},
+				Action: []string{
+					"kms:Describe*", "kms:Get*", "kms:List*", "kms:PutKeyPolicy",
+					"kms:TagResource", "kms:UntagResource", "kms:EnableKey", "kms:DisableKey",
+					"kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion", "kms:CreateAlias", "kms:DeleteAlias",
+				},
+				Resource: []string{"*"},
+			},
+			{
+				Sid:       "ProvisionerManagesLifecycle",
+				Effect:    "Allow",
+				Principal: map[string][]string{"AWS": {p.AdminRoleARN}},
+				Action: []string{
+					"kms:DescribeKey", "kms:DisableKey", "kms:ScheduleKeyDeletion",
+					"kms:TagResource", "kms:CreateAlias", "kms:DeleteAlias",
+				},
+				Resource: []string{"*"},
+			},
+			{
+				Sid:       "OnlyThisTenantsSessionsEncrypt",
+				Effect:    "Allow",
+				Principal: map[string][]string{"AWS": {p.DataAccessRoleARN}},
+				Action:    KeyActions,
+				Resource:  []string{"*"},
+				Condition: map[string]Condition{
+					"StringEquals": {
+						"aws:PrincipalTag/" + TenantTag:      {p.TenantID},
+						"kms:EncryptionContext:" + TenantTag: {p.TenantID},
+					},
+				},
+			},
+		},
+	}
+}

@@ -1,0 +1,81 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/tessera-saas/tessera/internal/directory"
+	"github.com/tessera-saas/tessera/internal/store"
+	"github.com/tessera-saas/tessera/internal/tenant"
+)
+
+// Users creates users in the identity provider (internal/directory).
+type Users interface {
+	Create(ctx context.Context, tenantID string, role tenant.Role, email string) (directory.User, error)
+}
+
+type createUser struct {
+	Email string      `json:"email"`
+	Role  tenant.Role `json:"role"`
+}
+
+// requireAdmin lets only the tenant's admins manage users.
+func requireAdmin(ctx context.Context) (tenant.Tenant, error) {
+	t, ok := tenant.FromContext(ctx)
+	if !ok {
+		return t, tenant.ErrUnauthenticated
+	}
+	if !t.IsAdmin() {
+		return t, newError(http.StatusForbidden, CodeForbidden, "only the tenant's admins may manage its users")
+	}
+	return t, nil
+}
+
+// createUser invites a user into the caller's own tenant: the tenant comes
+// from the caller's token, never from the body.
+func (h *Handler) createUser(ctx context.Context, req events.APIGatewayProxyRequest) (int, any, error) {
+	t, err := requireAdmin(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	var in createUser
+	if err := decodeJSON(req, &in); err != nil {
+		return 0, nil, err
+	}
+	in.Email = strings.TrimSpace(in.Email)
+	if !validEmail(in.Email) {
+		return 0, nil, newError(http.StatusBadRequest, CodeValidation, "email must be an email address")
+	}
+	if in.Role != tenant.RoleAdmin && in.Role != tenant.RoleMember {
+		return 0, nil, newError(http.StatusBadRequest, CodeValidation, "role must be admin or member")
+	}
+	u, err := h.users.Create(ctx, t.ID, in.Role, in.Email)
+	switch {
+	case errors.Is(err, directory.ErrUserExists), errors.Is(err, directory.ErrOtherTenant):
+		// Say the same for both: never reveal another tenant's users.
+		return 0, nil, newError(http.StatusConflict, CodeUserExists, "a user with this email exists")
+	case err != nil:
+		return 0, nil, err
+	}
+	rec := store.UserRecord{Email: in.Email, Role: string(in.Role), Sub: u.Sub}
+	if err := h.data.PutUser(ctx, rec); err != nil {
+		return 0, nil, err
+	}
+	return http.StatusCreated, rec, nil
+}
+
+func (h *Handler) listUsers(ctx context.Context, req events.APIGatewayProxyRequest) (int, any, error) {
+	if _, err := requireAdmin(ctx); err != nil {
+		return 0, nil, err
+	}
+	pr, err := pageRequest(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	page, err := h.data.ListUsers(ctx, pr)
+	return http.StatusOK, page, err
+}

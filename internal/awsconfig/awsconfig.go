@@ -1,0 +1,34 @@
+package awsconfig
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
+)
+
+// MaxAttempts bounds the SDK's standard retryer (throttling and transient
+// errors are retried with jittered backoff).
+const MaxAttempts = 4
+
+// Load returns the shared AWS configuration. Call it once, at cold start.
+// Endpoints come from AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_<SERVICE> when set
+// (the SDK resolves them itself), credentials from the default chain, cached by
+// the SDK.
+func Load(ctx context.Context, optFns ...func(*config.LoadOptions) error) (aws.Config, error) {
+	opts := append([]func(*config.LoadOptions) error{
+		config.WithRetryer(func() aws.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) { o.MaxAttempts = MaxAttempts })
+		}),
+	}, optFns...)
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load aws config: %w", err)
+	}
+	if cfg.Region == "" {
+		return aws.Config{}, fmt.Errorf("load aws config: no region: set AWS_REGION")
+	}
+	return cfg, nil
+}

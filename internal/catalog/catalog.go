@@ -1,0 +1,99 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Tier is a tenant's plan.
+type Tier string
+
+// The tiers. Basic and standard tenants are pooled; premium tenants get a
+// dedicated table.
+const (
+	TierBasic    Tier = "basic"
+	TierStandard Tier = "standard"
+	TierPremium  Tier = "premium"
+)
+
+// Valid reports whether t is a known tier.
+func (t Tier) Valid() bool { return t == TierBasic || t == TierStandard || t == TierPremium }
+
+// Status is a tenant's lifecycle state.
+type Status string
+
+// Lifecycle states. Transitions are conditional writes in the store.
+const (
+	StatusProvisioning Status = "PROVISIONING"
+	StatusActive       Status = "ACTIVE"
+	StatusSuspended    Status = "SUSPENDED"
+	StatusOffboarding  Status = "OFFBOARDING"
+	StatusOffboarded   Status = "OFFBOARDED"
+	StatusFailed       Status = "FAILED"
+)
+
+// Placement says where a tenant's data lives.
+type Placement struct {
+	// Table is the pooled table or the tenant's dedicated table.
+	Table string `dynamodbav:"table" json:"table"`
+	// Dedicated is true for a table of the tenant's own.
+	Dedicated bool `dynamodbav:"dedicated" json:"dedicated"`
+	// KeyARN is the tenant's customer managed KMS key.
+	KeyARN string `dynamodbav:"keyArn" json:"keyArn"`
+}
+
+// Record is one tenant in the catalog.
+type Record struct {
+	TenantID  string    `dynamodbav:"tenantId" json:"tenantId"`
+	Name      string    `dynamodbav:"name" json:"name"`
+	Tier      Tier      `dynamodbav:"tier" json:"tier"`
+	Status    Status    `dynamodbav:"status" json:"status"`
+	Placement Placement `dynamodbav:"placement" json:"placement"`
+	// AdminEmail is the first administrator, invited at onboarding.
+	AdminEmail string `dynamodbav:"adminEmail" json:"adminEmail"`
+	// Reason says why the tenant is FAILED or SUSPENDED.
+	Reason string `dynamodbav:"reason,omitempty" json:"reason,omitempty"`
+	// KeyRequested is set before the provisioner first creates the
+	// tenant's key, so a retry after a crash knows to look for an orphan.
+	KeyRequested bool      `dynamodbav:"keyRequested,omitempty" json:"-"`
+	CreatedAt    time.Time `dynamodbav:"createdAt" json:"createdAt"`
+	UpdatedAt    time.Time `dynamodbav:"updatedAt" json:"updatedAt"`
+	Version      int64     `dynamodbav:"version" json:"version"`
+}
+
+// Errors of the catalog.
+var (
+	// ErrNotFound: no such tenant.
+	ErrNotFound = errors.New("catalog: tenant not found")
+	// ErrSuspended: the tenant exists but may not use the app now (HTTP 403).
+	ErrSuspended = errors.New("catalog: tenant is not active")
+)
+
+// Usable returns nil when the tenant's users may use the app, else an error
+// wrapping ErrSuspended.
+func (r Record) Usable() error {
+	if r.Status == StatusActive {
+		return nil
+	}
+	return fmt.Errorf("%w: tenant %s is %s", ErrSuspended, r.TenantID, r.Status)
+}
+
+// Reader reads a tenant record from durable storage.
+type Reader interface {
+	GetTenant(ctx context.Context, tenantID string) (Record, error)
+}
+
+type ctxKey struct{}
+
+// NewContext returns a copy of ctx carrying the caller's tenant record.
+func NewContext(ctx context.Context, r Record) context.Context {
+	return context.WithValue(ctx, ctxKey{}, r)
+}
+
+// FromContext returns the tenant record carried by ctx.
+func FromContext(ctx context.Context) (Record, bool) {
+	r, ok := ctx.Value(ctxKey{}).(Record)
+	return r, ok
+}

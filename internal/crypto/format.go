@@ -1,0 +1,73 @@
+package crypto
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+)
+
+// version1 is the only sealed format so far.
+const version1 byte = 1
+
+const (
+	headerFixed = 1 + 2 // version + length of the encrypted data key
+	nonceSize   = 12    // AES-GCM standard nonce, random per value
+	tagSize     = 16    // AES-GCM tag
+	minBody     = nonceSize + tagSize
+	maxEDK      = math.MaxUint16
+	dataKeySize = 32 // AES-256
+)
+
+// sealed is a parsed version-1 value.
+type sealed struct {
+	header []byte // version | len(edk) | edk: authenticated as associated data
+	edk    []byte // the data key as KMS encrypted it
+	body   []byte // nonce | ciphertext | tag
+}
+
+// parse splits b without copying. Any malformed input is ErrIntegrity.
+func parse(b []byte) (sealed, error) {
+	if len(b) == 0 {
+		return sealed{}, fmt.Errorf("empty value: %w", ErrIntegrity)
+	}
+	if b[0] != version1 {
+		return sealed{}, fmt.Errorf("version %d: %w", b[0], ErrUnsupportedVersion)
+	}
+	if len(b) < headerFixed {
+		return sealed{}, fmt.Errorf("truncated header: %w", ErrIntegrity)
+	}
+	n := int(binary.BigEndian.Uint16(b[1:3]))
+	if n == 0 {
+		return sealed{}, fmt.Errorf("no encrypted data key: %w", ErrIntegrity)
+	}
+	end := headerFixed + n
+	if len(b) < end+minBody {
+		return sealed{}, fmt.Errorf("truncated value: %w", ErrIntegrity)
+	}
+	return sealed{header: b[:end], edk: b[headerFixed:end], body: b[end:]}, nil
+}
+
+// appendHeader appends the version-1 header for edk (len(edk) <= maxEDK).
+func appendHeader(dst, edk []byte) []byte {
+	dst = append(dst, version1)
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(edk)))
+	return append(dst, edk...)
+}
+
+// associatedData binds a value to its header and its place: the header, then
+// each component of f preceded by its length, so no two distinct fields
+// produce the same bytes ("a"+"bc" differs from "ab"+"c").
+func associatedData(header []byte, f Field) []byte {
+	parts := [...]string{f.TenantID, f.Table, f.PK, f.SK, f.Attribute}
+	n := len(header)
+	for _, p := range parts {
+		n += 4 + len(p)
+	}
+	ad := make([]byte, 0, n)
+	ad = append(ad, header...)
+	for _, p := range parts {
+		ad = binary.BigEndian.AppendUint32(ad, uint32(len(p)))
+		ad = append(ad, p...)
+	}
+	return ad
+}

@@ -1,0 +1,232 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/tessera-saas/tessera/internal/route"
+)
+
+// MaxPayloadBytes is API Gateway's own request payload limit (10 MB). The
+// handlers enforce their smaller limit themselves.
+const MaxPayloadBytes = 10 << 20
+
+// Verifier checks an ID token and returns its claims (internal/idtoken).
+type Verifier interface {
+	Verify(ctx context.Context, raw string) (map[string]string, error)
+}
+
+// Handler is a Lambda handler for REST API proxy events.
+type Handler func(ctx context.Context, req events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error)
+
+// Gateway serves HTTP by invoking Lambda handlers in process.
+type Gateway struct {
+	verifier  Verifier
+	functions map[route.Function]Handler
+	log       *slog.Logger
+	stage     string
+}
+
+// New returns a gateway that routes each function's routes to its handler.
+func New(v Verifier, functions map[route.Function]Handler, log *slog.Logger) *Gateway {
+	return &Gateway{verifier: v, functions: functions, log: log, stage: "local"}
+}
+
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rt, params, pathFound, ok := route.Match(r.Method, r.URL.EscapedPath())
+	switch {
+	case !ok && pathFound:
+		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "this method is not allowed on this path")
+		return
+	case !ok:
+		writeError(w, http.StatusNotFound, "route_not_found", "no such route")
+		return
+	}
+	fn, ok := g.functions[rt.Function]
+	if !ok {
+		writeError(w, http.StatusNotFound, "route_not_found", "no such route")
+		return
+	}
+	for k, v := range params { // path segments arrive escaped; API Gateway decodes them
+		dec, err := url.PathUnescape(v)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "invalid_path", "the path is not validly escaped")
+			return
+		}
+		params[k] = dec
+	}
+	token := strings.TrimSpace(r.Header.Get("Authorization"))
+	if len(token) > 7 && strings.EqualFold(token[:7], "bearer ") {
+		token = strings.TrimSpace(token[7:])
+	}
+	if token == "" {
+		writeError(w, http.StatusUnauthorized, "unauthenticated", "an ID token is required in the Authorization header")
+		return
+	}
+	claims, err := g.verifier.Verify(r.Context(), token)
+	if err != nil {
+		writeError(w, http.StatusUnauthorized, "unauthenticated", "the ID token is not valid")
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxPayloadBytes+1))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "unreadable_body", "the request body could not be read")
+		return
+	}
+	if len(body) > MaxPayloadBytes {
+		writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", "request body too large")
+		return
+	}
+	ev := g.event(r, rt, params, claims, body)
+	resp, err := fn(r.Context(), ev)
+	if err != nil {
+		g.log.Error("handler failed", "requestId", ev.RequestContext.RequestID, "route", rt.Key(), "error", err.Error())
+		writeError(w, http.StatusBadGateway, "internal", "internal error")
+		return
+	}
+	writeResponse(w, resp)
+}
+
+// event builds the proxy event API Gateway's REST API sends for r.
+func (g *Gateway) event(r *http.Request, rt route.Route, params map[string]string, claims map[string]string, body []byte) events.APIGatewayProxyRequest {
+	ev := events.APIGatewayProxyRequest{
+		Resource:                        rt.Path,
+		Path:                            r.URL.Path,
+		HTTPMethod:                      r.Method,
+		Headers:                         map[string]string{},
+		MultiValueHeaders:               map[string][]string{},
+		QueryStringParameters:           map[string]string{},
+		MultiValueQueryStringParameters: map[string][]string{},
+		PathParameters:                  params,
+		RequestContext: events.APIGatewayProxyRequestContext{
+			RequestID:        requestID(),
+			Stage:            g.stage,
+			ResourcePath:     rt.Path,
+			HTTPMethod:       r.Method,
+			Path:             "/" + g.stage + r.URL.Path,
+			Protocol:         r.Proto,
+			RequestTime:      time.Now().UTC().Format("02/Jan/2006:15:04:05 -0700"),
+			RequestTimeEpoch: time.Now().UnixMilli(),
+			Identity:         events.APIGatewayRequestIdentity{SourceIP: sourceIP(r), UserAgent: r.UserAgent()},
+			Authorizer:       map[string]any{"claims": stringMap(claims)},
+		},
+	}
+	for k, vs := range r.Header {
+		ev.Headers[k] = vs[len(vs)-1]
+		ev.MultiValueHeaders[k] = vs
+	}
+	for k, vs := range r.URL.Query() {
+		ev.QueryStringParameters[k] = vs[len(vs)-1]
+		ev.MultiValueQueryStringParameters[k] = vs
+	}
+	if utf8.Valid(body) {
+		ev.Body = string(body)
+	} else {
+		ev.Body, ev.IsBase64Encoded = base64.StdEncoding.EncodeToString(body), true
+	}
+	return ev
+}
+
+func stringMap(m map[string]string) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func writeResponse(w http.ResponseWriter, resp events.APIGatewayProxyResponse) {
+	for k, v := range resp.Headers {
+		w.Header().Set(k, v)
+	}
+	for k, vs := range resp.MultiValueHeaders {
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+	body := []byte(resp.Body)
+	if resp.IsBase64Encoded {
+		if b, err := base64.StdEncoding.DecodeString(resp.Body); err == nil {
+			body = b
+		}
+	}
+	status := resp.StatusCode
+	if status == 0 {
+		status = http.StatusOK
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	var b struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	b.Error.Code, b.Error.Message = code, msg
+	_ = json.NewEncoder(w).Encode(b)
+}
+
+func requestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+func sourceIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// ErrServerClosed is returned by Serve after Shutdown.
+var ErrServerClosed = http.ErrServerClosed
+
+// Serve listens on addr until ctx ends, then shuts down gracefully.
+func Serve(ctx context.Context, addr string, h http.Handler, ready func(net.Addr)) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	if ready != nil {
+		ready(l.Addr())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			return err
+		}
+		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	}
+}

@@ -1,0 +1,5 @@
+// Package memo owns the bounded in-memory cache that the request path keeps
+// per Lambda environment (tenant records, tenant credentials providers): least
+// recently used eviction beyond a maximum size, a per-entry expiry, and one
+// load for concurrent misses of the same key.
+package memo

@@ -1,0 +1,41 @@
+package metering
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+)
+
+func encodingJSON(t testing.TB, s string) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(s); err != nil {
+		t.Fatal(err)
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+}
+
+var stringCases = []string{
+	"", "t-01jd8k2m7q9x4r5s6t7v8w9y0z", "GET /v1/products/{id}", `"quoted"`, `back\slash`,
+	"\b\f\n\r\t", "\x00\x01\x1f\x7f", "<&>", "é ü 日本 🙂", "\u2028\u2029", "bad \xff\xfe utf-8", "\xe2\x80",
+}
+
+func TestAppendStringMatchesEncodingJSON(t *testing.T) {
+	for _, s := range stringCases {
+		if got, want := appendString(nil, s), encodingJSON(t, s); !bytes.Equal(got, want) {
+			t.Errorf("appendString(%q) = %s, want %s", s, got, want)
+		}
+	}
+}
+
+func FuzzAppendString(f *testing.F) {
+	for _, s := range stringCases {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := appendString(nil, s), encodingJSON(t, s); !bytes.Equal(got, want) {
+			t.Fatalf("appendString(%q) = %s, want %s", s, got, want)
+		}
+	})
+}

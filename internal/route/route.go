@@ -1,0 +1,123 @@
+package route
+
+import "strings"
+
+// Function names a Lambda function under functions/.
+type Function string
+
+// The functions that serve routes.
+const (
+	FunctionAPI     Function = "api"
+	FunctionTenants Function = "tenants"
+)
+
+// Audience says who may call a route, and so which authorizer guards it.
+type Audience string
+
+const (
+	// TenantUser routes need a tenant user's Cognito ID token; the tenant is
+	// taken from its custom:tenantId claim.
+	TenantUser Audience = "tenant-user"
+	// Operator routes need an ID token of a member of the operators group.
+	Operator Audience = "operator"
+)
+
+// Route is one method on one resource path. Path uses API Gateway's template
+// syntax: "/v1/products/{id}".
+type Route struct {
+	Name     string
+	Method   string
+	Path     string
+	Function Function
+	Audience Audience
+}
+
+// All is the route table. Order does not matter: a path template has at most
+// one literal or one parameter per segment.
+var All = []Route{
+	{Name: "ListProducts", Method: "GET", Path: "/v1/products", Function: FunctionAPI, Audience: TenantUser},
+	{Name: "CreateProduct", Method: "POST", Path: "/v1/products", Function: FunctionAPI, Audience: TenantUser},
+	{Name: "GetProduct", Method: "GET", Path: "/v1/products/{id}", Function: FunctionAPI, Audience: TenantUser},
+	{Name: "UpdateProduct", Method: "PUT", Path: "/v1/products/{id}", Function: FunctionAPI, Audience: TenantUser},
+	{Name: "DeleteProduct", Method: "DELETE", Path: "/v1/products/{id}", Function: FunctionAPI, Audience: TenantUser},
+	{Name: "ListOrders", Method: "GET", Path: "/v1/orders", Function: FunctionAPI, Audience: TenantUser},
+	{Name: "CreateOrder", Method: "POST", Path: "/v1/orders", Function: FunctionAPI, Audience: TenantUser},
+	{Name: "GetOrder", Method: "GET", Path: "/v1/orders/{id}", Function: FunctionAPI, Audience: TenantUser},
+	{Name: "UpdateOrder", Method: "PUT", Path: "/v1/orders/{id}", Function: FunctionAPI, Audience: TenantUser},
+	{Name: "DeleteOrder", Method: "DELETE", Path: "/v1/orders/{id}", Function: FunctionAPI, Audience: TenantUser},
+	{Name: "ListUsers", Method: "GET", Path: "/v1/users", Function: FunctionAPI, Audience: TenantUser},
+	{Name: "CreateUser", Method: "POST", Path: "/v1/users", Function: FunctionAPI, Audience: TenantUser},
+
+	{Name: "ListTenants", Method: "GET", Path: "/v1/tenants", Function: FunctionTenants, Audience: Operator},
+	{Name: "CreateTenant", Method: "POST", Path: "/v1/tenants", Function: FunctionTenants, Audience: Operator},
+	{Name: "GetTenant", Method: "GET", Path: "/v1/tenants/{id}", Function: FunctionTenants, Audience: Operator},
+	{Name: "ChangeTenantTier", Method: "PUT", Path: "/v1/tenants/{id}/tier", Function: FunctionTenants, Audience: Operator},
+	{Name: "SuspendTenant", Method: "POST", Path: "/v1/tenants/{id}/suspend", Function: FunctionTenants, Audience: Operator},
+	{Name: "ResumeTenant", Method: "POST", Path: "/v1/tenants/{id}/resume", Function: FunctionTenants, Audience: Operator},
+	{Name: "OffboardTenant", Method: "POST", Path: "/v1/tenants/{id}/offboard", Function: FunctionTenants, Audience: Operator},
+}
+
+// Key identifies a route the way API Gateway's proxy event does: the HTTP
+// method and the resource template ("GET /v1/products/{id}").
+func (r Route) Key() string { return r.Method + " " + r.Path }
+
+// ForFunction returns the routes served by fn, in table order.
+func ForFunction(fn Function) []Route {
+	var out []Route
+	for _, r := range All {
+		if r.Function == fn {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Match finds the route for a concrete request path such as
+// "/v1/products/01J...", returning the route and its path parameters. The
+// second result is false when no route has that path; the third is false when
+// the path exists but not with that method (HTTP 405).
+func Match(method, path string) (r Route, params map[string]string, pathFound, ok bool) {
+	segs := split(path)
+	for _, cand := range All {
+		p, hit := matchPath(split(cand.Path), segs)
+		if !hit {
+			continue
+		}
+		pathFound = true
+		if cand.Method == method {
+			return cand, p, true, true
+		}
+	}
+	return Route{}, nil, pathFound, false
+}
+
+func split(p string) []string {
+	p = strings.Trim(p, "/")
+	if p == "" {
+		return nil
+	}
+	return strings.Split(p, "/")
+}
+
+func matchPath(tmpl, segs []string) (map[string]string, bool) {
+	if len(tmpl) != len(segs) {
+		return nil, false
+	}
+	var params map[string]string
+	for i, t := range tmpl {
+		if strings.HasPrefix(t, "{") && strings.HasSuffix(t, "}") {
+			if segs[i] == "" {
+				return nil, false
+			}
+			if params == nil {
+				params = map[string]string{}
+			}
+			params[t[1:len(t)-1]] = segs[i]
+			continue
+		}
+		if t != segs[i] {
+			return nil, false
+		}
+	}
+	return params, true
+}

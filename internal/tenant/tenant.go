@@ -1,0 +1,170 @@
+package tenant
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/oklog/ulid/v2"
+)
+
+// Claim names set on every user by onboarding. Both are immutable custom
+// attributes of the user pool.
+const (
+	ClaimTenantID = "custom:tenantId"
+	ClaimRole     = "custom:role"
+	ClaimGroups   = "cognito:groups"
+)
+
+// Role is a user's role inside its tenant.
+type Role string
+
+// The roles a tenant user can have.
+const (
+	RoleAdmin  Role = "admin"
+	RoleMember Role = "member"
+)
+
+// ErrUnauthenticated means the request carries no usable tenant identity. It
+// maps to HTTP 401; there is never a default tenant.
+var ErrUnauthenticated = errors.New("tenant: no valid tenant identity")
+
+var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,62}$`)
+
+// ValidID reports whether id has the shape of a tenant id: 2 to 63 lowercase
+// letters, digits and hyphens, starting with a letter or digit. Such an id can
+// never contain '#', '*' or '?', which the partition keys and the IAM
+// LeadingKeys pattern rely on.
+func ValidID(id string) bool { return idPattern.MatchString(id) }
+
+// Tenant is the authenticated caller.
+type Tenant struct {
+	ID     string
+	UserID string // Cognito sub
+	Email  string
+	Role   Role
+	Groups []string
+}
+
+// IsAdmin reports whether the caller administers its tenant.
+func (t Tenant) IsAdmin() bool { return t.Role == RoleAdmin }
+
+// FromClaims builds the caller from authorizer claims.
+func FromClaims(claims map[string]string) (Tenant, error) {
+	id, ok := claims[ClaimTenantID]
+	if !ok || id == "" {
+		return Tenant{}, fmt.Errorf("%w: claim %s missing", ErrUnauthenticated, ClaimTenantID)
+	}
+	if !ValidID(id) {
+		return Tenant{}, fmt.Errorf("%w: claim %s malformed", ErrUnauthenticated, ClaimTenantID)
+	}
+	sub := claims["sub"]
+	if sub == "" {
+		return Tenant{}, fmt.Errorf("%w: claim sub missing", ErrUnauthenticated)
+	}
+	role := Role(claims[ClaimRole])
+	if role != RoleAdmin && role != RoleMember {
+		role = RoleMember // least privilege for an unknown or missing role
+	}
+	return Tenant{ID: id, UserID: sub, Email: claims["email"], Role: role, Groups: ParseGroups(claims[ClaimGroups])}, nil
+}
+
+// FromRESTRequest reads the caller from a REST API proxy event with a Cognito
+// user pool authorizer (requestContext.authorizer.claims).
+func FromRESTRequest(req events.APIGatewayProxyRequest) (Tenant, error) {
+	raw, ok := req.RequestContext.Authorizer["claims"].(map[string]any)
+	if !ok {
+		return Tenant{}, fmt.Errorf("%w: no authorizer claims", ErrUnauthenticated)
+	}
+	claims := make(map[string]string, len(raw))
+	for k, v := range raw {
+		if s, ok := v.(string); ok {
+			claims[k] = s
+		}
+	}
+	return FromClaims(claims)
+}
+
+// FromHTTPRequest reads the caller from an HTTP API proxy event with a JWT
+// authorizer (requestContext.authorizer.jwt.claims).
+func FromHTTPRequest(req events.APIGatewayV2HTTPRequest) (Tenant, error) {
+	a := req.RequestContext.Authorizer
+	if a == nil || a.JWT == nil || a.JWT.Claims == nil {
+		return Tenant{}, fmt.Errorf("%w: no JWT authorizer claims", ErrUnauthenticated)
+	}
+	return FromClaims(a.JWT.Claims)
+}
+
+// ParseGroups reads cognito:groups as API Gateway renders it in claims: a
+// bracketed, space- or comma-separated list ("[operators admins]") or a
+// single name.
+func ParseGroups(v string) []string {
+	v = strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(v), "["), "]"))
+	if v == "" {
+		return nil
+	}
+	return strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' })
+}
+
+// InGroup reports whether the caller belongs to the Cognito group.
+func (t Tenant) InGroup(g string) bool {
+	for _, x := range t.Groups {
+		if x == g {
+			return true
+		}
+	}
+	return false
+}
+
+type ctxKey struct{}
+
+// NewContext returns a copy of ctx carrying t.
+func NewContext(ctx context.Context, t Tenant) context.Context {
+	return context.WithValue(ctx, ctxKey{}, t)
+}
+
+// FromContext returns the caller carried by ctx.
+func FromContext(ctx context.Context) (Tenant, bool) {
+	t, ok := ctx.Value(ctxKey{}).(Tenant)
+	return t, ok
+}
+
+// NewID returns a fresh tenant id: "t-" and a lowercase ULID.
+func NewID() string { return "t-" + strings.ToLower(ulid.Make().String()) }
+
+// OperatorsGroup is the Cognito group of the SaaS operator's staff, who use
+// the tenant management API.
+const OperatorsGroup = "operators"
+
+// ErrNotOperator means an authenticated caller is not in the operators group
+// (HTTP 403).
+var ErrNotOperator = errors.New("tenant: caller is not an operator")
+
+// Operator is an authenticated member of the operators group.
+type Operator struct {
+	UserID string
+	Email  string
+}
+
+// OperatorFromRESTRequest reads an operator from a REST API proxy event with
+// a Cognito authorizer, checking the operators group on every call.
+func OperatorFromRESTRequest(req events.APIGatewayProxyRequest) (Operator, error) {
+	raw, ok := req.RequestContext.Authorizer["claims"].(map[string]any)
+	if !ok {
+		return Operator{}, fmt.Errorf("%w: no authorizer claims", ErrUnauthenticated)
+	}
+	sub, _ := raw["sub"].(string)
+	if sub == "" {
+		return Operator{}, fmt.Errorf("%w: claim sub missing", ErrUnauthenticated)
+	}
+	groups, _ := raw[ClaimGroups].(string)
+	t := Tenant{Groups: ParseGroups(groups)}
+	if !t.InGroup(OperatorsGroup) {
+		return Operator{}, ErrNotOperator
+	}
+	email, _ := raw["email"].(string)
+	return Operator{UserID: sub, Email: email}, nil
+}

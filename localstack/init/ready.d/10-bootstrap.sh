@@ -1,0 +1,7 @@
+#!/bin/sh
+# Runs inside LocalStack once it is ready: the same idempotent bootstrap the
+# Docker-free stack uses (tables, user pool + app client, event bus).
+set -eu
+export AWS_ENDPOINT_URL=http://localhost:4566 AWS_REGION=us-east-1 \
+       AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+/opt/tessera/tessera bootstrap
