@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/tessera-saas/tessera/internal/plan"
 	"github.com/tessera-saas/tessera/internal/route"
 )
 
@@ -104,13 +105,13 @@ func newRestAPI(stack awscdk.Stack, cfg config, data *DataStack, fns map[route.F
 	}
 
 	plans := map[string]awsapigateway.UsagePlan{}
-	for _, tier := range tierOrder {
-		l := tiers[tier]
+	for _, tier := range plan.Tiers {
+		l, _ := plan.For(tier)
 		plans[string(tier)] = api.AddUsagePlan(jsii.String("UsagePlan"+title(string(tier))), &awsapigateway.UsagePlanProps{
 			Name:        jsii.String("tessera-" + cfg.Stage + "-" + string(tier)),
 			Description: jsii.String("Limits of the " + string(tier) + " tier; the provisioner attaches each tenant's API key"),
-			Throttle:    &awsapigateway.ThrottleSettings{RateLimit: jsii.Number(l.RateLimit), BurstLimit: jsii.Number(l.BurstLimit)},
-			Quota:       &awsapigateway.QuotaSettings{Limit: jsii.Number(l.MonthlyQuota), Period: awsapigateway.Period_MONTH},
+			Throttle:    &awsapigateway.ThrottleSettings{RateLimit: jsii.Number(l.RateLimit), BurstLimit: jsii.Number(float64(l.BurstLimit))},
+			Quota:       &awsapigateway.QuotaSettings{Limit: jsii.Number(float64(l.MonthlyQuota)), Period: awsapigateway.Period_MONTH},
 			ApiStages:   &[]*awsapigateway.UsagePlanPerApiStage{{Api: api, Stage: api.DeploymentStage()}},
 		})
 	}
