@@ -96,6 +96,18 @@ type Resources struct {
 	// Partition, Region and Account build the ARNs of dedicated tables and of
 	// tenant keys ("aws", "us-east-1", "123456789012").
 	Partition, Region, Account string
+	// ExportBucketARN is the bucket tenant exports are written to
+	// ("arn:aws:s3:::tessera-exports"); a session may touch only the objects
+	// under "<its tenantId tag>/". Empty leaves the statement out.
+	ExportBucketARN string
+}
+
+// ExportObjectActions are the S3 actions a tenant session may use on its own
+// export objects.
+var ExportObjectActions = []string{
+	"s3:PutObject",
+	"s3:GetObject",
+	"s3:AbortMultipartUpload",
 }
 
 // DedicatedTableARN is the ARN pattern of the calling tenant's own table.
@@ -114,7 +126,7 @@ func (r Resources) KeysARN() string {
 // "<its tenantId tag>#" in the pooled table, its own dedicated table, and its
 // own KMS key with its own encryption context.
 func DataAccessPolicy(r Resources) Policy {
-	return Policy{
+	p := Policy{
 		Version: "2012-10-17",
 		Statement: []Statement{
 			{
@@ -161,6 +173,24 @@ func DataAccessPolicy(r Resources) Policy {
 				Action:   DeniedActions,
 				Resource: []string{"*"},
 			},
+		},
+	}
+	if r.ExportBucketARN != "" {
+		p.Statement = append(p.Statement, exportsStatement(r))
+	}
+	return p
+}
+
+// exportsStatement lets a session write and read the objects under its own
+// tenant's prefix of the export bucket, and nothing else in it.
+func exportsStatement(r Resources) Statement {
+	return Statement{
+		Sid:      "OwnExportObjectsOnly",
+		Effect:   "Allow",
+		Action:   ExportObjectActions,
+		Resource: []string{r.ExportBucketARN + "/" + principalTenant + "/*"},
+		Condition: map[string]Condition{
+			"Null": {"aws:PrincipalTag/" + TenantTag: {"false"}},
 		},
 	}
 }

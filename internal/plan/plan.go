@@ -12,14 +12,15 @@ type Limits struct {
 	// calendar month (UTC), as API Gateway counts them.
 	MonthlyQuota int64
 	// ExportConcurrency bounds how many exports of the tier's tenants run at
-	// once (all tenants of the tier share it).
+	// once (all tenants of the tier share it). It is the MaximumConcurrency
+	// of the tier queue's Lambda event source, which must be at least 2.
 	ExportConcurrency int
 }
 
 var limits = map[catalog.Tier]Limits{
-	catalog.TierBasic:    {RateLimit: 10, BurstLimit: 20, MonthlyQuota: 100_000, ExportConcurrency: 1},
-	catalog.TierStandard: {RateLimit: 50, BurstLimit: 100, MonthlyQuota: 1_000_000, ExportConcurrency: 2},
-	catalog.TierPremium:  {RateLimit: 200, BurstLimit: 400, MonthlyQuota: 10_000_000, ExportConcurrency: 5},
+	catalog.TierBasic:    {RateLimit: 10, BurstLimit: 20, MonthlyQuota: 100_000, ExportConcurrency: 2},
+	catalog.TierStandard: {RateLimit: 50, BurstLimit: 100, MonthlyQuota: 1_000_000, ExportConcurrency: 4},
+	catalog.TierPremium:  {RateLimit: 200, BurstLimit: 400, MonthlyQuota: 10_000_000, ExportConcurrency: 8},
 }
 
 // Tiers lists the tiers in a stable order (construct ids, outputs, tests).

@@ -20,7 +20,7 @@ func TestEveryTierHasSaneLimits(t *testing.T) {
 		if !ok {
 			t.Fatalf("no limits for %q", tier)
 		}
-		if l.RateLimit <= 0 || float64(l.BurstLimit) < l.RateLimit || l.MonthlyQuota <= 0 || l.ExportConcurrency < 1 {
+		if l.RateLimit <= 0 || float64(l.BurstLimit) < l.RateLimit || l.MonthlyQuota <= 0 || l.ExportConcurrency < 2 {
 			t.Errorf("%s: limits %+v are not usable", tier, l)
 		}
 		// A higher tier never allows less than a lower one.

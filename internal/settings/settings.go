@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tessera-saas/tessera/internal/catalog"
 	"github.com/tessera-saas/tessera/internal/metering"
 )
 
@@ -25,7 +26,18 @@ const (
 	EnvAccountID         = "TESSERA_ACCOUNT_ID"
 	EnvKeyAdminRoleARN   = "TESSERA_KEY_ADMIN_ROLE_ARN"
 	EnvMetricsPerTenant  = "TESSERA_METRICS_PER_TENANT_TIERS"
+	EnvExportBucket      = "TESSERA_EXPORT_BUCKET"
+	// EnvExportQueuePrefix + upper-case tier ("TESSERA_EXPORT_QUEUE_URL_BASIC")
+	// is the URL of that tier's export queue.
+	EnvExportQueuePrefix = "TESSERA_EXPORT_QUEUE_URL_"
+	// EnvUsagePlanPrefix + upper-case tier ("TESSERA_USAGE_PLAN_ID_BASIC") is
+	// the id of that tier's API Gateway usage plan.
+	EnvUsagePlanPrefix = "TESSERA_USAGE_PLAN_ID_"
 )
+
+// TierEnv is the variable of tier t under prefix (EnvExportQueuePrefix,
+// EnvUsagePlanPrefix).
+func TierEnv(prefix string, t catalog.Tier) string { return prefix + strings.ToUpper(string(t)) }
 
 // Settings is the deployment's configuration.
 type Settings struct {
@@ -54,6 +66,13 @@ type Settings struct {
 	// Metrics chooses which tiers' EMF lines carry a per-tenant dimension
 	// set (each costs a custom metric per tenant).
 	Metrics metering.Config
+	// ExportBucket holds tenant exports, one prefix per tenant.
+	ExportBucket string
+	// ExportQueueURLs is each tier's export queue.
+	ExportQueueURLs map[catalog.Tier]string
+	// UsagePlanIDs is each tier's API Gateway usage plan; the provisioner
+	// binds a tenant's API key to its tier's plan.
+	UsagePlanIDs map[catalog.Tier]string
 }
 
 // Defaults are the names used locally.
@@ -68,6 +87,9 @@ func Defaults() Settings {
 		Partition:         "aws",
 		AccountID:         "123456789012",
 		Metrics:           metering.DefaultConfig(),
+		ExportBucket:      "tessera-exports",
+		ExportQueueURLs:   map[catalog.Tier]string{},
+		UsagePlanIDs:      map[catalog.Tier]string{},
 	}
 }
 
@@ -83,6 +105,17 @@ func FromEnv() (Settings, error) {
 	} {
 		if v := strings.TrimSpace(os.Getenv(env)); v != "" {
 			*dst = v
+		}
+	}
+	if v := strings.TrimSpace(os.Getenv(EnvExportBucket)); v != "" {
+		s.ExportBucket = v
+	}
+	for _, t := range []catalog.Tier{catalog.TierBasic, catalog.TierStandard, catalog.TierPremium} {
+		if v := strings.TrimSpace(os.Getenv(TierEnv(EnvExportQueuePrefix, t))); v != "" {
+			s.ExportQueueURLs[t] = v
+		}
+		if v := strings.TrimSpace(os.Getenv(TierEnv(EnvUsagePlanPrefix, t))); v != "" {
+			s.UsagePlanIDs[t] = v
 		}
 	}
 	if v, ok := os.LookupEnv(EnvMetricsPerTenant); ok {
@@ -105,12 +138,20 @@ func FromEnv() (Settings, error) {
 // Env renders the settings as environment variables, for .local/env and for
 // child processes.
 func (s Settings) Env() map[string]string {
-	return map[string]string{
+	env := map[string]string{
 		EnvStage: s.Stage, EnvPooledTable: s.PooledTable, EnvCatalogTable: s.CatalogTable,
 		EnvEventBus: s.EventBus, EnvDataAccessRoleARN: s.DataAccessRoleARN,
 		EnvUserPoolID: s.UserPoolID, EnvAppClientID: s.AppClientID,
 		EnvCatalogTTL: s.CatalogTTL.String(), EnvProvisioningQueue: s.ProvisioningQueueURL,
+		EnvExportBucket: s.ExportBucket,
 	}
+	for t, u := range s.ExportQueueURLs {
+		env[TierEnv(EnvExportQueuePrefix, t)] = u
+	}
+	for t, id := range s.UsagePlanIDs {
+		env[TierEnv(EnvUsagePlanPrefix, t)] = id
+	}
+	return env
 }
 
 // Region is the AWS Region from the environment.
