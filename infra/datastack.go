@@ -37,7 +37,7 @@ type DataStack struct {
 
 // provisioningEvents are the control-plane events the provisioner handles,
 // which the bus delivers to the provisioning queue.
-var provisioningEvents = []bus.DetailType{bus.TenantOnboardingRequested, bus.TenantOffboardingRequested}
+var provisioningEvents = []bus.DetailType{bus.TenantOnboardingRequested, bus.TenantTierChanged, bus.TenantOffboardingRequested}
 
 // NewDataStack defines the stateful resources: the pooled and catalog
 // tables, the event bus with the provisioning queue, and the user pool.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	ciptypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -56,6 +57,11 @@ func Run(ctx context.Context, cfg aws.Config, s settings.Settings) (settings.Set
 	if s.ProvisioningQueueURL, err = ensureProvisioning(ctx, sqs.NewFromConfig(cfg), eb, s.EventBus); err != nil {
 		return s, err
 	}
+	plans, err := ensureUsagePlans(ctx, apigateway.NewFromConfig(cfg), s.Stage)
+	if err != nil {
+		return s, err
+	}
+	s.UsagePlanIDs = plans
 	s.UserPoolID, s.AppClientID = poolID, clientID
 	return s, nil
 }

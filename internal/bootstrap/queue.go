@@ -28,7 +28,7 @@ const (
 )
 
 // ProvisioningEvents are the detail types the provisioner consumes.
-var ProvisioningEvents = []string{string(bus.TenantOnboardingRequested), string(bus.TenantOffboardingRequested)}
+var ProvisioningEvents = []string{string(bus.TenantOnboardingRequested), string(bus.TenantTierChanged), string(bus.TenantOffboardingRequested)}
 
 // ensureProvisioning creates the provisioning queue with its DLQ and the bus
 // rule that delivers onboarding and offboarding events to it, and returns

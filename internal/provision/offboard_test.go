@@ -6,12 +6,14 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
+	"github.com/tessera-saas/tessera/internal/apikey"
 	"github.com/tessera-saas/tessera/internal/bus"
 	"github.com/tessera-saas/tessera/internal/catalog"
 	"github.com/tessera-saas/tessera/internal/crypto"
@@ -101,6 +103,10 @@ func TestOffboardingShredsOnlyThatTenant(t *testing.T) {
 		if _, ok := h.user(t, email); ok {
 			t.Fatalf("user %s survived offboarding", email)
 		}
+	}
+	// The API key is gone: the tenant's clients no longer pass API Gateway.
+	if _, found, err := apikey.New(apigateway.NewFromConfig(h.e.Config), h.e.Settings.Stage, h.e.Settings.UsagePlanIDs).Reveal(h.ctx, gone.TenantID); err != nil || found {
+		t.Fatalf("API key of the offboarded tenant: found=%v, %v", found, err)
 	}
 	ddb := dynamodb.NewFromConfig(h.e.Config)
 	for _, e := range []string{"PRODUCT", "SKU", "ORDER", "USER"} {

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/tessera-saas/tessera/internal/access"
+	"github.com/tessera-saas/tessera/internal/apikey"
 	"github.com/tessera-saas/tessera/internal/bus"
 	"github.com/tessera-saas/tessera/internal/catalog"
 	"github.com/tessera-saas/tessera/internal/directory"
@@ -41,9 +42,11 @@ type Queue interface {
 
 // Deps are the provisioner's collaborators.
 type Deps struct {
-	Catalog   *store.Catalog
-	Data      *store.Store // tenant-scoped: records users, purges data
-	Keys      tenantkey.KMS
+	Catalog *store.Catalog
+	Data    *store.Store // tenant-scoped: records users, purges data
+	Keys    tenantkey.KMS
+	// APIKeys binds each tenant's API key to its tier's usage plan.
+	APIKeys   *apikey.Binder
 	Users     *directory.Directory
 	Stacks    CloudFormation
 	Queue     Queue
@@ -166,6 +169,8 @@ func (p *Provisioner) Process(ctx context.Context, dt bus.DetailType, d bus.Deta
 			return nil // this delivery is done; the re-check is on the queue
 		}
 		return err
+	case bus.TenantTierChanged:
+		return p.withLease(ctx, d.TenantID, func() error { return p.rebind(ctx, d) })
 	case bus.TenantOffboardingRequested:
 		return p.withLease(ctx, d.TenantID, func() error { return p.offboard(ctx, d) })
 	}
@@ -224,11 +229,15 @@ func (p *Provisioner) onboard(ctx context.Context, d bus.Detail) error {
 			return ignoreStatusChanged(err)
 		}
 	}
-	// 3. The admin user, recorded in the tenant's own data.
+	// 3. The tenant's API key, in its tier's usage plan.
+	if err := p.bindKey(ctx, rec); err != nil {
+		return err
+	}
+	// 4. The admin user, recorded in the tenant's own data.
 	if err := p.ensureAdmin(ctx, rec); err != nil {
 		return err
 	}
-	// 4. ACTIVE, announced through the outbox.
+	// 5. ACTIVE, announced through the outbox.
 	ev, err := outbox.Event(bus.TenantProvisioned, bus.Detail{TenantID: rec.TenantID, Tier: string(rec.Tier), CorrelationID: d.CorrelationID, Table: placement.Table})
 	if err != nil {
 		return err
@@ -239,6 +248,34 @@ func (p *Provisioner) onboard(ctx context.Context, d bus.Detail) error {
 	}
 	p.d.Outbox.PublishOrKeep(ctx, ev)
 	return nil
+}
+
+// bindKey puts the tenant's API key in the usage plan of its tier.
+func (p *Provisioner) bindKey(ctx context.Context, rec catalog.Record) error {
+	k, err := p.d.APIKeys.Bind(ctx, rec.TenantID, rec.Tier)
+	if errors.Is(err, apikey.ErrNoPlan) {
+		return permanent(err)
+	}
+	if err != nil {
+		return err
+	}
+	p.d.Log.Info("api key bound", "tenantId", rec.TenantID, "tier", string(rec.Tier), "apiKeyId", k.ID)
+	return nil
+}
+
+// rebind follows a tier change: the key moves to the plan of the tier the
+// catalog holds now (not the event's, which may be stale when changes come
+// in quick succession). Tenants on their way out keep what they have.
+func (p *Provisioner) rebind(ctx context.Context, d bus.Detail) error {
+	rec, err := p.d.Catalog.GetTenant(ctx, d.TenantID)
+	if err != nil {
+		return err
+	}
+	switch rec.Status {
+	case catalog.StatusOffboarding, catalog.StatusOffboarded, catalog.StatusFailed:
+		return nil
+	}
+	return p.bindKey(ctx, rec)
 }
 
 func ignoreStatusChanged(err error) error {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
@@ -26,6 +27,8 @@ import (
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/tessera-saas/tessera/internal/access"
+	"github.com/tessera-saas/tessera/internal/apikey"
 	"github.com/tessera-saas/tessera/internal/bus"
 	"github.com/tessera-saas/tessera/internal/catalog"
 	"github.com/tessera-saas/tessera/internal/directory"
@@ -143,7 +146,39 @@ func (h harness) assertActive(t *testing.T, d bus.Detail) catalog.Record {
 	if !ok || u.TenantID != d.TenantID || u.Role != tenant.RoleAdmin {
 		t.Fatalf("admin user = %+v, %v", u, ok)
 	}
+	h.assertKeyIn(t, d.TenantID, rec.Tier)
 	return rec
+}
+
+// assertKeyIn checks that the tenant has exactly one API key and that it is
+// bound to the usage plan of tier and to no other plan.
+func (h harness) assertKeyIn(t *testing.T, tenantID string, tier catalog.Tier) {
+	t.Helper()
+	api := apigateway.NewFromConfig(h.e.Config)
+	name := apikey.Name(h.e.Settings.Stage, tenantID)
+	out, err := api.GetApiKeys(h.ctx, &apigateway.GetApiKeysInput{NameQuery: aws.String(name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, k := range out.Items {
+		if aws.ToString(k.Name) == name {
+			ids = append(ids, aws.ToString(k.Id))
+			if k.Tags[access.TenantTag] != tenantID {
+				t.Errorf("key %s tags %v, want %s=%s", aws.ToString(k.Id), k.Tags, access.TenantTag, tenantID)
+			}
+		}
+	}
+	if len(ids) != 1 {
+		t.Fatalf("tenant has %d API keys named %s, want exactly 1", len(ids), name)
+	}
+	plans, err := apikey.New(api, h.e.Settings.Stage, h.e.Settings.UsagePlanIDs).Plans(h.ctx, tenantID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := h.e.Settings.UsagePlanIDs[tier]; len(plans) != 1 || plans[0] != want {
+		t.Fatalf("key is in plans %v, want only the %s plan %s", plans, tier, want)
+	}
 }
 
 func TestPooledOnboardingIsIdempotent(t *testing.T) {
@@ -348,6 +383,27 @@ func (k crashCognito) AdminCreateUser(ctx context.Context, in *cip.AdminCreateUs
 	return out, err
 }
 
+type crashAPIGateway struct {
+	apikey.API
+	c *crashAfter
+}
+
+func (a crashAPIGateway) CreateApiKey(ctx context.Context, in *apigateway.CreateApiKeyInput, o ...func(*apigateway.Options)) (*apigateway.CreateApiKeyOutput, error) {
+	out, err := a.API.CreateApiKey(ctx, in, o...)
+	if a.c.hit("CreateApiKey") {
+		return nil, errCrash // the key exists, its id is lost
+	}
+	return out, err
+}
+
+func (a crashAPIGateway) CreateUsagePlanKey(ctx context.Context, in *apigateway.CreateUsagePlanKeyInput, o ...func(*apigateway.Options)) (*apigateway.CreateUsagePlanKeyOutput, error) {
+	out, err := a.API.CreateUsagePlanKey(ctx, in, o...)
+	if a.c.hit("CreateUsagePlanKey") {
+		return nil, errCrash
+	}
+	return out, err
+}
+
 type crashDynamo struct {
 	store.DynamoDB
 	c *crashAfter
@@ -372,6 +428,8 @@ func TestCrashBetweenAnyTwoStepsEndsActive(t *testing.T) {
 		{catalog.TierBasic, "CreateAlias", false},
 		{catalog.TierBasic, "CreateAlias", true},
 		{catalog.TierPremium, "CreateStack", true},
+		{catalog.TierBasic, "CreateApiKey", true},
+		{catalog.TierBasic, "CreateUsagePlanKey", true},
 		{catalog.TierBasic, "AdminCreateUser", true},
 		{catalog.TierBasic, "TransactWriteItems", true},
 		{catalog.TierPremium, "TransactWriteItems", true},
@@ -382,6 +440,7 @@ func TestCrashBetweenAnyTwoStepsEndsActive(t *testing.T) {
 			deps := h.deps()
 			deps.Keys = crashKMS{KMS: deps.Keys, c: c}
 			deps.Stacks = crashStacks{CloudFormation: deps.Stacks, c: c}
+			deps.APIKeys = apikey.New(crashAPIGateway{API: apigateway.NewFromConfig(h.e.Config), c: c}, h.e.Settings.Stage, h.e.Settings.UsagePlanIDs)
 			deps.Users = directory.New(crashCognito{Cognito: cip.NewFromConfig(h.e.Config), c: c}, h.e.Settings.UserPoolID)
 			deps.Users.Invite = false
 			deps.Catalog = store.NewCatalog(crashDynamo{DynamoDB: store.NewClient(h.e.Config), c: c}, h.e.Settings.CatalogTable)
@@ -525,5 +584,58 @@ func TestOnboardingThroughTheBus(t *testing.T) {
 		if err != nil || left != 0 {
 			t.Fatalf("outbox still held %d events (%v)", left, err)
 		}
+	}
+}
+
+// TestTierChangeMovesTheKeyToTheNewPlan follows a tenant's API key through
+// tier changes: each TenantTierChanged leaves the key in the plan of the tier
+// the catalog holds, and in no other, however often the event comes.
+func TestTierChangeMovesTheKeyToTheNewPlan(t *testing.T) {
+	h := newHarness(t)
+	p := provision.New(h.deps())
+	d := h.requested(t, catalog.TierBasic)
+	if err := p.Process(h.ctx, bus.TenantOnboardingRequested, d); err != nil {
+		t.Fatal(err)
+	}
+	h.assertActive(t, d)
+	cat := h.deps().Catalog
+	for _, to := range []catalog.Tier{catalog.TierStandard, catalog.TierPremium, catalog.TierBasic} {
+		if _, err := cat.Apply(h.ctx, d.TenantID, store.Change{From: []catalog.Status{catalog.StatusActive}, Tier: to}, nil, nil); err != nil {
+			t.Fatalf("change tier to %s: %v", to, err)
+		}
+		ev := d
+		ev.Tier = string(to)
+		for i := 0; i < 2; i++ { // a redelivered event changes nothing
+			if err := p.Process(h.ctx, bus.TenantTierChanged, ev); err != nil {
+				t.Fatalf("to %s, run %d: %v", to, i, err)
+			}
+		}
+		h.assertKeyIn(t, d.TenantID, to)
+	}
+	// A stale event (the catalog says basic) does not move the key away.
+	stale := d
+	stale.Tier = string(catalog.TierPremium)
+	if err := p.Process(h.ctx, bus.TenantTierChanged, stale); err != nil {
+		t.Fatal(err)
+	}
+	h.assertKeyIn(t, d.TenantID, catalog.TierBasic)
+}
+
+// TestMissingUsagePlanFailsOnboardingForGood: a deployment that names no plan
+// for the tenant's tier is a configuration error; the tenant ends FAILED
+// with the reason instead of retrying forever.
+func TestMissingUsagePlanFailsOnboardingForGood(t *testing.T) {
+	h := newHarness(t)
+	deps := h.deps()
+	plans := map[catalog.Tier]string{catalog.TierBasic: h.e.Settings.UsagePlanIDs[catalog.TierBasic]}
+	deps.APIKeys = apikey.New(apigateway.NewFromConfig(h.e.Config), h.e.Settings.Stage, plans)
+	d := h.requested(t, catalog.TierStandard)
+	resp, err := provision.New(deps).Handle(h.ctx, events.SQSEvent{Records: []events.SQSMessage{sqsRecord(t, bus.TenantOnboardingRequested, d, 1)}})
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("Handle = %+v, %v; want the message consumed", resp, err)
+	}
+	rec := h.record(t, d.TenantID)
+	if rec.Status != catalog.StatusFailed || !strings.Contains(rec.Reason, "usage plan") {
+		t.Fatalf("tenant is %s (%q), want FAILED naming the usage plan", rec.Status, rec.Reason)
 	}
 }

@@ -98,7 +98,8 @@ func (p *Provisioner) scoped(ctx context.Context, rec catalog.Record) context.Co
 	return catalog.NewContext(tenant.NewContext(ctx, tenant.Tenant{ID: rec.TenantID, UserID: "provisioner", Role: tenant.RoleAdmin}), rec)
 }
 
-// offboard removes an OFFBOARDING tenant's users, data, stack and key, and
+// offboard removes an OFFBOARDING tenant's API key, users, data, stack and
+// KMS key, and
 // leaves an OFFBOARDED record with an audit entry.
 func (p *Provisioner) offboard(ctx context.Context, d bus.Detail) error {
 	rec, err := p.d.Catalog.GetTenant(ctx, d.TenantID)
@@ -108,7 +109,12 @@ func (p *Provisioner) offboard(ctx context.Context, d bus.Detail) error {
 	if rec.Status != catalog.StatusOffboarding {
 		return nil
 	}
-	// 1. Users: every user the tenant recorded, and its first admin.
+	// 1. The API key: the tenant's clients stop getting through the API
+	// Gateway at once, whatever tokens they hold.
+	if err := p.d.APIKeys.Delete(ctx, rec.TenantID); err != nil {
+		return err
+	}
+	// 2. Users: every user the tenant recorded, and its first admin.
 	if rec.Placement.Table != "" {
 		emails, err := p.userEmails(ctx, rec)
 		if err != nil {
@@ -125,7 +131,7 @@ func (p *Provisioner) offboard(ctx context.Context, d bus.Detail) error {
 			return err
 		}
 	}
-	// 2. Data: the stack of a dedicated table, or the tenant's own keys in
+	// 3. Data: the stack of a dedicated table, or the tenant's own keys in
 	// the pooled table.
 	purged := 0
 	if rec.Placement.Dedicated {
@@ -137,7 +143,7 @@ func (p *Provisioner) offboard(ctx context.Context, d bus.Detail) error {
 			return err
 		}
 	}
-	// 3. The key: disabled now, deleted after the waiting period. Every copy
+	// 4. The key: disabled now, deleted after the waiting period. Every copy
 	// of the data, backups included, is unreadable from here on.
 	if err := tenantkey.Retire(ctx, p.d.Keys, rec.TenantID, KeyDeletionDays); err != nil {
 		return err // (a tenant without a key, or one already retired, is success)

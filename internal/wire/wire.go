@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/tessera-saas/tessera/internal/access"
 	"github.com/tessera-saas/tessera/internal/api"
+	"github.com/tessera-saas/tessera/internal/apikey"
 	"github.com/tessera-saas/tessera/internal/awsconfig"
 	"github.com/tessera-saas/tessera/internal/catalog"
 	"github.com/tessera-saas/tessera/internal/crypto"
@@ -101,7 +103,8 @@ func ProvisionerDeps(cfg aws.Config, s settings.Settings, log *slog.Logger) prov
 		Catalog: cat,
 		Data:    store.New(ddb, crypto.NewEnvelope(kms.NewFromConfig(cfg)), store.WithCredentials(creds), store.WithCursorKey([]byte(s.CursorKey))),
 		Keys:    kms.NewFromConfig(cfg), Users: users,
-		Stacks: cloudformation.NewFromConfig(cfg), Queue: sqs.NewFromConfig(cfg), QueueURL: s.ProvisioningQueueURL,
+		APIKeys: apikey.New(apigateway.NewFromConfig(cfg), s.Stage, s.UsagePlanIDs),
+		Stacks:  cloudformation.NewFromConfig(cfg), Queue: sqs.NewFromConfig(cfg), QueueURL: s.ProvisioningQueueURL,
 		Outbox: outbox.New(cat, eventbridge.NewFromConfig(cfg), s.EventBus, log), Settings: s,
 		Partition: s.Partition, Account: s.AccountID, AdminRoleARN: s.KeyAdminRoleARN, Log: log,
 	}
