@@ -159,7 +159,7 @@ func TestOnboardingRule(t *testing.T) {
 		s.Data.HasResourceProperties(jsii.String("AWS::Events::Rule"), map[string]any{
 			"EventPattern": map[string]any{
 				"source":      []any{bus.Source},
-				"detail-type": []any{string(bus.TenantOnboardingRequested), string(bus.TenantOffboardingRequested)},
+				"detail-type": []any{string(bus.TenantOnboardingRequested), string(bus.TenantTierChanged), string(bus.TenantOffboardingRequested)},
 			},
 			"Targets": []any{assertions.Match_ObjectLike(&map[string]any{
 				"Arn":              getAttArn(queueID),

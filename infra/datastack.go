@@ -81,7 +81,7 @@ func NewDataStack(scope constructs.Construct, id string, props *DataStackProps) 
 		detailTypes[i] = string(dt)
 	}
 	awsevents.NewRule(stack, jsii.String("OnboardingRequested"), &awsevents.RuleProps{
-		Description: jsii.String("Deliver tenant onboarding and offboarding requests to the provisioning queue"),
+		Description: jsii.String("Deliver tenant onboarding, tier-change and offboarding requests to the provisioning queue"),
 		EventBus:    d.Bus,
 		EventPattern: &awsevents.EventPattern{
 			Source:     jsii.Strings(bus.Source),
