@@ -28,6 +28,7 @@ Usage:
                                          the operator's tenant management API ('tessera tenants' for help)
   tessera usage --from YYYY-MM-DD --to YYYY-MM-DD [--tenant ID] [--format csv|json]
                                          the finance report from the usage ledger
+  tessera api-key TENANT_ID              print the tenant's API key (its clients send it as x-api-key)
   tessera users set-password --email E --password P
                                          set a user's password in the user pool (local: onboarded
                                          admins get no invitation email)
@@ -61,6 +62,8 @@ func main() {
 		err = runUsers(ctx, args)
 	case "usage":
 		err = runUsage(ctx, args)
+	case "api-key":
+		err = runAPIKey(ctx, args)
 	case "help", "-h", "--help":
 		fmt.Print(helpText)
 	default:
