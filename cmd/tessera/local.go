@@ -15,6 +15,7 @@ import (
 	"github.com/tessera-saas/tessera/internal/idtoken"
 	"github.com/tessera-saas/tessera/internal/route"
 	"github.com/tessera-saas/tessera/internal/settings"
+	"github.com/tessera-saas/tessera/internal/throttle"
 	"github.com/tessera-saas/tessera/internal/wire"
 )
 
@@ -61,7 +62,7 @@ func serve(ctx context.Context, cfg aws.Config, s settings.Settings, addr string
 	gw := gateway.New(v, map[route.Function]gateway.Handler{
 		route.FunctionAPI:     app.Handler.Handle,
 		route.FunctionTenants: tenants.Handle,
-	}, log.With("component", "gateway"))
+	}, log.With("component", "gateway"), gateway.WithLimits(wire.NewTierCache(cfg, s), throttle.New()))
 	return gateway.Serve(ctx, addr, gw, ready)
 }
 

@@ -12,13 +12,18 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/tessera-saas/tessera/internal/catalog"
+	"github.com/tessera-saas/tessera/internal/plan"
 	"github.com/tessera-saas/tessera/internal/route"
+	"github.com/tessera-saas/tessera/internal/tenant"
+	"github.com/tessera-saas/tessera/internal/throttle"
 )
 
 // MaxPayloadBytes is API Gateway's own request payload limit (10 MB). The
@@ -39,11 +44,65 @@ type Gateway struct {
 	functions map[route.Function]Handler
 	log       *slog.Logger
 	stage     string
+	tiers     Tiers
+	limiter   *throttle.Limiter
+}
+
+// Tiers tells the gateway a tenant's tier (the catalog, cached).
+type Tiers interface {
+	Get(ctx context.Context, tenantID string) (catalog.Record, error)
+}
+
+// Option configures a Gateway.
+type Option func(*Gateway)
+
+// WithLimits makes the gateway enforce each tenant's usage plan on tenant
+// routes, as API Gateway does for the tenant's API key: the rate, burst and
+// monthly quota of its tier (internal/plan), answering 429 with
+// Retry-After. Operator routes are not limited (they carry no API key).
+func WithLimits(tiers Tiers, l *throttle.Limiter) Option {
+	return func(g *Gateway) { g.tiers, g.limiter = tiers, l }
 }
 
 // New returns a gateway that routes each function's routes to its handler.
-func New(v Verifier, functions map[route.Function]Handler, log *slog.Logger) *Gateway {
-	return &Gateway{verifier: v, functions: functions, log: log, stage: "local"}
+func New(v Verifier, functions map[route.Function]Handler, log *slog.Logger, opts ...Option) *Gateway {
+	g := &Gateway{verifier: v, functions: functions, log: log, stage: "local"}
+	for _, o := range opts {
+		o(g)
+	}
+	return g
+}
+
+// limit applies the tenant's usage plan; false means the request was
+// refused and answered. A tenant the catalog does not know (or an unknown
+// tier) is left to the handler, which answers it.
+func (g *Gateway) limit(w http.ResponseWriter, r *http.Request, rt route.Route, claims map[string]string) bool {
+	if g.limiter == nil || rt.Audience != route.TenantUser {
+		return true
+	}
+	id := claims[tenant.ClaimTenantID]
+	if id == "" {
+		return true
+	}
+	rec, err := g.tiers.Get(r.Context(), id)
+	if err != nil {
+		return true
+	}
+	lim, ok := plan.For(rec.Tier)
+	if !ok {
+		return true
+	}
+	d := g.limiter.Allow(id, lim)
+	if d.Allowed {
+		return true
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(int(d.RetryAfter/time.Second)))
+	if d.Code == throttle.CodeQuotaExceeded {
+		writeError(w, http.StatusTooManyRequests, d.Code, "the tenant has used its monthly request quota")
+	} else {
+		writeError(w, http.StatusTooManyRequests, d.Code, "Too Many Requests: the tenant is over its request rate")
+	}
+	return false
 }
 
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -80,6 +139,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	claims, err := g.verifier.Verify(r.Context(), token)
 	if err != nil {
 		writeError(w, http.StatusUnauthorized, "unauthenticated", "the ID token is not valid")
+		return
+	}
+	if !g.limit(w, r, rt, claims) {
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxPayloadBytes+1))

@@ -35,6 +35,12 @@ import (
 // MaxCachedTenants bounds the per-process tenant caches.
 const MaxCachedTenants = 10000
 
+// NewTierCache is the cached catalog the local gateway reads tenants'
+// tiers from, to apply their usage plans.
+func NewTierCache(cfg aws.Config, s settings.Settings) *catalog.Cache {
+	return catalog.NewCache(store.NewCatalog(store.NewClient(cfg), s.CatalogTable), s.CatalogTTL, MaxCachedTenants)
+}
+
 // API is the composed app-plane handler and the parts benchmarks inspect.
 type API struct {
 	Handler     *api.Handler

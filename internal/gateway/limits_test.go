@@ -1,0 +1,164 @@
+package gateway_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/tessera-saas/tessera/internal/catalog"
+	"github.com/tessera-saas/tessera/internal/gateway"
+	"github.com/tessera-saas/tessera/internal/plan"
+	"github.com/tessera-saas/tessera/internal/route"
+	"github.com/tessera-saas/tessera/internal/tenant"
+	"github.com/tessera-saas/tessera/internal/throttle"
+)
+
+// These tests exercise the gateway's own limiting logic: the verifier, the
+// tier lookup and the handlers are stand-ins, so the numbers are exact.
+
+// tokenIsTenant accepts any token and makes it the tenant id ("op" is an
+// operator).
+type tokenIsTenant struct{}
+
+func (tokenIsTenant) Verify(_ context.Context, raw string) (map[string]string, error) {
+	if raw == "op" {
+		return map[string]string{tenant.ClaimGroups: tenant.OperatorsGroup}, nil
+	}
+	return map[string]string{tenant.ClaimTenantID: raw, tenant.ClaimRole: "admin"}, nil
+}
+
+type tierTable map[string]catalog.Tier
+
+func (tt tierTable) Get(_ context.Context, id string) (catalog.Record, error) {
+	t, ok := tt[id]
+	if !ok {
+		return catalog.Record{}, catalog.ErrNotFound
+	}
+	return catalog.Record{TenantID: id, Tier: t, Status: catalog.StatusActive}, nil
+}
+
+type limitRig struct {
+	url     string
+	limiter *throttle.Limiter
+	served  map[route.Function]int
+}
+
+func newLimitRig(t *testing.T, tiers tierTable) *limitRig {
+	frozen := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) // no refill during a test
+	rig := &limitRig{limiter: throttle.New(throttle.WithClock(func() time.Time { return frozen })), served: map[route.Function]int{}}
+	ok := func(fn route.Function) gateway.Handler {
+		return func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+			rig.served[fn]++
+			return events.APIGatewayProxyResponse{StatusCode: 200, Body: `{}`}, nil
+		}
+	}
+	gw := gateway.New(tokenIsTenant{}, map[route.Function]gateway.Handler{route.FunctionAPI: ok(route.FunctionAPI), route.FunctionTenants: ok(route.FunctionTenants)},
+		slog.New(slog.NewJSONHandler(io.Discard, nil)), gateway.WithLimits(tiers, rig.limiter))
+	srv := httptest.NewServer(gw)
+	t.Cleanup(srv.Close)
+	rig.url = srv.URL
+	return rig
+}
+
+type answer struct {
+	status     int
+	code       string
+	retryAfter string
+}
+
+func (r *limitRig) get(t *testing.T, token, path string) answer {
+	t.Helper()
+	req, _ := http.NewRequest("GET", r.url+path, nil)
+	req.Header.Set("Authorization", token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b struct {
+		Error struct{ Code string } `json:"error"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&b)
+	return answer{resp.StatusCode, b.Error.Code, resp.Header.Get("Retry-After")}
+}
+
+// untilRefused counts the requests that pass before the first 429.
+func (r *limitRig) untilRefused(t *testing.T, token string, max int) (int, answer) {
+	t.Helper()
+	for i := 0; i < max; i++ {
+		if a := r.get(t, token, "/v1/products"); a.status != 200 {
+			return i, a
+		}
+	}
+	return max, answer{}
+}
+
+func TestGatewayEnforcesEachTenantsTierLimits(t *testing.T) {
+	tiers := tierTable{"t-flood": catalog.TierBasic, "t-calm": catalog.TierBasic, "t-std": catalog.TierStandard}
+	rig := newLimitRig(t, tiers)
+	for _, tc := range []struct {
+		tenant string
+		tier   catalog.Tier
+	}{{"t-flood", catalog.TierBasic}, {"t-std", catalog.TierStandard}} {
+		l, _ := plan.For(tc.tier)
+		n, refused := rig.untilRefused(t, tc.tenant, 1000)
+		if n != l.BurstLimit {
+			t.Fatalf("%s (%s): %d requests passed before a 429, want the burst %d", tc.tenant, tc.tier, n, l.BurstLimit)
+		}
+		if refused.status != http.StatusTooManyRequests || refused.code != throttle.CodeRateLimited || refused.retryAfter != "1" {
+			t.Fatalf("%s refused with %+v, want 429 rate_limited Retry-After 1", tc.tenant, refused)
+		}
+	}
+	// At the same moment, another basic tenant is served in full.
+	if a := rig.get(t, "t-calm", "/v1/products"); a.status != 200 {
+		t.Fatalf("a calm tenant of the flooding tenant's tier got %+v", a)
+	}
+	// Refused requests never reached the handler.
+	want := 20 + 100 + 1
+	if got := rig.served[route.FunctionAPI]; got != want {
+		t.Fatalf("handler served %d requests, want %d (refused ones must not reach it)", got, want)
+	}
+}
+
+func TestGatewayAnswersQuotaExceeded(t *testing.T) {
+	rig := newLimitRig(t, tierTable{"t-a": catalog.TierBasic})
+	l, _ := plan.For(catalog.TierBasic)
+	// Spend the month's quota through the same limiter, as earlier requests
+	// would have, without a bucket in the way.
+	spend := l
+	spend.RateLimit, spend.BurstLimit = 1e9, 1<<30
+	for i := int64(0); i < l.MonthlyQuota; i++ {
+		rig.limiter.Allow("t-a", spend)
+	}
+	a := rig.get(t, "t-a", "/v1/products")
+	if a.status != http.StatusTooManyRequests || a.code != throttle.CodeQuotaExceeded {
+		t.Fatalf("over quota = %+v, want 429 quota_exceeded", a)
+	}
+	// 2026-11-23T12:00Z to 2026-12-01T00:00Z.
+	if want := "648000"; a.retryAfter != want {
+		t.Fatalf("Retry-After %q, want %s (the start of next month)", a.retryAfter, want)
+	}
+	if rig.served[route.FunctionAPI] != 0 {
+		t.Fatal("a request over quota reached the handler")
+	}
+}
+
+func TestGatewayDoesNotLimitOperatorsOrUnknownTenants(t *testing.T) {
+	rig := newLimitRig(t, tierTable{})
+	for i := 0; i < 50; i++ {
+		if a := rig.get(t, "op", "/v1/tenants"); a.status != 200 {
+			t.Fatalf("operator request %d = %+v", i, a)
+		}
+		// A tenant the catalog does not know is the handler's to answer.
+		if a := rig.get(t, "t-unknown", "/v1/products"); a.status != 200 {
+			t.Fatalf("unknown tenant request %d = %+v", i, a)
+		}
+	}
+}
