@@ -60,9 +60,9 @@ lint: tools ## gofmt, go vet and staticcheck
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 
-bench: tools ## isolation tax, STS/KMS calls, init time and size on the local emulators (bench/results.txt), then micro-benchmarks
+bench: tools ## isolation tax, STS/KMS calls, init, size, onboarding, metering overhead, flood (bench/results.txt), then micro-benchmarks
 	$(GO) run ./cmd/tessera-bench -out bench/results.txt
-	$(GO) test -run '^$$' -bench . -benchmem ./internal/crypto ./internal/idtoken ./internal/memo
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/crypto ./internal/idtoken ./internal/memo ./internal/metering ./internal/throttle
 
 build: ## build the Lambda binaries (linux/arm64, lambda.norpc) into dist/
 	@for f in $(FUNCTIONS); do \

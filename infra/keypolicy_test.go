@@ -57,6 +57,20 @@ func TestTenantKeyPolicy(t *testing.T) {
 		t.Errorf("key users = %v, want only %s", users, dataRole)
 	}
 
+	// Grants: only the provisioner, only for DynamoDB making itself a grant
+	// for the tenant's dedicated table.
+	for _, st := range pol.Statement {
+		if st.Effect != "Allow" || !slices.ContainsFunc(st.Action, func(p string) bool { return actionMatches(p, "kms:CreateGrant") }) {
+			continue
+		}
+		if !slices.Equal(st.Principal["AWS"], []string{admin}) {
+			t.Errorf("%s: CreateGrant granted to %v, want only %s", st.Sid, st.Principal, admin)
+		}
+		if st.Condition["Bool"]["kms:GrantIsForAWSResource"] == nil || st.Condition["StringLike"]["kms:ViaService"] == nil {
+			t.Errorf("%s: CreateGrant without GrantIsForAWSResource and ViaService conditions: %s", st.Sid, jsonOf(st.Condition))
+		}
+	}
+
 	// Everyone named still gets what they need.
 	for _, tc := range []struct {
 		principal string
@@ -66,6 +80,7 @@ func TestTenantKeyPolicy(t *testing.T) {
 		{root, "kms:DescribeKey"},
 		{admin, "kms:ScheduleKeyDeletion"},
 		{admin, "kms:DisableKey"},
+		{admin, "kms:CreateGrant"},
 		{dataRole, "kms:GenerateDataKey"},
 		{dataRole, "kms:Decrypt"},
 	} {

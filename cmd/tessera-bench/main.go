@@ -44,8 +44,12 @@ func main() {
 	taxRequests := flag.Int("tax-requests", 1500, "requests per variant for the tax measurement")
 	callRequests := flag.Int("call-requests", 10000, "requests for the STS/KMS call count")
 	out := flag.String("out", "bench/results.txt", "results file")
+	floodOnly := flag.Bool("flood-only", false, "run only the noisy-neighbour benchmark and print it (the results file is left alone)")
 	flag.Parse()
-	if err := run(*tenants, *taxRequests, *callRequests, *out); err != nil {
+	if *floodOnly {
+		*tenants = calmTenants + 1
+	}
+	if err := run(*tenants, *taxRequests, *callRequests, *out, *floodOnly); err != nil {
 		fmt.Fprintln(os.Stderr, "tessera-bench:", err)
 		os.Exit(1)
 	}
@@ -56,9 +60,12 @@ type fixture struct {
 	product string // a product id (isolated handler)
 	order   string // an order id written by the isolated handler
 	bOrder  string // an order id written by the baseline handler
+	email   string // the tenant admin's sign-in
 }
 
-func run(nTenants, taxN, callN int, outPath string) error {
+const benchPassword = "Bench-Passw0rd-Long"
+
+func run(nTenants, taxN, callN int, outPath string, floodOnly bool) error {
 	ctx := context.Background()
 	if os.Getenv("AWS_ENDPOINT_URL") == "" {
 		st, err := emulator.Start(ctx, emulator.Options{})
@@ -90,8 +97,9 @@ func run(nTenants, taxN, callN int, outPath string) error {
 	baseline := newBaseline(cfg, s, quiet)
 	fx := make([]fixture, nTenants)
 	for i := range fx {
+		fx[i].email = fmt.Sprintf("bench-%03d-%d@bench.test", i, time.Now().UnixNano())
 		rec, err := seed.Ensure(ctx, deps, seed.Spec{Name: fmt.Sprintf("bench-%03d", i), Tier: catalog.TierBasic,
-			AdminEmail: fmt.Sprintf("bench-%03d-%d@bench.test", i, time.Now().UnixNano()), Password: "Bench-Passw0rd-Long"})
+			AdminEmail: fx[i].email, Password: benchPassword})
 		if err != nil {
 			return err
 		}
@@ -106,6 +114,16 @@ func run(nTenants, taxN, callN int, outPath string) error {
 		if fx[i].bOrder, err = create(ctx, baseline, rec.TenantID, "/v1/orders", orderBody); err != nil {
 			return err
 		}
+	}
+
+	if floodOnly {
+		fmt.Fprintf(os.Stderr, "flood: %d rounds of %s calm + %s flood windows...\n", floodRounds, floodWindow, floodWindow)
+		flood, err := measureFlood(ctx, cfg, s, fx)
+		if err != nil {
+			return err
+		}
+		fmt.Print(floodReport(flood))
+		return nil
 	}
 
 	// (a) the multi-tenant tax: interleaved, same requests, same emulator.
@@ -141,6 +159,37 @@ func run(nTenants, taxN, callN int, outPath string) error {
 		} else {
 			iso, base = append(iso, d2), append(base, d1)
 		}
+	}
+
+	// (e) metering overhead: the same reads through the handler with and
+	// without metering (EMF line + hourly aggregation), interleaved.
+	fmt.Fprintf(os.Stderr, "measuring the metering overhead over %d requests per variant...\n", taxN)
+	metered, unmetered := wire.NewAPI(cfg, s, quiet, io.Discard), wire.NewAPI(cfg, s, quiet, nil)
+	var withM, withoutM []time.Duration
+	for i := 0; i < taxN; i++ {
+		f := fx[i%len(fx)]
+		hs := []*api.Handler{metered.Handler, unmetered.Handler}
+		if i%2 == 1 {
+			hs[0], hs[1] = hs[1], hs[0]
+		}
+		for _, h := range hs {
+			start := time.Now()
+			if _, err := call(ctx, h, f.rec.TenantID, "GET", "/v1/orders/{id}", f.order, ""); err != nil {
+				return err
+			}
+			if h == metered.Handler {
+				withM = append(withM, time.Since(start))
+			} else {
+				withoutM = append(withoutM, time.Since(start))
+			}
+		}
+	}
+
+	// (f) noisy neighbour: one tenant floods at 10x its rate limit.
+	fmt.Fprintf(os.Stderr, "flood: %d rounds of %s calm + %s flood windows...\n", floodRounds, floodWindow, floodWindow)
+	flood, err := measureFlood(ctx, cfg, s, fx)
+	if err != nil {
+		return err
 	}
 
 	// (b) STS and KMS calls per callN requests over the tenants, with fresh
@@ -214,11 +263,31 @@ func run(nTenants, taxN, callN int, outPath string) error {
 	for _, o := range onboarding {
 		fmt.Fprintf(&b, "    %-8s median %s  max %s  AWS calls per onboarding: %d (%s)\n", o.tier, ms(o.median), ms(o.max), o.calls, o.breakdown)
 	}
+	fmt.Fprintf(&b, "\n(e) metering overhead, GET /v1/orders/{id}, %d requests per variant, interleaved\n", taxN)
+	fmt.Fprintf(&b, "    with metering p50 %s  mean %s;  without p50 %s  mean %s;  difference of means %+dµs (%+.2f%%)\n",
+		ms(pct(withM, 50)), ms(mean(withM)), ms(pct(withoutM, 50)), ms(mean(withoutM)), (mean(withM) - mean(withoutM)).Microseconds(),
+		100*(float64(mean(withM))/float64(mean(withoutM))-1))
+	fmt.Fprintf(&b, "    (the metering code alone: see BenchmarkEmit and BenchmarkAggregatorAdd below)\n\n")
+	b.WriteString(floodReport(flood))
 	fmt.Print(b.String())
 	if err := os.MkdirAll(filepath.Dir(outPath), 0o755); err != nil {
 		return err
 	}
 	return os.WriteFile(outPath, []byte(b.String()), 0o644)
+}
+
+// floodReport renders the noisy-neighbour figures.
+func floodReport(flood floodResult) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "(f) noisy neighbour through the local gateway over HTTP: %d basic tenants at %.0f req/s each; one basic tenant floods at %.0f req/s (%dx its %v req/s limit)\n",
+		calmTenants, calmRate, flood.floodRate, floodFactor, flood.floodRate/floodFactor)
+	fmt.Fprintf(&b, "    %d alternating windows of %s each\n", 2*floodRounds, floodWindow)
+	fmt.Fprintf(&b, "    without flood: %d requests, p50 %s  p99 %s  (errors %d)\n", len(flood.calm), ms(pct(flood.calm, 50)), ms(pct(flood.calm, 99)), flood.calmErrs)
+	fmt.Fprintf(&b, "    with flood:    %d requests, p50 %s  p99 %s  (errors %d)\n", len(flood.flood), ms(pct(flood.flood, 50)), ms(pct(flood.flood, 99)), flood.floodErrs)
+	fmt.Fprintf(&b, "    flooder: %d sent, %d refused with 429, %d served\n", flood.sent, flood.refused, flood.ok)
+	fmt.Fprintf(&b, "    p99 ratio flood/no flood: all windows pooled %.3fx; median of the %d rounds %.3fx (rounds: %s)  (target <= 1.2x)\n",
+		ratio(pct(flood.flood, 99), pct(flood.calm, 99)), len(flood.ratios), median(flood.ratios), fmtRatios(flood.ratios))
+	return b.String()
 }
 
 func pick(isolated bool, f fixture) string {
@@ -312,6 +381,31 @@ func pct(ds []time.Duration, p int) time.Duration {
 		i--
 	}
 	return s[i]
+}
+
+func median(fs []float64) float64 {
+	s := append([]float64(nil), fs...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func fmtRatios(fs []float64) string {
+	parts := make([]string, len(fs))
+	for i, f := range fs {
+		parts[i] = fmt.Sprintf("%.2f", f)
+	}
+	return strings.Join(parts, " ")
+}
+
+func mean(ds []time.Duration) time.Duration {
+	var sum time.Duration
+	for _, d := range ds {
+		sum += d
+	}
+	return sum / time.Duration(len(ds))
 }
 
 func ratio(a, b time.Duration) float64 { return float64(a) / float64(b) }

@@ -256,6 +256,21 @@ func TenantKeyPolicy(p KeyPolicyParams) Policy {
 				Resource: []string{"*"},
 			},
 			{
+				// A premium tenant's dedicated table is encrypted with this
+				// key: CloudFormation creates it with the provisioner's
+				// credentials, and DynamoDB then makes itself a grant on the
+				// key. Only through DynamoDB, only for an AWS resource.
+				Sid:       "DedicatedTableUsesKeyThroughDynamoDB",
+				Effect:    "Allow",
+				Principal: map[string][]string{"AWS": {p.AdminRoleARN}},
+				Action:    []string{"kms:CreateGrant"},
+				Resource:  []string{"*"},
+				Condition: map[string]Condition{
+					"Bool":       {"kms:GrantIsForAWSResource": {"true"}},
+					"StringLike": {"kms:ViaService": {"dynamodb.*.amazonaws.com"}},
+				},
+			},
+			{
 				Sid:       "OnlyThisTenantsSessionsEncrypt",
 				Effect:    "Allow",
 				Principal: map[string][]string{"AWS": {p.DataAccessRoleARN}},

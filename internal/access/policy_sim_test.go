@@ -77,6 +77,10 @@ type simCase struct {
 	want     string
 	// wantSid is the statement that must decide (allow or explicit deny).
 	wantSid string
+	// principal is a session of another role than TenantDataAccessRole,
+	// whose identity policy allows the action on any resource: the
+	// resource policy alone decides.
+	principal string
 }
 
 // tenant returns the context of a session tagged tenantId=id plus extra keys.
@@ -203,6 +207,14 @@ func simCases() []simCase {
 		context: tenant("cd", kmsCtx("ab", "cd")), want: implicit})
 	add(simCase{name: "kms/tenant-key-policy/context-cd", keyPol: abKeyPolicy, action: "kms:Decrypt", resource: keyABARN,
 		context: tenant("ab", kmsCtx("ab", "cd")), want: implicit})
+	// Grants on the key: the provisioner, for DynamoDB's own use only.
+	provisioner := "arn:aws:sts::" + simAccount + ":assumed-role/provisioner/provisioner-session"
+	add(simCase{name: "kms/tenant-key-policy/grant-via-dynamodb", keyPol: abKeyPolicy, principal: provisioner, action: "kms:CreateGrant", resource: keyABARN,
+		context: map[string]any{"kms:GrantIsForAWSResource": "true", "kms:ViaService": "dynamodb.us-east-1.amazonaws.com"}, want: allowed})
+	add(simCase{name: "kms/tenant-key-policy/grant-direct", keyPol: abKeyPolicy, principal: provisioner, action: "kms:CreateGrant", resource: keyABARN,
+		context: map[string]any{"kms:GrantIsForAWSResource": "false"}, want: implicit})
+	add(simCase{name: "kms/tenant-key-policy/grant-by-data-role", keyPol: abKeyPolicy, action: "kms:CreateGrant", resource: keyABARN,
+		context: tenant("ab", map[string]any{"kms:GrantIsForAWSResource": "true", "kms:ViaService": "dynamodb.us-east-1.amazonaws.com"}), want: implicit})
 	return cases
 }
 
@@ -273,9 +285,14 @@ func runSimCases(t *testing.T, cases []simCase) {
 				keyPol = c.keyPol
 			}
 		}
+		principal := sessionARN
+		if c.principal != "" {
+			principal = c.principal
+			pol = access.Policy{Version: "2012-10-17", Statement: []access.Statement{{Effect: "Allow", Action: []string{c.action}, Resource: []string{"*"}}}}.JSON()
+		}
 		reqs[i] = simRequest{
 			Name: c.name, IdentityPolicies: []json.RawMessage{pol}, ResourcePolicy: keyPol,
-			Principal: sessionARN, Action: c.action, Resource: c.resource, AccountID: simAccount,
+			Principal: principal, Action: c.action, Resource: c.resource, AccountID: simAccount,
 			Context: c.context,
 		}
 	}

@@ -81,8 +81,8 @@ func (g *Gateway) limit(w http.ResponseWriter, r *http.Request, rt route.Route, 
 		return true
 	}
 	id := claims[tenant.ClaimTenantID]
-	if id == "" {
-		return true
+	if !tenant.ValidID(id) {
+		return true // the handler answers 401
 	}
 	rec, err := g.tiers.Get(r.Context(), id)
 	if err != nil {

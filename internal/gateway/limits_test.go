@@ -34,6 +34,12 @@ func (tokenIsTenant) Verify(_ context.Context, raw string) (map[string]string, e
 	return map[string]string{tenant.ClaimTenantID: raw, tenant.ClaimRole: "admin"}, nil
 }
 
+// Tenant ids of the tests (valid ids: the gateway leaves malformed ones to
+// the handler's 401).
+var (
+	flood, calm, std = tenant.NewID(), tenant.NewID(), tenant.NewID()
+)
+
 type tierTable map[string]catalog.Tier
 
 func (tt tierTable) Get(_ context.Context, id string) (catalog.Record, error) {
@@ -101,12 +107,12 @@ func (r *limitRig) untilRefused(t *testing.T, token string, max int) (int, answe
 }
 
 func TestGatewayEnforcesEachTenantsTierLimits(t *testing.T) {
-	tiers := tierTable{"t-flood": catalog.TierBasic, "t-calm": catalog.TierBasic, "t-std": catalog.TierStandard}
+	tiers := tierTable{flood: catalog.TierBasic, calm: catalog.TierBasic, std: catalog.TierStandard}
 	rig := newLimitRig(t, tiers)
 	for _, tc := range []struct {
 		tenant string
 		tier   catalog.Tier
-	}{{"t-flood", catalog.TierBasic}, {"t-std", catalog.TierStandard}} {
+	}{{flood, catalog.TierBasic}, {std, catalog.TierStandard}} {
 		l, _ := plan.For(tc.tier)
 		n, refused := rig.untilRefused(t, tc.tenant, 1000)
 		if n != l.BurstLimit {
@@ -117,7 +123,7 @@ func TestGatewayEnforcesEachTenantsTierLimits(t *testing.T) {
 		}
 	}
 	// At the same moment, another basic tenant is served in full.
-	if a := rig.get(t, "t-calm", "/v1/products"); a.status != 200 {
+	if a := rig.get(t, calm, "/v1/products"); a.status != 200 {
 		t.Fatalf("a calm tenant of the flooding tenant's tier got %+v", a)
 	}
 	// Refused requests never reached the handler.
@@ -128,16 +134,16 @@ func TestGatewayEnforcesEachTenantsTierLimits(t *testing.T) {
 }
 
 func TestGatewayAnswersQuotaExceeded(t *testing.T) {
-	rig := newLimitRig(t, tierTable{"t-a": catalog.TierBasic})
+	rig := newLimitRig(t, tierTable{calm: catalog.TierBasic})
 	l, _ := plan.For(catalog.TierBasic)
 	// Spend the month's quota through the same limiter, as earlier requests
 	// would have, without a bucket in the way.
 	spend := l
 	spend.RateLimit, spend.BurstLimit = 1e9, 1<<30
 	for i := int64(0); i < l.MonthlyQuota; i++ {
-		rig.limiter.Allow("t-a", spend)
+		rig.limiter.Allow(calm, spend)
 	}
-	a := rig.get(t, "t-a", "/v1/products")
+	a := rig.get(t, calm, "/v1/products")
 	if a.status != http.StatusTooManyRequests || a.code != throttle.CodeQuotaExceeded {
 		t.Fatalf("over quota = %+v, want 429 quota_exceeded", a)
 	}
@@ -151,13 +157,14 @@ func TestGatewayAnswersQuotaExceeded(t *testing.T) {
 }
 
 func TestGatewayDoesNotLimitOperatorsOrUnknownTenants(t *testing.T) {
+	// (and leaves malformed tenant ids to the handler, which answers 401)
 	rig := newLimitRig(t, tierTable{})
 	for i := 0; i < 50; i++ {
 		if a := rig.get(t, "op", "/v1/tenants"); a.status != 200 {
 			t.Fatalf("operator request %d = %+v", i, a)
 		}
 		// A tenant the catalog does not know is the handler's to answer.
-		if a := rig.get(t, "t-unknown", "/v1/products"); a.status != 200 {
+		if a := rig.get(t, tenant.NewID(), "/v1/products"); a.status != 200 {
 			t.Fatalf("unknown tenant request %d = %+v", i, a)
 		}
 	}

@@ -49,7 +49,8 @@ type API struct {
 }
 
 // NewAPI composes the api function's handler. metrics receives the EMF
-// lines (os.Stdout in Lambda, where CloudWatch Logs extracts them).
+// lines (os.Stdout in Lambda, where CloudWatch Logs extracts them); nil
+// turns metering off (the benchmark's "without metering" variant).
 func NewAPI(cfg aws.Config, s settings.Settings, log *slog.Logger, metrics io.Writer) *API {
 	ddb := store.NewClient(cfg)
 	creds := access.NewCredentials(sts.NewFromConfig(cfg), s.DataAccessRoleARN)
@@ -58,12 +59,15 @@ func NewAPI(cfg aws.Config, s settings.Settings, log *slog.Logger, metrics io.Wr
 	tenants := catalog.NewCache(store.NewCatalog(ddb, s.CatalogTable), s.CatalogTTL, MaxCachedTenants)
 	users := directory.New(cognitoidentityprovider.NewFromConfig(cfg), s.UserPoolID)
 	users.Invite = s.Stage != "local"
-	h := api.New(tenants, data, users, log).WithMetering(&api.Metering{
-		Emitter:    metering.NewEmitter(metrics, s.Metrics),
-		Aggregator: metering.NewAggregator(LedgerFlushEvery),
-		Ledger:     store.NewLedger(ddb, s.CatalogTable),
-		Writer:     writerID(),
-	})
+	h := api.New(tenants, data, users, log)
+	if metrics != nil {
+		h = h.WithMetering(&api.Metering{
+			Emitter:    metering.NewEmitter(metrics, s.Metrics),
+			Aggregator: metering.NewAggregator(LedgerFlushEvery),
+			Ledger:     store.NewLedger(ddb, s.CatalogTable),
+			Writer:     writerID(),
+		})
+	}
 	return &API{Handler: h, Credentials: creds, Envelope: env}
 }
 
