@@ -27,16 +27,18 @@ import (
 // The flood benchmark: 20 well-behaved tenants at a steady rate under their
 // limit, and one tenant of the same tier flooding at floodFactor times its
 // rate limit, all through the real local gateway (ID token verification,
-// usage-plan limits) and the real handler over loopback HTTP. Rounds
-// alternate "calm" (no flood) and "flood" windows of the same length, so
-// both see the same emulator state and machine load.
+// usage-plan limits) and the real handler over loopback HTTP. Each round
+// has a "calm" (no flood) and a "flood" window of the same length, in
+// alternating order (calm first in even rounds, flood first in odd ones), so
+// both conditions see the same emulator state and machine load, and neither
+// always follows the other.
 const (
 	calmTenants  = 20
 	calmRate     = 4.0 // requests per second per well-behaved tenant (basic allows 10)
 	floodFactor  = 10
 	floodWorkers = 16
-	floodRounds  = 6
-	floodWindow  = 6 * time.Second
+	floodRounds  = 10
+	floodWindow  = 5 * time.Second
 )
 
 type floodResult struct {
@@ -103,8 +105,12 @@ func measureFlood(ctx context.Context, cfg aws.Config, s settings.Settings, fx [
 	var res floodResult
 	res.floodRate = lim.RateLimit * floodFactor
 	for round := 0; round < floodRounds; round++ {
-		var calmP99 time.Duration
-		for _, flood := range []bool{false, true} {
+		var p99 [2]time.Duration // calm, flood
+		order := []bool{false, true}
+		if round%2 == 1 {
+			order = []bool{true, false}
+		}
+		for _, flood := range order {
 			window, cancel := context.WithTimeout(ctx, floodWindow)
 			var wg sync.WaitGroup
 			var mu sync.Mutex
@@ -168,9 +174,6 @@ func measureFlood(ctx context.Context, cfg aws.Config, s settings.Settings, fx [
 							atomic.AddInt64(&errs, 1)
 							continue
 						}
-						if d > 100*time.Millisecond && os.Getenv("FLOOD_DEBUG") != "" {
-							fmt.Fprintf(os.Stderr, "slow %s tenant %d flood=%v %s\n", time.Now().Format("15:04:05.000"), i, flood, d)
-						}
 						mu.Lock()
 						lat = append(lat, d)
 						mu.Unlock()
@@ -184,13 +187,14 @@ func measureFlood(ctx context.Context, cfg aws.Config, s settings.Settings, fx [
 			}
 			if flood {
 				res.flood, res.floodErrs = append(res.flood, lat...), res.floodErrs+errs
-				res.ratios = append(res.ratios, ratio(pct(lat, 99), calmP99))
+				p99[1] = pct(lat, 99)
 			} else {
 				res.calm, res.calmErrs = append(res.calm, lat...), res.calmErrs+errs
-				calmP99 = pct(lat, 99)
+				p99[0] = pct(lat, 99)
 			}
-			time.Sleep(time.Second) // let the flooder's bucket refill between windows
+			time.Sleep(time.Second) // the same pause after every window (the flooder's bucket refills)
 		}
+		res.ratios = append(res.ratios, ratio(p99[1], p99[0]))
 	}
 	return res, nil
 }
