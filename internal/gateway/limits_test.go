@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"testing"
 	"time"
 
@@ -14,14 +15,19 @@ import (
 
 	"github.com/tessera-saas/tessera/internal/catalog"
 	"github.com/tessera-saas/tessera/internal/gateway"
+	"github.com/tessera-saas/tessera/internal/idtoken"
 	"github.com/tessera-saas/tessera/internal/plan"
 	"github.com/tessera-saas/tessera/internal/route"
 	"github.com/tessera-saas/tessera/internal/tenant"
+	"github.com/tessera-saas/tessera/internal/testenv"
+	"github.com/tessera-saas/tessera/internal/testenv/fixture"
 	"github.com/tessera-saas/tessera/internal/throttle"
+	"github.com/tessera-saas/tessera/internal/wire"
 )
 
-// These tests exercise the gateway's own limiting logic: the verifier, the
-// tier lookup and the handlers are stand-ins, so the numbers are exact.
+// The first tests exercise the gateway's own limiting logic: the verifier,
+// the tier lookup and the handlers are stand-ins, so the numbers are exact.
+// The last runs on the real stack.
 
 // tokenIsTenant accepts any token and makes it the tenant id ("op" is an
 // operator).
@@ -167,5 +173,55 @@ func TestGatewayDoesNotLimitOperatorsOrUnknownTenants(t *testing.T) {
 		if a := rig.get(t, tenant.NewID(), "/v1/products"); a.status != 200 {
 			t.Fatalf("unknown tenant request %d = %+v", i, a)
 		}
+	}
+}
+
+// TestFloodingTenantIsThrottledOnTheRealStack runs the limits with real ID
+// tokens from the emulator's user pool, the real handler and the catalog:
+// a basic tenant that sends far more than its burst is refused with 429
+// after about its burst, while another basic tenant is served at once.
+func TestFloodingTenantIsThrottledOnTheRealStack(t *testing.T) {
+	e := testenv.Setup(t)
+	v, err := idtoken.NewVerifier(idtoken.Config{UserPoolID: e.Settings.UserPoolID, ClientID: e.Settings.AppClientID,
+		JWKSURL: idtoken.JWKSURL(os.Getenv("AWS_ENDPOINT_URL"), e.Settings.UserPoolID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	app := wire.NewAPI(e.Config, e.Settings, log, io.Discard)
+	gw := gateway.New(v, map[route.Function]gateway.Handler{route.FunctionAPI: app.Handler.Handle}, log,
+		gateway.WithLimits(wire.NewTierCache(e.Config, e.Settings), throttle.New()))
+	srv := httptest.NewServer(gw)
+	defer srv.Close()
+	rig := &limitRig{url: srv.URL}
+	flooder := fixture.NewTenant(t, e, "flooder")
+	neighbour := fixture.NewTenant(t, e, "calm")
+	l, _ := plan.For(catalog.TierBasic)
+
+	start := time.Now()
+	const sent = 60
+	passed, refused := 0, answer{}
+	for i := 0; i < sent; i++ {
+		a := rig.get(t, flooder.Token, "/v1/products")
+		switch a.status {
+		case http.StatusOK:
+			passed++
+		case http.StatusTooManyRequests:
+			refused = a
+		default:
+			t.Fatalf("request %d: %+v", i, a)
+		}
+	}
+	elapsed := time.Since(start).Seconds()
+	// The burst, plus what the bucket refilled while the requests ran.
+	most := l.BurstLimit + int(elapsed*l.RateLimit) + 1
+	if passed < l.BurstLimit || passed > most || passed == sent {
+		t.Fatalf("%d of %d requests passed in %.2fs, want between the burst %d and %d", passed, sent, elapsed, l.BurstLimit, most)
+	}
+	if refused.code != throttle.CodeRateLimited || refused.retryAfter == "" {
+		t.Fatalf("refused with %+v, want 429 rate_limited with Retry-After", refused)
+	}
+	if a := rig.get(t, neighbour.Token, "/v1/products"); a.status != http.StatusOK {
+		t.Fatalf("the other basic tenant got %+v while the first was throttled", a)
 	}
 }
