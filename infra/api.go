@@ -14,30 +14,33 @@ import (
 	"github.com/tessera-saas/tessera/internal/route"
 )
 
-// restAPI is the REST API and its usage plans.
+// restAPI is the REST API, its usage plans, and what its methods share.
 type restAPI struct {
 	RestAPI    awsapigateway.RestApi
 	UsagePlans map[string]awsapigateway.UsagePlan
+	authorizer awsapigateway.IAuthorizer
+	validator  awsapigateway.IRequestValidator
+	jsonObject awsapigateway.IModel
 }
 
-// newRestAPI defines the REST API: one method per route of route.All, each
-// behind the Cognito user pool authorizer and proxied to the route's
-// function; access logs; stage throttling; and one usage plan per tier.
+// newRestAPI defines the REST API without its methods (addRoutes adds them,
+// once the functions exist): the Cognito user pool authorizer, access logs,
+// stage throttling, the gateway responses, and one usage plan per tier.
 //
 // Operator routes (route.Operator) use the same authorizer: it proves a
 // user of the pool, and the handler checks the "operators" group in the
 // cognito:groups claim (a user pool authorizer cannot check groups).
 //
 // Usage plans: a usage plan only limits requests that carry an API key of
-// the plan. The provisioner is to create one key per tenant (never one per
-// tier) and attach it to its tier's plan; methods do not require keys yet
-// (ApiKeyRequired), since that changes what clients send.
+// the plan, so tenant routes require a key (x-api-key). The provisioner
+// creates one key per tenant (never one per tier) and binds it to its
+// tier's plan (internal/apikey); operator routes take no key.
 //
 // Body size: API Gateway REST APIs accept payloads up to 10 MB (a hard
 // limit, not configurable); the api handler rejects bodies over 256 KiB
 // (internal/api.MaxBodyBytes). Validation here is structural only: a JSON
 // body must be an object, and path parameters must be present.
-func newRestAPI(stack awscdk.Stack, cfg config, data *DataStack, fns map[route.Function]awslambda.Function) (restAPI, error) {
+func newRestAPI(stack awscdk.Stack, cfg config, data *DataStack) restAPI {
 	accessLogs := newLogGroup(stack, "ApiAccessLogs", cfg)
 	api := awsapigateway.NewRestApi(stack, jsii.String("Api"), &awsapigateway.RestApiProps{
 		RestApiName:    jsii.String("tessera-" + cfg.Stage),
@@ -57,16 +60,18 @@ func newRestAPI(stack awscdk.Stack, cfg config, data *DataStack, fns map[route.F
 			}),
 		},
 	})
+	addGatewayResponses(api)
 
-	authorizer := awsapigateway.NewCognitoUserPoolsAuthorizer(stack, jsii.String("Authorizer"), &awsapigateway.CognitoUserPoolsAuthorizerProps{
+	r := restAPI{RestAPI: api, UsagePlans: map[string]awsapigateway.UsagePlan{}}
+	r.authorizer = awsapigateway.NewCognitoUserPoolsAuthorizer(stack, jsii.String("Authorizer"), &awsapigateway.CognitoUserPoolsAuthorizerProps{
 		AuthorizerName:   jsii.String("tessera-" + cfg.Stage + "-cognito"),
 		CognitoUserPools: &[]awscognito.IUserPool{data.UserPool},
 	})
-	validator := api.AddRequestValidator(jsii.String("Validator"), &awsapigateway.RequestValidatorOptions{
+	r.validator = api.AddRequestValidator(jsii.String("Validator"), &awsapigateway.RequestValidatorOptions{
 		ValidateRequestBody:       jsii.Bool(true),
 		ValidateRequestParameters: jsii.Bool(true),
 	})
-	jsonObject := api.AddModel(jsii.String("JsonObject"), &awsapigateway.ModelOptions{
+	r.jsonObject = api.AddModel(jsii.String("JsonObject"), &awsapigateway.ModelOptions{
 		ContentType: jsii.String("application/json"),
 		Description: jsii.String("Any JSON object"),
 		Schema: &awsapigateway.JsonSchema{
@@ -76,46 +81,52 @@ func newRestAPI(stack awscdk.Stack, cfg config, data *DataStack, fns map[route.F
 		},
 	})
 
+	for _, tier := range plan.Tiers {
+		l, _ := plan.For(tier)
+		r.UsagePlans[string(tier)] = api.AddUsagePlan(jsii.String("UsagePlan"+title(string(tier))), &awsapigateway.UsagePlanProps{
+			Name:        jsii.String("tessera-" + cfg.Stage + "-" + string(tier)),
+			Description: jsii.String("Limits of the " + string(tier) + " tier; the provisioner binds each tenant's API key"),
+			Throttle:    &awsapigateway.ThrottleSettings{RateLimit: jsii.Number(l.RateLimit), BurstLimit: jsii.Number(float64(l.BurstLimit))},
+			Quota:       &awsapigateway.QuotaSettings{Limit: jsii.Number(float64(l.MonthlyQuota)), Period: awsapigateway.Period_MONTH},
+			ApiStages:   &[]*awsapigateway.UsagePlanPerApiStage{{Api: api, Stage: api.DeploymentStage()}},
+		})
+	}
+	return r
+}
+
+// addRoutes adds one method per route of route.All, each behind the Cognito
+// user pool authorizer and proxied to the route's function; tenant routes
+// also require the tenant's API key.
+func addRoutes(r restAPI, fns map[route.Function]awslambda.Function) error {
 	integrations := map[route.Function]awsapigateway.LambdaIntegration{}
-	for _, r := range route.All {
-		fn, ok := fns[r.Function]
+	for _, rt := range route.All {
+		fn, ok := fns[rt.Function]
 		if !ok {
-			return restAPI{}, fmt.Errorf("route %s: function %q is not defined in infra (functionSpecs)", r.Key(), r.Function)
+			return fmt.Errorf("route %s: function %q is not defined in infra (functionSpecs)", rt.Key(), rt.Function)
 		}
-		integ, ok := integrations[r.Function]
+		integ, ok := integrations[rt.Function]
 		if !ok {
 			// No test-invoke permission: one Lambda permission per method,
 			// not two, keeps the function's resource policy small.
 			integ = awsapigateway.NewLambdaIntegration(fn, &awsapigateway.LambdaIntegrationOptions{
 				Proxy: jsii.Bool(true), AllowTestInvoke: jsii.Bool(false),
 			})
-			integrations[r.Function] = integ
+			integrations[rt.Function] = integ
 		}
 		opts := &awsapigateway.MethodOptions{
-			OperationName:     jsii.String(r.Name),
+			OperationName:     jsii.String(rt.Name),
 			AuthorizationType: awsapigateway.AuthorizationType_COGNITO,
-			Authorizer:        authorizer,
-			RequestValidator:  validator,
-			RequestParameters: pathParams(r.Path),
+			Authorizer:        r.authorizer,
+			RequestValidator:  r.validator,
+			RequestParameters: pathParams(rt.Path),
+			ApiKeyRequired:    jsii.Bool(rt.Audience == route.TenantUser),
 		}
-		if r.Method == "POST" || r.Method == "PUT" || r.Method == "PATCH" {
-			opts.RequestModels = &map[string]awsapigateway.IModel{"application/json": jsonObject}
+		if rt.Method == "POST" || rt.Method == "PUT" || rt.Method == "PATCH" {
+			opts.RequestModels = &map[string]awsapigateway.IModel{"application/json": r.jsonObject}
 		}
-		api.Root().ResourceForPath(jsii.String(r.Path)).AddMethod(jsii.String(r.Method), integ, opts)
+		r.RestAPI.Root().ResourceForPath(jsii.String(rt.Path)).AddMethod(jsii.String(rt.Method), integ, opts)
 	}
-
-	plans := map[string]awsapigateway.UsagePlan{}
-	for _, tier := range plan.Tiers {
-		l, _ := plan.For(tier)
-		plans[string(tier)] = api.AddUsagePlan(jsii.String("UsagePlan"+title(string(tier))), &awsapigateway.UsagePlanProps{
-			Name:        jsii.String("tessera-" + cfg.Stage + "-" + string(tier)),
-			Description: jsii.String("Limits of the " + string(tier) + " tier; the provisioner attaches each tenant's API key"),
-			Throttle:    &awsapigateway.ThrottleSettings{RateLimit: jsii.Number(l.RateLimit), BurstLimit: jsii.Number(float64(l.BurstLimit))},
-			Quota:       &awsapigateway.QuotaSettings{Limit: jsii.Number(float64(l.MonthlyQuota)), Period: awsapigateway.Period_MONTH},
-			ApiStages:   &[]*awsapigateway.UsagePlanPerApiStage{{Api: api, Stage: api.DeploymentStage()}},
-		})
-	}
-	return restAPI{RestAPI: api, UsagePlans: plans}, nil
+	return nil
 }
 
 // pathParams marks the path parameters of a template ("/v1/products/{id}")

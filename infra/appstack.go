@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
@@ -14,6 +15,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/tessera-saas/tessera/internal/access"
+	"github.com/tessera-saas/tessera/internal/plan"
 	"github.com/tessera-saas/tessera/internal/route"
 	"github.com/tessera-saas/tessera/internal/settings"
 )
@@ -32,13 +34,16 @@ type AppStack struct {
 	Stack          awscdk.Stack
 	Functions      map[route.Function]awslambda.Function
 	FunctionRoles  map[route.Function]awsiam.Role
+	FunctionLogs   map[route.Function]awslogs.LogGroup
 	DataAccessRole awsiam.Role
 	API            awsapigateway.RestApi
 	UsagePlans     map[string]awsapigateway.UsagePlan
+	Dashboard      awscloudwatch.Dashboard
 }
 
 // NewAppStack defines the functions, each with its own least-privilege role,
-// TenantDataAccessRole, and the REST API in front of the functions.
+// TenantDataAccessRole, the REST API in front of the functions, and the
+// operations dashboard.
 func NewAppStack(scope constructs.Construct, id string, props *AppStackProps) (*AppStack, error) {
 	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
 	cfg, data := props.Config, props.Data
@@ -46,6 +51,7 @@ func NewAppStack(scope constructs.Construct, id string, props *AppStackProps) (*
 		Stack:         stack,
 		Functions:     map[route.Function]awslambda.Function{},
 		FunctionRoles: map[route.Function]awsiam.Role{},
+		FunctionLogs:  map[route.Function]awslogs.LogGroup{},
 	}
 
 	// Function roles first: TenantDataAccessRole trusts them by ARN.
@@ -62,37 +68,46 @@ func NewAppStack(scope constructs.Construct, id string, props *AppStackProps) (*
 	}
 	a.DataAccessRole = newDataAccessRole(stack, cfg, data, tenantDataRoles)
 
+	// The API and its usage plans before the functions: the provisioner
+	// binds tenants' API keys to the plans by id. Methods come after.
+	api := newRestAPI(stack, cfg, data)
+	a.API, a.UsagePlans = api.RestAPI, api.UsagePlans
+
 	for _, spec := range functionSpecs {
 		role := a.FunctionRoles[spec.Name]
-		env, err := functionEnv(stack, cfg, data, a.DataAccessRole, role, spec)
+		env, err := functionEnv(stack, cfg, data, a.DataAccessRole, role, a.UsagePlans, spec)
 		if err != nil {
 			return nil, err
 		}
-		fn, err := newFunction(stack, cfg, spec, role, props.CodeDir, env)
+		fn, logs, err := newFunction(stack, cfg, spec, role, props.CodeDir, env)
 		if err != nil {
 			return nil, err
 		}
-		a.Functions[spec.Name] = fn
+		a.Functions[spec.Name], a.FunctionLogs[spec.Name] = fn, logs
 		grantFunction(data, a.DataAccessRole, spec, role)
 		if spec.Provisioner {
 			grantProvisioner(stack, data, role)
+			grantAPIKeys(stack, role, a.UsagePlans)
 			consumeProvisioningQueue(fn, data)
+		}
+		if spec.RunsExports {
+			consumeExportQueues(fn, data)
 		}
 	}
 	if fn, ok := a.Functions[route.FunctionTenants]; ok {
 		scheduleOutboxSweep(stack, fn)
 	}
-
-	api, err := newRestAPI(stack, cfg, data, a.Functions)
-	if err != nil {
+	if err := addRoutes(api, a.Functions); err != nil {
 		return nil, err
 	}
-	a.API = api.RestAPI
-	a.UsagePlans = api.UsagePlans
+	a.Dashboard = newDashboard(stack, cfg, a.FunctionLogs[route.FunctionAPI])
 
-	outs := map[string]*string{"DataAccessRoleArn": a.DataAccessRole.RoleArn()}
-	for tier, plan := range a.UsagePlans {
-		outs["UsagePlanId"+title(tier)] = plan.UsagePlanId()
+	outs := map[string]*string{
+		"DataAccessRoleArn": a.DataAccessRole.RoleArn(),
+		"DashboardName":     a.Dashboard.DashboardName(),
+	}
+	for tier, up := range a.UsagePlans {
+		outs["UsagePlanId"+title(tier)] = up.UsagePlanId()
 	}
 	outputs(stack, outs)
 	return a, nil
@@ -104,10 +119,11 @@ func NewAppStack(scope constructs.Construct, id string, props *AppStackProps) (*
 // session lasts at most an hour, hence the maximum session duration.
 func newDataAccessRole(stack awscdk.Stack, cfg config, data *DataStack, trusted []awsiam.Role) awsiam.Role {
 	policy := access.DataAccessPolicy(access.Resources{
-		PooledTableARN: *data.PooledTable.TableArn(),
-		Partition:      *stack.Partition(),
-		Region:         *stack.Region(),
-		Account:        *stack.Account(),
+		PooledTableARN:  *data.PooledTable.TableArn(),
+		Partition:       *stack.Partition(),
+		Region:          *stack.Region(),
+		Account:         *stack.Account(),
+		ExportBucketARN: *data.ExportBucket.BucketArn(),
 	})
 	principals := make([]awsiam.IPrincipal, len(trusted))
 	arns := make([]string, len(trusted))
@@ -133,7 +149,8 @@ func newDataAccessRole(stack awscdk.Stack, cfg config, data *DataStack, trusted 
 
 // functionEnv is the configuration of one function (internal/settings
 // reads it): the settings its spec lists.
-func functionEnv(stack awscdk.Stack, cfg config, data *DataStack, dataRole, role awsiam.Role, spec functionSpec) (map[string]*string, error) {
+func functionEnv(stack awscdk.Stack, cfg config, data *DataStack, dataRole, role awsiam.Role,
+	plans map[string]awsapigateway.UsagePlan, spec functionSpec) (map[string]*string, error) {
 	all := map[string]*string{
 		settings.EnvStage:             jsii.String(cfg.Stage),
 		settings.EnvPooledTable:       data.PooledTable.TableName(),
@@ -147,6 +164,11 @@ func functionEnv(stack awscdk.Stack, cfg config, data *DataStack, dataRole, role
 		settings.EnvAccountID:         stack.Account(),
 		// The function's own role manages the tenant keys it creates.
 		settings.EnvKeyAdminRoleARN: role.RoleArn(),
+		settings.EnvExportBucket:    data.ExportBucket.BucketName(),
+	}
+	for _, tier := range plan.Tiers {
+		all[settings.TierEnv(settings.EnvExportQueuePrefix, tier)] = data.ExportQueues[tier].Queue.QueueUrl()
+		all[settings.TierEnv(settings.EnvUsagePlanPrefix, tier)] = plans[string(tier)].UsagePlanId()
 	}
 	env := map[string]*string{}
 	for _, name := range spec.Env {
@@ -161,15 +183,15 @@ func functionEnv(stack awscdk.Stack, cfg config, data *DataStack, dataRole, role
 
 // newFunction defines one Go function (provided.al2023, arm64) with its log
 // group. Its code is codeDir/<name> (bootstrap binary).
-func newFunction(stack awscdk.Stack, cfg config, spec functionSpec, role awsiam.Role, codeDir string, env map[string]*string) (awslambda.Function, error) {
+func newFunction(stack awscdk.Stack, cfg config, spec functionSpec, role awsiam.Role, codeDir string, env map[string]*string) (awslambda.Function, awslogs.LogGroup, error) {
 	name := string(spec.Name)
 	dir := filepath.Join(codeDir, name)
 	if _, err := os.Stat(filepath.Join(dir, "bootstrap")); err != nil {
-		return nil, fmt.Errorf("function %s: no bootstrap binary (build it with `make build`): %w", name, err)
+		return nil, nil, fmt.Errorf("function %s: no bootstrap binary (build it with `make build`): %w", name, err)
 	}
 	logs := newLogGroup(stack, fnID(spec.Name)+"FunctionLogs", cfg)
 	logs.GrantWrite(role)
-	return awslambda.NewFunction(stack, jsii.String(fnID(spec.Name)+"Function"), &awslambda.FunctionProps{
+	fn := awslambda.NewFunction(stack, jsii.String(fnID(spec.Name)+"Function"), &awslambda.FunctionProps{
 		Description:  jsii.String(spec.Description),
 		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
 		Architecture: awslambda.Architecture_ARM_64(),
@@ -180,7 +202,8 @@ func newFunction(stack awscdk.Stack, cfg config, spec functionSpec, role awsiam.
 		Timeout:      awscdk.Duration_Seconds(jsii.Number(spec.Timeout.Seconds())),
 		Environment:  &env,
 		LogGroup:     logs,
-	}), nil
+	})
+	return fn, logs, nil
 }
 
 // newLogGroup defines a log group with a retention fitting the stage.

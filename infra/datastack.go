@@ -9,11 +9,13 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/tessera-saas/tessera/internal/bus"
+	"github.com/tessera-saas/tessera/internal/catalog"
 	"github.com/tessera-saas/tessera/internal/store"
 )
 
@@ -33,6 +35,10 @@ type DataStack struct {
 	ProvisioningDLQ   awssqs.Queue
 	UserPool          awscognito.UserPool
 	AppClient         awscognito.UserPoolClient
+	// ExportBucket holds tenant exports; ExportQueues are each tier's
+	// export queue and its dead-letter queue.
+	ExportBucket awss3.Bucket
+	ExportQueues map[catalog.Tier]exportQueues
 }
 
 // provisioningEvents are the control-plane events the provisioner handles,
@@ -40,7 +46,8 @@ type DataStack struct {
 var provisioningEvents = []bus.DetailType{bus.TenantOnboardingRequested, bus.TenantTierChanged, bus.TenantOffboardingRequested}
 
 // NewDataStack defines the stateful resources: the pooled and catalog
-// tables, the event bus with the provisioning queue, and the user pool.
+// tables, the event bus with the provisioning queue, the user pool, and the
+// export bucket with the tier export queues.
 func NewDataStack(scope constructs.Construct, id string, props *DataStackProps) *DataStack {
 	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
 	cfg := props.Config
@@ -70,7 +77,7 @@ func NewDataStack(scope constructs.Construct, id string, props *DataStackProps) 
 		EnforceSSL: jsii.Bool(true),
 		// Six times the provisioner's timeout, so that a message is not
 		// redelivered while a slow batch still runs.
-		VisibilityTimeout: awscdk.Duration_Seconds(jsii.Number(provisioningVisibilityFactor * provisionerTimeout.Seconds())),
+		VisibilityTimeout: awscdk.Duration_Seconds(jsii.Number(visibilityFactor * provisionerTimeout.Seconds())),
 		DeadLetterQueue: &awssqs.DeadLetterQueue{
 			Queue:           d.ProvisioningDLQ,
 			MaxReceiveCount: jsii.Number(5),
@@ -96,7 +103,10 @@ func NewDataStack(scope constructs.Construct, id string, props *DataStackProps) 
 
 	d.UserPool, d.AppClient = newUserPool(stack, cfg)
 
-	outputs(stack, map[string]*string{
+	d.ExportBucket = newExportBucket(stack, cfg)
+	d.ExportQueues = newExportQueues(stack)
+
+	outs := map[string]*string{
 		"PooledTableName":      d.PooledTable.TableName(),
 		"CatalogTableName":     d.CatalogTable.TableName(),
 		"EventBusName":         d.Bus.EventBusName(),
@@ -104,7 +114,13 @@ func NewDataStack(scope constructs.Construct, id string, props *DataStackProps) 
 		"ProvisioningDLQUrl":   d.ProvisioningDLQ.QueueUrl(),
 		"UserPoolId":           d.UserPool.UserPoolId(),
 		"AppClientId":          d.AppClient.UserPoolClientId(),
-	})
+		"ExportBucketName":     d.ExportBucket.BucketName(),
+	}
+	for tier, q := range d.ExportQueues {
+		outs["ExportQueueUrl"+title(string(tier))] = q.Queue.QueueUrl()
+		outs["ExportDLQUrl"+title(string(tier))] = q.DLQ.QueueUrl()
+	}
+	outputs(stack, outs)
 	return d
 }
 

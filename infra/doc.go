@@ -2,13 +2,19 @@
 // ./infra") builds the Lambda functions and synthesizes three stacks:
 //
 //   - Tessera-<stage>-Data: the pooled and catalog tables, the event bus, the
-//     provisioning queue and its dead-letter queue, the Cognito user pool;
-//   - Tessera-<stage>-App: the Lambda functions (api, tenants, provisioner)
-//     with their own least-privilege roles, TenantDataAccessRole (trusting
-//     the api and provisioner roles), the REST API with the Cognito
-//     authorizer on every route of route.All, one usage plan per tier, the
-//     provisioner's event source on the provisioning queue, and the
-//     schedule of the tenants function's outbox sweep;
+//     provisioning queue and its dead-letter queue, the Cognito user pool,
+//     the export bucket (objects expire after 7 days) and one export queue
+//     per tier, each with its dead-letter queue;
+//   - Tessera-<stage>-App: the Lambda functions (api, tenants, provisioner,
+//     exports) with their own least-privilege roles, TenantDataAccessRole
+//     (trusting the api, provisioner and exports roles), the REST API with
+//     the Cognito authorizer on every route of route.All (tenant routes also
+//     require the tenant's API key), JSON gateway responses, one usage plan
+//     per tier, the provisioner's event source on the provisioning queue,
+//     the export worker's event source on each tier queue (concurrency from
+//     internal/plan), the schedule of the tenants function's outbox sweep,
+//     and the dashboard tessera-<stage> with Contributor Insights rules for
+//     the top tenants by requests and capacity;
 //   - TenantStack: the dedicated table of one premium tenant, deployed by the
 //     provisioner (never by `cdk deploy`) from the copy checked in at
 //     internal/tenantstack.

@@ -3,24 +3,33 @@ package main
 import (
 	"time"
 
+	"github.com/tessera-saas/tessera/internal/plan"
 	"github.com/tessera-saas/tessera/internal/route"
 	"github.com/tessera-saas/tessera/internal/settings"
 )
 
 // Functions that serve no route.
-const functionProvisioner route.Function = "provisioner"
+const (
+	functionProvisioner route.Function = "provisioner"
+	functionExports     route.Function = "exports"
+)
 
 // provisionerTimeout bounds one provisioner run. A premium tenant's stack is
 // never waited for in a run: the provisioner re-checks it with a delayed
 // message to its own queue. The provisioning queue's visibility timeout is
-// provisioningVisibilityFactor times this.
+// visibilityFactor times this.
 const provisionerTimeout = 5 * time.Minute
 
-// provisioningVisibilityFactor: AWS recommends a queue visibility timeout of
-// at least six times the timeout of the function consuming the queue, so
-// that a message is not redelivered while a slow (or retried) batch still
-// runs.
-const provisioningVisibilityFactor = 6
+// exportsTimeout bounds one export (one message: batch size 1), the most
+// Lambda allows. The worker's lease on a RUNNING export ends with the
+// invocation, so a redelivered message may take it over after that.
+const exportsTimeout = 15 * time.Minute
+
+// visibilityFactor: AWS recommends a queue visibility timeout of at least
+// six times the timeout of the function consuming the queue, so that a
+// message is not redelivered while a slow (or retried) batch still runs. The
+// provisioning and export queues both use it.
+const visibilityFactor = 6
 
 // catalogAccess is what a function may do with the catalog table's items;
 // the zero value is nothing.
@@ -55,8 +64,27 @@ type functionSpec struct {
 	// UserPoolActions are the Cognito actions it may call on the user pool.
 	UserPoolActions []string
 	// Provisioner marks the provisioning function: it consumes the
-	// provisioning queue and manages tenant keys, users and stacks.
+	// provisioning queue and manages tenant keys, users, stacks and API
+	// keys (bound to the usage plans).
 	Provisioner bool
+	// UsageLedger lets it write the usage ledger: PutItem on the catalog
+	// items whose partition key starts with store.UsagePrefix, and no other.
+	UsageLedger bool
+	// RequestsExports lets it send to the tier export queues.
+	RequestsExports bool
+	// RunsExports marks the export worker: it consumes the tier export
+	// queues.
+	RunsExports bool
+}
+
+// tierEnv lists the per-tier variables under prefix (settings.TierEnv), in
+// plan.Tiers order.
+func tierEnv(prefix string) []string {
+	out := make([]string, len(plan.Tiers))
+	for i, t := range plan.Tiers {
+		out[i] = settings.TierEnv(prefix, t)
+	}
+	return out
 }
 
 // functionSpecs are the deployed functions. Every function a route of
@@ -68,15 +96,19 @@ var functionSpecs = []functionSpec{
 		MemoryMB:    512,
 		// API Gateway gives up after 29 s; the function should give up first.
 		Timeout: 20 * time.Second,
-		Env: []string{
+		Env: append([]string{
 			settings.EnvStage, settings.EnvPooledTable, settings.EnvCatalogTable, settings.EnvDataAccessRoleARN,
 			settings.EnvEventBus, settings.EnvUserPoolID, settings.EnvAppClientID,
-		},
+		}, tierEnv(settings.EnvExportQueuePrefix)...),
 		TenantData: true,
 		Catalog:    catalogRead,
 		// Tenant admins invite users (directory.Create: AdminCreateUser,
 		// and AdminGetUser when the user exists).
 		UserPoolActions: []string{"cognito-idp:AdminCreateUser", "cognito-idp:AdminGetUser"},
+		// Each process flushes its per-tenant usage totals (store.Ledger).
+		UsageLedger: true,
+		// Export requests go to the queue of the tenant's tier.
+		RequestsExports: true,
 	},
 	{
 		Name:        route.FunctionTenants,
@@ -94,12 +126,12 @@ var functionSpecs = []functionSpec{
 		Description: "Tessera provisioner: tenant onboarding and offboarding from the provisioning queue",
 		MemoryMB:    256,
 		Timeout:     provisionerTimeout,
-		Env: []string{
+		Env: append([]string{
 			settings.EnvStage, settings.EnvPooledTable, settings.EnvCatalogTable, settings.EnvDataAccessRoleARN,
 			settings.EnvEventBus, settings.EnvUserPoolID, settings.EnvProvisioningQueue,
 			// Principals of the tenant key policies (access.TenantKeyPolicy).
 			settings.EnvPartition, settings.EnvAccountID, settings.EnvKeyAdminRoleARN,
-		},
+		}, tierEnv(settings.EnvUsagePlanPrefix)...), // each tenant's API key goes into its tier's plan
 		TenantData: true,
 		Catalog:    catalogReadWrite,
 		PutEvents:  true,
@@ -107,5 +139,21 @@ var functionSpecs = []functionSpec{
 			"cognito-idp:AdminCreateUser", "cognito-idp:AdminGetUser", "cognito-idp:AdminDeleteUser",
 		},
 		Provisioner: true,
+	},
+	{
+		Name:        functionExports,
+		Description: "Tessera export worker: tenant data exports from the tier export queues",
+		// More memory is more CPU: decryption and the upload's parts.
+		MemoryMB: 512,
+		Timeout:  exportsTimeout,
+		Env: []string{
+			settings.EnvStage, settings.EnvPooledTable, settings.EnvCatalogTable, settings.EnvDataAccessRoleARN,
+			settings.EnvExportBucket,
+		},
+		// Reads and writes a tenant's items and export objects only in
+		// that tenant's TenantDataAccessRole session.
+		TenantData:  true,
+		Catalog:     catalogRead,
+		RunsExports: true,
 	},
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tessera-saas/tessera/internal/access"
 	"github.com/tessera-saas/tessera/internal/store"
+	"github.com/tessera-saas/tessera/internal/tenant"
 )
 
 // dynamoDataActions are the DynamoDB actions that read or write items.
@@ -68,8 +69,10 @@ func TestDataAccessRoleIsAccessPolicy(t *testing.T) {
 	roleID := s.AppJSON.logicalID(t, "AWS::IAM::Role", access.RoleName)
 	role := props(s.AppJSON.resources("AWS::IAM::Role")[roleID])
 	pooledID := s.DataJSON.logicalID(t, "AWS::DynamoDB::Table", "PooledTable")
+	bucketID := s.DataJSON.logicalID(t, "AWS::S3::Bucket", "ExportBucket")
 	apiRoleID := s.AppJSON.logicalID(t, "AWS::IAM::Role", "ApiFunctionRole")
 	provisionerRoleID := s.AppJSON.logicalID(t, "AWS::IAM::Role", "ProvisionerFunctionRole")
+	exportsRoleID := s.AppJSON.logicalID(t, "AWS::IAM::Role", "ExportsFunctionRole")
 
 	policies := list(role["Policies"])
 	if len(policies) != 1 {
@@ -80,29 +83,47 @@ func TestDataAccessRoleIsAccessPolicy(t *testing.T) {
 	}
 	got := normPolicy(policies[0].(map[string]any)["PolicyDocument"])
 	want := normPolicy(access.DataAccessPolicy(access.Resources{
-		PooledTableARN: "${Data:" + pooledID + ".Arn}",
-		Partition:      "${AWS::Partition}",
-		Region:         "${AWS::Region}",
-		Account:        "${AWS::AccountId}",
+		PooledTableARN:  "${Data:" + pooledID + ".Arn}",
+		Partition:       "${AWS::Partition}",
+		Region:          "${AWS::Region}",
+		Account:         "${AWS::AccountId}",
+		ExportBucketARN: "${Data:" + bucketID + ".Arn}",
 	}).Map())
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("TenantDataAccessRole policy\n got  %s\n want %s", jsonOf(got), jsonOf(want))
 	}
 
 	gotTrust := normPolicy(role["AssumeRolePolicyDocument"])
-	// Exactly the api and provisioner roles: the functions that act for a
-	// tenant on its data.
-	wantTrust := normPolicy(access.TrustPolicy([]string{"${" + apiRoleID + ".Arn}", "${" + provisionerRoleID + ".Arn}"}).Map())
+	// Exactly the api, provisioner and exports roles: the functions that act
+	// for a tenant on its data.
+	wantTrust := normPolicy(access.TrustPolicy([]string{
+		"${" + apiRoleID + ".Arn}", "${" + provisionerRoleID + ".Arn}", "${" + exportsRoleID + ".Arn}",
+	}).Map())
 	if !reflect.DeepEqual(gotTrust, wantTrust) {
 		t.Errorf("TenantDataAccessRole trust\n got  %s\n want %s", jsonOf(gotTrust), jsonOf(wantTrust))
 	}
 }
 
+// ledgerCondition is the condition of the usage ledger statement, as
+// flatten renders it: every leading key under store.UsagePrefix, and some.
+var ledgerCondition = jsonOf(map[string]any{
+	"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": []any{store.UsagePrefix + "*"}},
+	"Null":                    map[string]any{"dynamodb:LeadingKeys": []any{"false"}},
+})
+
 // TestFunctionRolesHaveNoTenantData checks every function role: no managed
 // policies, no DynamoDB item action on the pooled table or on a wildcard,
 // and item actions only on the catalog table (and its list index), no more
-// than the function's spec allows.
+// than the function's spec allows. The one conditional grant is the usage
+// ledger's: PutItem on catalog items under store.UsagePrefix only, a prefix
+// no tenant's partition key can have.
 func TestFunctionRolesHaveNoTenantData(t *testing.T) {
+	if id := strings.TrimSuffix(store.UsagePrefix, "#"); tenant.ValidID(id) || !strings.HasSuffix(store.UsagePrefix, "#") {
+		t.Fatalf("store.UsagePrefix %q could be the partition prefix %q of a tenant", store.UsagePrefix, id+"#")
+	}
+	if strings.ContainsAny(store.UsagePrefix, "*?") {
+		t.Fatalf("store.UsagePrefix %q holds an IAM wildcard", store.UsagePrefix)
+	}
 	s := synth(t)
 	pooledID := s.DataJSON.logicalID(t, "AWS::DynamoDB::Table", "PooledTable")
 	catalogID := s.DataJSON.logicalID(t, "AWS::DynamoDB::Table", "CatalogTable")
@@ -134,7 +155,7 @@ func TestFunctionRolesHaveNoTenantData(t *testing.T) {
 			if len(stmts) == 0 {
 				t.Fatal("no policy statements found")
 			}
-			var onTable, onIndex []string
+			var onTable, onIndex, onLedger []string
 			for i, st := range stmts {
 				if st["NotAction"] != nil || st["NotResource"] != nil {
 					t.Errorf("statement %d uses NotAction/NotResource: %s", i, jsonOf(st))
@@ -156,6 +177,17 @@ func TestFunctionRolesHaveNoTenantData(t *testing.T) {
 				if len(granted) == 0 {
 					continue
 				}
+				if st["Condition"] != nil {
+					// Only the ledger's condition narrows a grant here.
+					if got := jsonOf(normConditionLists(st["Condition"])); got != ledgerCondition {
+						t.Errorf("statement %d grants %v under the condition %s, want only the ledger's %s", i, granted, got, ledgerCondition)
+					}
+					if res := sortedFlat(st["Resource"]); !slices.Equal(res, []string{"${Data:" + catalogID + ".Arn}"}) {
+						t.Errorf("ledger statement %d on %v, want only the catalog table", i, res)
+					}
+					onLedger = append(onLedger, granted...)
+					continue
+				}
 				for _, r := range list(st["Resource"]) {
 					res := flatten(r)
 					switch {
@@ -172,10 +204,18 @@ func TestFunctionRolesHaveNoTenantData(t *testing.T) {
 					}
 				}
 			}
+			var allowedOnLedger []string
+			if spec.UsageLedger {
+				allowedOnLedger = usageLedgerActions
+			}
 			for _, c := range []struct {
 				what         string
 				got, allowed []string
-			}{{"catalog table", onTable, allowed}, {"catalog index " + store.CatalogIndex, onIndex, allowedOnIndex}} {
+			}{
+				{"catalog table", onTable, allowed},
+				{"catalog index " + store.CatalogIndex, onIndex, allowedOnIndex},
+				{"usage ledger (" + store.UsagePrefix + "*)", onLedger, allowedOnLedger},
+			} {
 				for _, a := range c.got {
 					if !slices.Contains(c.allowed, a) {
 						t.Errorf("%s granted on the %s (allowed: %v)", a, c.what, c.allowed)
@@ -307,6 +347,21 @@ func normPolicy(doc any) any {
 	return map[string]any{"Version": d["Version"], "Statement": stmts}
 }
 
+// normConditionLists renders a condition block with every value a sorted
+// list of flattened strings.
+func normConditionLists(v any) map[string]any {
+	out := map[string]any{}
+	c, _ := v.(map[string]any)
+	for op, kv := range c {
+		m := map[string]any{}
+		for k, val := range kv.(map[string]any) {
+			m[k] = sortedFlat(val)
+		}
+		out[op] = m
+	}
+	return out
+}
+
 func sortedStrs(v any) []string {
 	s := strs(v)
 	slices.Sort(s)
@@ -324,6 +379,8 @@ func sortedFlat(v any) []string {
 
 var crossStackArn = regexp.MustCompile(`^[^:]+-Data:ExportsOutputFnGetAtt(\w+?)Arn[0-9A-F]{8}$`)
 
+var crossStackRef = regexp.MustCompile(`^[^:]+-Data:ExportsOutputRef(\w+?)[0-9A-F]{8}$`)
+
 // flatten renders a CloudFormation value as one string.
 func flatten(v any) string {
 	switch x := v.(type) {
@@ -339,6 +396,9 @@ func flatten(v any) string {
 		if name, ok := x["Fn::ImportValue"].(string); ok {
 			if m := crossStackArn.FindStringSubmatch(name); m != nil {
 				return "${Data:" + m[1] + ".Arn}"
+			}
+			if m := crossStackRef.FindStringSubmatch(name); m != nil {
+				return "${Data:" + m[1] + "}"
 			}
 			return "${Import:" + name + "}"
 		}

@@ -19,7 +19,7 @@ func TestTenantKeyPolicy(t *testing.T) {
 		root     = "arn:aws:iam::123456789012:root"
 	)
 	pol := access.TenantKeyPolicy(access.KeyPolicyParams{
-		Partition: "aws", Account: "123456789012", TenantID: tenant,
+		Partition: "aws", Account: "123456789012", Region: "eu-west-1", TenantID: tenant,
 		DataAccessRoleARN: dataRole, AdminRoleARN: admin,
 	})
 	useActions := []string{"kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:ReEncrypt*"}
@@ -66,8 +66,15 @@ func TestTenantKeyPolicy(t *testing.T) {
 		if !slices.Equal(st.Principal["AWS"], []string{admin}) {
 			t.Errorf("%s: CreateGrant granted to %v, want only %s", st.Sid, st.Principal, admin)
 		}
-		if st.Condition["Bool"]["kms:GrantIsForAWSResource"] == nil || st.Condition["StringLike"]["kms:ViaService"] == nil {
-			t.Errorf("%s: CreateGrant without GrantIsForAWSResource and ViaService conditions: %s", st.Sid, jsonOf(st.Condition))
+		want := map[string]access.Condition{
+			"Bool":       {"kms:GrantIsForAWSResource": {"true"}},
+			"StringLike": {"kms:ViaService": {"dynamodb.eu-west-1.amazonaws.com"}},
+		}
+		if jsonOf(st.Condition) != jsonOf(want) {
+			t.Errorf("%s: CreateGrant conditions = %s, want %s", st.Sid, jsonOf(st.Condition), jsonOf(want))
+		}
+		if !slices.Equal(st.Action, []string{"kms:CreateGrant"}) {
+			t.Errorf("%s: grants %v along with CreateGrant", st.Sid, st.Action)
 		}
 	}
 

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -12,6 +13,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/tessera-saas/tessera/internal/access"
+	"github.com/tessera-saas/tessera/internal/plan"
 	"github.com/tessera-saas/tessera/internal/store"
 )
 
@@ -25,6 +27,11 @@ var (
 		"dynamodb:Query", "dynamodb:ConditionCheckItem",
 	}
 )
+
+// usageLedgerActions are what store.Ledger.Record calls: a conditional
+// PutItem per tenant and hour. Reading the ledger (Totals, a Query) is the
+// operator's usage report, not a function's.
+var usageLedgerActions = []string{"dynamodb:PutItem"}
 
 // tenantTableControlActions are the DynamoDB control-plane actions
 // CloudFormation performs with the provisioner's credentials when it creates,
@@ -70,6 +77,15 @@ func grantFunction(data *DataStack, dataRole awsiam.Role, spec functionSpec, rol
 	if spec.Catalog == catalogReadWriteList {
 		role.AddToPrincipalPolicy(statement("CatalogListIndex", []string{"dynamodb:Query"}, nil,
 			jsii.String(*data.CatalogTable.TableArn()+"/index/"+store.CatalogIndex)))
+	}
+	if spec.UsageLedger {
+		// Usage ledger items only: every leading key starts with
+		// store.UsagePrefix, which no tenant record's key does.
+		role.AddToPrincipalPolicy(fromAccess(access.PrefixedItemsStatement(
+			"UsageLedgerWrite", *data.CatalogTable.TableArn(), store.UsagePrefix, usageLedgerActions...)))
+	}
+	if spec.RequestsExports {
+		grantExportRequests(data, role)
 	}
 	if spec.PutEvents {
 		data.Bus.GrantPutEventsTo(role, nil)
@@ -134,6 +150,33 @@ func grantProvisioner(stack awscdk.Stack, data *DataStack, role awsiam.Role) {
 	data.ProvisioningQueue.GrantSendMessages(role)
 }
 
+// grantAPIKeys gives the provisioner's role what internal/apikey calls to
+// give each tenant its own API key in its tier's usage plan: create, find
+// (by name), and delete keys; read, add and remove the keys of the
+// deployment's usage plans, and of no other plan. Keys are created with the
+// tag tenantId, and with no other tag. It may not update a key (no PATCH):
+// nothing disables or renames one.
+func grantAPIKeys(stack awscdk.Stack, role awsiam.Role, plans map[string]awsapigateway.UsagePlan) {
+	path := func(p string) *string {
+		return jsii.String("arn:" + *stack.Partition() + ":apigateway:" + *stack.Region() + "::" + p)
+	}
+	role.AddToPrincipalPolicy(statement("TenantApiKeysCreateAndFind", []string{"apigateway:POST", "apigateway:GET"}, nil, path("/apikeys")))
+	role.AddToPrincipalPolicy(statement("TenantApiKeysReadAndDelete", []string{"apigateway:GET", "apigateway:DELETE"}, nil, path("/apikeys/*")))
+	var planKeys, planKey []*string
+	for _, tier := range plan.Tiers {
+		id := *plans[string(tier)].UsagePlanId()
+		planKeys = append(planKeys, path("/usageplans/"+id+"/keys"))
+		planKey = append(planKey, path("/usageplans/"+id+"/keys/*"))
+	}
+	role.AddToPrincipalPolicy(statement("UsagePlanKeysBind", []string{"apigateway:POST", "apigateway:GET"}, nil, planKeys...))
+	role.AddToPrincipalPolicy(statement("UsagePlanKeysReadAndUnbind", []string{"apigateway:GET", "apigateway:DELETE"}, nil, planKey...))
+	// Tags on create (CreateApiKey with Tags): tenantId only.
+	role.AddToPrincipalPolicy(statement("TenantApiKeysTagOnCreate", []string{"apigateway:PUT"}, map[string]any{
+		"StringLike":                map[string]any{"aws:RequestTag/" + access.TenantTag: "?*"},
+		"ForAllValues:StringEquals": map[string]any{"aws:TagKeys": []string{access.TenantTag}},
+	}, path("/tags/*")))
+}
+
 // provisioningBatchSize and provisioningMaxConcurrency bound the
 // provisioner: at most 5 instances, 5 messages each.
 const (
@@ -172,6 +215,11 @@ func scheduleOutboxSweep(stack awscdk.Stack, fn awslambda.Function) {
 			RetryAttempts: jsii.Number(2),
 		})},
 	})
+}
+
+// fromAccess turns a statement of internal/access into a CDK statement.
+func fromAccess(st access.Statement) awsiam.PolicyStatement {
+	return awsiam.PolicyStatement_FromJson(access.Policy{Statement: []access.Statement{st}}.Map()["Statement"].([]any)[0])
 }
 
 // statement is an Allow statement.

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/tessera-saas/tessera/internal/access"
+	"github.com/tessera-saas/tessera/internal/plan"
 	"github.com/tessera-saas/tessera/internal/route"
 )
 
@@ -196,13 +197,14 @@ func TestProvisionerConsumesQueue(t *testing.T) {
 	s := synth(t)
 	queueID := s.DataJSON.logicalID(t, "AWS::SQS::Queue", "ProvisioningQueue")
 	fnLogicalID := s.AppJSON.logicalID(t, "AWS::Lambda::Function", fnID(functionProvisioner)+"Function")
-	check(t, "ResourceCountIs", func() {
-		s.App.ResourceCountIs(jsii.String("AWS::Lambda::EventSourceMapping"), jsii.Number(1))
-	})
+	var mappings int
 	for id, m := range s.AppJSON.resources("AWS::Lambda::EventSourceMapping") {
 		p := props(m)
+		if jsonOf(p["FunctionName"]) != jsonOf(ref(fnLogicalID)) {
+			continue
+		}
+		mappings++
 		for k, want := range map[string]any{
-			"FunctionName":          ref(fnLogicalID),
 			"BatchSize":             provisioningBatchSize,
 			"FunctionResponseTypes": []any{"ReportBatchItemFailures"},
 			"ScalingConfig":         map[string]any{"MaximumConcurrency": provisioningMaxConcurrency},
@@ -215,20 +217,35 @@ func TestProvisionerConsumesQueue(t *testing.T) {
 			t.Errorf("%s: EventSourceArn = %s, want the provisioning queue", id, got)
 		}
 	}
+	if mappings != 1 {
+		t.Errorf("the provisioner has %d event sources, want 1 (the provisioning queue)", mappings)
+	}
 
+	// Who may send to which queue: the provisioner to its own, the api
+	// function to the tier export queues, nobody else to any.
+	exportQueues := make([]string, 0, len(plan.Tiers))
+	for _, tier := range plan.Tiers {
+		exportQueues = append(exportQueues, "${Data:"+s.DataJSON.logicalID(t, "AWS::SQS::Queue", "Export"+title(string(tier))+"Queue")+".Arn}")
+	}
+	slices.Sort(exportQueues)
 	for _, spec := range functionSpecs {
-		var send bool
-		for i, st := range grantedStatements(s, t, spec.Name, "sqs:") {
-			if !slices.ContainsFunc(strs(st["Action"]), func(a string) bool { return actionMatches(a, "sqs:SendMessage") }) {
-				continue
-			}
-			send = true
-			if res := resourcesOf(st); !slices.Equal(res, []string{"${Data:" + queueID + ".Arn}"}) {
-				t.Errorf("%s: SendMessage statement %d on %v, want only the provisioning queue", spec.Name, i, res)
+		var sendsTo []string
+		for _, st := range grantedStatements(s, t, spec.Name, "sqs:") {
+			if slices.ContainsFunc(strs(st["Action"]), func(a string) bool { return actionMatches(a, "sqs:SendMessage") }) {
+				sendsTo = append(sendsTo, resourcesOf(st)...)
 			}
 		}
-		if send != spec.Provisioner {
-			t.Errorf("%s may send to a queue: %v, want %v", spec.Name, send, spec.Provisioner)
+		slices.Sort(sendsTo)
+		var want []string
+		if spec.Provisioner {
+			want = append(want, "${Data:"+queueID+".Arn}")
+		}
+		if spec.RequestsExports {
+			want = append(want, exportQueues...)
+		}
+		slices.Sort(want)
+		if !slices.Equal(sendsTo, want) {
+			t.Errorf("%s may send to %v, want %v", spec.Name, sendsTo, want)
 		}
 	}
 }

@@ -8,17 +8,20 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/tessera-saas/tessera/internal/plan"
 	"github.com/tessera-saas/tessera/internal/pump"
 	"github.com/tessera-saas/tessera/internal/settings"
 	"github.com/tessera-saas/tessera/internal/wire"
 )
 
 // runBackground plays, locally, what AWS runs beside the API: the SQS event
-// source that feeds the provisioning queue to the provisioner, and the
-// scheduled outbox sweep. It returns when ctx ends.
+// sources that feed the provisioning queue to the provisioner and each
+// tier's export queue to the exports worker, and the scheduled outbox
+// sweep. It returns when ctx ends.
 func runBackground(ctx context.Context, cfg aws.Config, s settings.Settings, log *slog.Logger) {
 	prov := wire.NewProvisioner(cfg, s, log.With("function", "provisioner"))
 	p := pump.New(sqs.NewFromConfig(cfg), s.ProvisioningQueueURL, prov.Handle, pump.WithLogger(log.With("component", "pump")))
+	runExportWorkers(ctx, cfg, s, log)
 	go func() {
 		t := time.NewTicker(10 * time.Second)
 		defer t.Stop()
@@ -35,5 +38,30 @@ func runBackground(ctx context.Context, cfg aws.Config, s settings.Settings, log
 	}()
 	if err := p.Run(ctx); err != nil && ctx.Err() == nil {
 		log.Error("provisioning pump stopped", "error", err.Error())
+	}
+}
+
+// runExportWorkers starts, per tier, plan.For(tier).ExportConcurrency pumps
+// on the tier's export queue, all calling the exports worker in process:
+// what the event source's MaximumConcurrency does in AWS. Each receives one
+// message at a time, so one pump is one export in flight. It returns at
+// once; the pumps stop when ctx ends.
+func runExportWorkers(ctx context.Context, cfg aws.Config, s settings.Settings, log *slog.Logger) {
+	w := wire.NewExports(cfg, s, log.With("function", "exports"))
+	q := sqs.NewFromConfig(cfg)
+	for _, t := range plan.Tiers {
+		l, _ := plan.For(t)
+		url := s.ExportQueueURLs[t]
+		if url == "" {
+			log.Warn("no export queue for tier; its exports stay queued", "tier", string(t))
+			continue
+		}
+		go func() {
+			err := pump.RunPool(ctx, l.ExportConcurrency, q, url, w.Handle, pump.WithBatchSize(1),
+				pump.WithWaitTime(20*time.Second), pump.WithLogger(log.With("component", "pump", "tier", string(t))))
+			if err != nil && ctx.Err() == nil {
+				log.Error("export pumps stopped", "tier", string(t), "error", err.Error())
+			}
+		}()
 	}
 }

@@ -182,12 +182,13 @@ In another terminal (password of every demo user: %[3]s):
        -d '{"name":"Anvil","sku":"ANV-1","price":{"amount":1999,"currency":"EUR"}}'
   curl -s $TESSERA_API/v1/products -H "Authorization: $TOKEN"
   curl -s $TESSERA_API/v1/orders   -H "Authorization: $TOKEN"
+  curl -s -X POST $TESSERA_API/v1/exports -H "Authorization: $TOKEN"      # then GET /v1/exports/<id>
 
 Operator (tenant management):
   export TESSERA_TOKEN=$(TESSERA_PASSWORD=%[3]s go run ./cmd/tessera login --email %[4]s)
   go run ./cmd/tessera tenants create --name Initech --tier premium --admin-email a@initech.test --wait
   go run ./cmd/tessera tenants list
 
-Ctrl-C stops the API, the provisioner and the emulators.
+Ctrl-C stops the API, the provisioner, the export workers and the emulators.
 `, api, envFile, DemoPassword, OperatorEmail)
 }

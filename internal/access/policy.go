@@ -195,6 +195,25 @@ func exportsStatement(r Resources) Statement {
 	}
 }
 
+// PrefixedItemsStatement allows actions on those items of a table whose
+// every leading (partition) key begins with prefix, and on no other item.
+// It confines a function role's own writes to a table it shares with other
+// data: the api function writes the usage ledger (prefix "USAGE#") to the
+// catalog table and nothing else there. Prefix must hold no IAM wildcard.
+func PrefixedItemsStatement(sid, tableARN, prefix string, actions ...string) Statement {
+	return Statement{
+		Sid:      sid,
+		Effect:   "Allow",
+		Action:   actions,
+		Resource: []string{tableARN},
+		Condition: map[string]Condition{
+			"ForAllValues:StringLike": {"dynamodb:LeadingKeys": {prefix + "*"}},
+			// ForAllValues holds for a request without leading keys.
+			"Null": {"dynamodb:LeadingKeys": {"false"}},
+		},
+	}
+}
+
 // TrustPolicy is the trust policy of TenantDataAccessRole: only the given
 // principals (the function roles) may assume it, only with a tenantId session
 // tag, and with no other tags.
@@ -217,7 +236,12 @@ func TrustPolicy(principalARNs []string) Policy {
 // KeyPolicyParams names the principals of a tenant key's policy.
 type KeyPolicyParams struct {
 	Partition, Account string
-	TenantID           string
+	// Region is the key's Region: DynamoDB may make itself grants on the
+	// key only through its endpoint there. Empty accepts DynamoDB's
+	// endpoint in any Region of the partition (a key serves only tables of
+	// its own Region anyway).
+	Region   string
+	TenantID string
 	// DataAccessRoleARN is TenantDataAccessRole's ARN.
 	DataAccessRoleARN string
 	// AdminRoleARN is the role that manages tenant keys (the provisioner's).
@@ -226,9 +250,11 @@ type KeyPolicyParams struct {
 
 // TenantKeyPolicy is the key policy of one tenant's customer managed key:
 // the account keeps administrative control (so the key can never become
-// unmanageable), the provisioner may manage it (disable, schedule deletion),
-// and only TenantDataAccessRole sessions tagged with this tenant may use it,
-// and only with encryption context tenantId=<this tenant>.
+// unmanageable), the provisioner may manage it (disable, schedule deletion)
+// and let DynamoDB make itself a grant for the tenant's dedicated table (the
+// CloudFormation stack that creates the table runs with the provisioner's
+// credentials), and only TenantDataAccessRole sessions tagged with this
+// tenant may use it, and only with encryption context tenantId=<this tenant>.
 func TenantKeyPolicy(p KeyPolicyParams) Policy {
 	root := "arn:" + p.Partition + ":iam::" + p.Account + ":root"
 	return Policy{
@@ -267,7 +293,7 @@ func TenantKeyPolicy(p KeyPolicyParams) Policy {
 				Resource:  []string{"*"},
 				Condition: map[string]Condition{
 					"Bool":       {"kms:GrantIsForAWSResource": {"true"}},
-					"StringLike": {"kms:ViaService": {"dynamodb.*.amazonaws.com"}},
+					"StringLike": {"kms:ViaService": {p.DynamoDBEndpoint()}},
 				},
 			},
 			{
@@ -284,5 +310,30 @@ func TenantKeyPolicy(p KeyPolicyParams) Policy {
 				},
 			},
 		},
+	}
+}
+
+// DynamoDBEndpoint is the kms:ViaService value of DynamoDB calling KMS on
+// the key's behalf: "dynamodb.<region>.<partition's domain>", with "*" for
+// the Region when Region is empty.
+func (p KeyPolicyParams) DynamoDBEndpoint() string {
+	region := p.Region
+	if region == "" {
+		region = "*"
+	}
+	return "dynamodb." + region + "." + domainOf(p.Partition)
+}
+
+// domainOf is the DNS suffix of the service endpoints of an AWS partition.
+func domainOf(partition string) string {
+	switch partition {
+	case "aws-cn":
+		return "amazonaws.com.cn"
+	case "aws-iso":
+		return "c2s.ic.gov"
+	case "aws-iso-b":
+		return "sc2s.sgov.gov"
+	default:
+		return "amazonaws.com"
 	}
 }

@@ -37,11 +37,15 @@ const (
 )
 
 var simResources = access.Resources{
-	PooledTableARN: pooledARN,
-	Partition:      "aws",
-	Region:         "us-east-1",
-	Account:        simAccount,
+	PooledTableARN:  pooledARN,
+	Partition:       "aws",
+	Region:          "us-east-1",
+	Account:         simAccount,
+	ExportBucketARN: exportBucketARN,
 }
+
+// exportBucketARN is the bucket of tenant exports.
+const exportBucketARN = "arn:aws:s3:::tessera-exports"
 
 // simRequest is one request for tools/iamsim/simulate.mjs.
 type simRequest struct {
@@ -196,9 +200,32 @@ func simCases() []simCase {
 		add(c)
 	}
 
+	// A function role's ledger writes: items under "USAGE#" of the catalog.
+	ledger := access.Policy{Version: "2012-10-17", Statement: []access.Statement{
+		access.PrefixedItemsStatement("UsageLedger", tableARN+"tessera-catalog", "USAGE#", "dynamodb:PutItem")}}
+	for _, c := range []struct {
+		name, action string
+		ctx          map[string]any
+		want         string
+	}{
+		{"usage-item", "dynamodb:PutItem", leading("USAGE#ab"), allowed},
+		{"tenant-item", "dynamodb:PutItem", leading("ab#PRODUCT"), implicit},
+		{"tenant-record", "dynamodb:PutItem", leading("TENANT#ab"), implicit},
+		{"lower-case-prefix", "dynamodb:PutItem", leading("usage#ab"), implicit},
+		{"no-leading-keys", "dynamodb:PutItem", map[string]any{}, implicit},
+		{"read", "dynamodb:GetItem", leading("USAGE#ab"), implicit},
+	} {
+		sc := simCase{name: "ledger/" + c.name, policy: ledger, action: c.action, resource: tableARN + "tessera-catalog",
+			context: c.ctx, want: c.want}
+		if c.want == allowed {
+			sc.wantSid = "UsageLedger"
+		}
+		add(sc)
+	}
+
 	// The real key policy of tenant ab's key, together with the role policy.
 	abKeyPolicy := access.TenantKeyPolicy(access.KeyPolicyParams{
-		Partition: "aws", Account: simAccount, TenantID: "ab",
+		Partition: "aws", Account: simAccount, Region: "us-east-1", TenantID: "ab",
 		DataAccessRoleARN: roleARN, AdminRoleARN: "arn:aws:iam::" + simAccount + ":role/provisioner",
 	}).JSON()
 	add(simCase{name: "kms/tenant-key-policy/own", keyPol: abKeyPolicy, action: "kms:Decrypt", resource: keyABARN,
@@ -213,8 +240,35 @@ func simCases() []simCase {
 		context: map[string]any{"kms:GrantIsForAWSResource": "true", "kms:ViaService": "dynamodb.us-east-1.amazonaws.com"}, want: allowed})
 	add(simCase{name: "kms/tenant-key-policy/grant-direct", keyPol: abKeyPolicy, principal: provisioner, action: "kms:CreateGrant", resource: keyABARN,
 		context: map[string]any{"kms:GrantIsForAWSResource": "false"}, want: implicit})
+	for _, via := range []string{"dynamodb.eu-west-1.amazonaws.com", "s3.us-east-1.amazonaws.com"} {
+		add(simCase{name: "kms/tenant-key-policy/grant-via-" + via, keyPol: abKeyPolicy, principal: provisioner, action: "kms:CreateGrant", resource: keyABARN,
+			context: map[string]any{"kms:GrantIsForAWSResource": "true", "kms:ViaService": via}, want: implicit})
+	}
 	add(simCase{name: "kms/tenant-key-policy/grant-by-data-role", keyPol: abKeyPolicy, action: "kms:CreateGrant", resource: keyABARN,
 		context: tenant("ab", map[string]any{"kms:GrantIsForAWSResource": "true", "kms:ViaService": "dynamodb.us-east-1.amazonaws.com"}), want: implicit})
+
+	// Export objects: a session reads and writes only under its own
+	// tenant's prefix of the export bucket.
+	for _, a := range access.ExportObjectActions {
+		add(simCase{name: "s3/own/" + a, action: a, resource: exportBucketARN + "/ab/exports/01J.jsonl",
+			context: tenant("ab", nil), want: allowed, wantSid: "OwnExportObjectsOnly"})
+		for _, key := range []string{"cd/exports/01J.jsonl", "abc/exports/01J.jsonl", "ab", "exports/ab/01J.jsonl"} {
+			add(simCase{name: "s3/foreign/" + a + "/" + key, action: a, resource: exportBucketARN + "/" + key,
+				context: tenant("ab", nil), want: implicit})
+		}
+		add(simCase{name: "s3/other-bucket/" + a, action: a, resource: "arn:aws:s3:::other-bucket/ab/exports/01J.jsonl",
+			context: tenant("ab", nil), want: implicit})
+		add(simCase{name: "s3/untagged/" + a, action: a, resource: exportBucketARN + "/ab/exports/01J.jsonl",
+			context: map[string]any{}, want: implicit})
+	}
+	for _, c := range []struct{ action, resource string }{
+		{"s3:DeleteObject", exportBucketARN + "/ab/exports/01J.jsonl"},
+		{"s3:PutObjectAcl", exportBucketARN + "/ab/exports/01J.jsonl"},
+		{"s3:ListBucket", exportBucketARN},
+	} {
+		add(simCase{name: "s3/not-granted/" + c.action, action: c.action, resource: c.resource,
+			context: tenant("ab", nil), want: implicit})
+	}
 	return cases
 }
 

@@ -47,6 +47,7 @@ type Handler struct {
 	log     *slog.Logger
 	routes  map[string]endpoint
 	meters  *Metering
+	exports Exports
 }
 
 type endpoint func(ctx context.Context, req events.APIGatewayProxyRequest) (int, any, error)
@@ -60,6 +61,7 @@ func New(tenants Tenants, data Data, users Users, log *slog.Logger) *Handler {
 		"ListOrders": h.listOrders, "CreateOrder": h.createOrder, "GetOrder": h.getOrder,
 		"UpdateOrder": h.updateOrder, "DeleteOrder": h.deleteOrder,
 		"ListUsers": h.listUsers, "CreateUser": h.createUser,
+		"CreateExport": h.createExport, "GetExport": h.getExport,
 	}
 	h.routes = map[string]endpoint{}
 	for _, r := range route.ForFunction(route.FunctionAPI) {

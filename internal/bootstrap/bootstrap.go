@@ -16,6 +16,7 @@ import (
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/tessera-saas/tessera/internal/awsconfig"
 	"github.com/tessera-saas/tessera/internal/settings"
 	"github.com/tessera-saas/tessera/internal/store"
 	"github.com/tessera-saas/tessera/internal/tenant"
@@ -55,6 +56,9 @@ func Run(ctx context.Context, cfg aws.Config, s settings.Settings) (settings.Set
 		return s, err
 	}
 	if s.ProvisioningQueueURL, err = ensureProvisioning(ctx, sqs.NewFromConfig(cfg), eb, s.EventBus); err != nil {
+		return s, err
+	}
+	if s.ExportQueueURLs, err = ensureExports(ctx, awsconfig.NewS3(cfg), sqs.NewFromConfig(cfg), s.ExportBucket, cfg.Region); err != nil {
 		return s, err
 	}
 	plans, err := ensureUsagePlans(ctx, apigateway.NewFromConfig(cfg), s.Stage)

@@ -2,8 +2,8 @@
 // whatever AWS endpoint it is given (the local emulator, LocalStack, or an
 // account without the CDK stacks): the pooled data table, the tenant catalog
 // table, the Cognito user pool with its immutable custom attributes tenantId
-// and role, its app client and operators group, and the event bus. Running it
-// twice changes nothing.
+// and role, its app client and operators group, the event bus, and the export
+// bucket with one export queue per tier. Running it twice changes nothing.
 //
 // In AWS the CDK app in infra/ creates the same resources; bootstrap exists so
 // that a laptop needs no deploy.

@@ -290,7 +290,7 @@ func (p *Provisioner) keyPolicy(tenantID string) []byte {
 	if admin == "" {
 		admin = "arn:" + p.d.Partition + ":iam::" + p.d.Account + ":root"
 	}
-	return access.TenantKeyPolicy(access.KeyPolicyParams{Partition: p.d.Partition, Account: p.d.Account, TenantID: tenantID,
+	return access.TenantKeyPolicy(access.KeyPolicyParams{Partition: p.d.Partition, Account: p.d.Account, Region: p.d.Settings.Region(), TenantID: tenantID,
 		DataAccessRoleARN: p.d.Settings.DataAccessRoleARN, AdminRoleARN: admin}).JSON()
 }
 

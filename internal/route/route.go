@@ -47,6 +47,8 @@ var All = []Route{
 	{Name: "DeleteOrder", Method: "DELETE", Path: "/v1/orders/{id}", Function: FunctionAPI, Audience: TenantUser},
 	{Name: "ListUsers", Method: "GET", Path: "/v1/users", Function: FunctionAPI, Audience: TenantUser},
 	{Name: "CreateUser", Method: "POST", Path: "/v1/users", Function: FunctionAPI, Audience: TenantUser},
+	{Name: "CreateExport", Method: "POST", Path: "/v1/exports", Function: FunctionAPI, Audience: TenantUser},
+	{Name: "GetExport", Method: "GET", Path: "/v1/exports/{id}", Function: FunctionAPI, Audience: TenantUser},
 
 	{Name: "ListTenants", Method: "GET", Path: "/v1/tenants", Function: FunctionTenants, Audience: Operator},
 	{Name: "CreateTenant", Method: "POST", Path: "/v1/tenants", Function: FunctionTenants, Audience: Operator},

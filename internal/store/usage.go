@@ -19,8 +19,10 @@ import (
 // holding that writer's cumulative totals for the hour. Writing absolute
 // totals makes every write idempotent: a retried or repeated flush rewrites
 // the same or a larger figure, and a stale one is refused by its condition.
-// A tenant's usage for an hour is the sum over writers.
-const usagePrefix = "USAGE#"
+// A tenant's usage for an hour is the sum over writers. UsagePrefix begins
+// every ledger key: IAM lets the api function write catalog items only under
+// it (infra).
+const UsagePrefix = "USAGE#"
 
 // Ledger records and reads per-tenant hourly usage.
 type Ledger struct {
@@ -48,7 +50,7 @@ func (l *Ledger) Record(ctx context.Context, writer string, usages []metering.Us
 	var written []metering.Usage
 	for _, u := range usages {
 		hour := u.Hour.UTC().Truncate(time.Hour)
-		av, err := attributevalue.MarshalMap(usageItem{key: key{PK: usagePrefix + u.TenantID, SK: hour.Format(time.RFC3339) + "#" + writer},
+		av, err := attributevalue.MarshalMap(usageItem{key: key{PK: UsagePrefix + u.TenantID, SK: hour.Format(time.RFC3339) + "#" + writer},
 			TenantID: u.TenantID, Hour: hour, Writer: writer, Requests: u.Requests, RCU: u.ReadCapacityUnits, WCU: u.WriteCapacityUnits, UpdatedAt: time.Now().UTC()})
 		if err != nil {
 			return written, fmt.Errorf("marshal usage: %w", err)
@@ -77,7 +79,7 @@ func (l *Ledger) Record(ctx context.Context, writer string, usages []metering.Us
 func (l *Ledger) Totals(ctx context.Context, tenantID string, from, to time.Time) (metering.Usage, error) {
 	total := metering.Usage{TenantID: tenantID, Hour: from.UTC().Truncate(time.Hour)}
 	expr, err := expression.NewBuilder().WithKeyCondition(
-		expression.Key(attrPK).Equal(expression.Value(usagePrefix + tenantID)).
+		expression.Key(attrPK).Equal(expression.Value(UsagePrefix + tenantID)).
 			And(expression.Key(attrSK).Between(expression.Value(from.UTC().Format(time.RFC3339)), expression.Value(to.UTC().Format(time.RFC3339))))).Build()
 	if err != nil {
 		return total, fmt.Errorf("build key condition: %w", err)

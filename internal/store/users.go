@@ -71,7 +71,7 @@ func (s *Store) ListUsers(ctx context.Context, req PageRequest) (Page[UserRecord
 }
 
 // purgeEntities are the partitions of a tenant's data.
-var purgeEntities = []string{entityProduct, entitySKU, entityOrder, entityUser}
+var purgeEntities = []string{entityProduct, entitySKU, entityOrder, entityUser, entityExport}
 
 // PurgeTenant deletes every item of the caller's tenant from its table (only
 // its own partitions; with its own scoped credentials) and returns how many

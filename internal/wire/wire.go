@@ -24,6 +24,7 @@ import (
 	"github.com/tessera-saas/tessera/internal/crypto"
 	"github.com/tessera-saas/tessera/internal/directory"
 	"github.com/tessera-saas/tessera/internal/entityid"
+	"github.com/tessera-saas/tessera/internal/exporter"
 	"github.com/tessera-saas/tessera/internal/metering"
 	"github.com/tessera-saas/tessera/internal/outbox"
 	"github.com/tessera-saas/tessera/internal/provision"
@@ -59,7 +60,7 @@ func NewAPI(cfg aws.Config, s settings.Settings, log *slog.Logger, metrics io.Wr
 	tenants := catalog.NewCache(store.NewCatalog(ddb, s.CatalogTable), s.CatalogTTL, MaxCachedTenants)
 	users := directory.New(cognitoidentityprovider.NewFromConfig(cfg), s.UserPoolID)
 	users.Invite = s.Stage != "local"
-	h := api.New(tenants, data, users, log)
+	h := api.New(tenants, data, users, log).WithExports(exporter.NewRequester(data, sqs.NewFromConfig(cfg), s.ExportQueueURLs))
 	if metrics != nil {
 		h = h.WithMetering(&api.Metering{
 			Emitter:    metering.NewEmitter(metrics, s.Metrics),
@@ -81,6 +82,17 @@ func writerID() string {
 		return v
 	}
 	return "proc-" + entityid.New()
+}
+
+// NewExports composes the exports function's handler: the worker of the
+// tier export queues, reading each tenant's data and writing its export
+// object with that tenant's scoped credentials.
+func NewExports(cfg aws.Config, s settings.Settings, log *slog.Logger, opts ...exporter.Option) *exporter.Worker {
+	ddb := store.NewClient(cfg)
+	creds := access.NewCredentials(sts.NewFromConfig(cfg), s.DataAccessRoleARN)
+	data := store.New(ddb, crypto.NewEnvelope(kms.NewFromConfig(cfg)), store.WithCredentials(creds), store.WithCursorKey([]byte(s.CursorKey)))
+	tenants := catalog.NewCache(store.NewCatalog(ddb, s.CatalogTable), s.CatalogTTL, MaxCachedTenants)
+	return exporter.NewWorker(tenants, data, awsconfig.NewS3(cfg), creds, s.ExportBucket, log, opts...)
 }
 
 // NewTenants composes the tenants (operator API) function's handler.
