@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -14,6 +16,15 @@ import (
 // MaxAttempts bounds the SDK's standard retryer (throttling and transient
 // errors are retried with jittered backoff).
 const MaxAttempts = 4
+
+// maxAttempts is MaxAttempts, or the SDK's standard AWS_MAX_ATTEMPTS when
+// set (the emulator environment raises it).
+func maxAttempts() int {
+	if v, err := strconv.Atoi(os.Getenv("AWS_MAX_ATTEMPTS")); err == nil && v > 0 {
+		return v
+	}
+	return MaxAttempts
+}
 
 // MaxIdleConnsPerHost is how many idle connections the shared HTTP client
 // keeps per endpoint. The SDK's default (10) suits a Lambda environment,
@@ -32,7 +43,7 @@ func Load(ctx context.Context, optFns ...func(*config.LoadOptions) error) (aws.C
 			t.MaxIdleConnsPerHost = MaxIdleConnsPerHost
 		})),
 		config.WithRetryer(func() aws.Retryer {
-			return retry.NewStandard(func(o *retry.StandardOptions) { o.MaxAttempts = MaxAttempts })
+			return retry.NewStandard(func(o *retry.StandardOptions) { o.MaxAttempts = maxAttempts() })
 		}),
 	}, optFns...)
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)

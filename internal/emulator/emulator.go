@@ -146,8 +146,16 @@ func (s *Stack) Env() map[string]string {
 		"AWS_REGION":            Region,
 		"AWS_ACCESS_KEY_ID":     AccessKey,
 		"AWS_SECRET_ACCESS_KEY": SecretKey,
+		"AWS_MAX_ATTEMPTS":      strconv.Itoa(MaxAttempts),
 	}
 }
+
+// MaxAttempts is the SDK retry budget against the emulators. moto 5.2.1's
+// TransactWriteItems deep-copies the table for its rollback while other
+// threads write to it, and then answers 500 ("dictionary changed size during
+// iteration"); under many concurrent writes four attempts are not always
+// enough. The SDK retries a 500 with jittered backoff, as it would in AWS.
+const MaxAttempts = 10
 
 // Stop ends both processes and removes local-kms's data. It is safe to call
 // more than once.

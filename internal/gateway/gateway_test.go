@@ -52,7 +52,7 @@ func newStack(t *testing.T) *stack {
 		if err != nil {
 			t.Fatal(err)
 		}
-		log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+		log := slog.New(slog.NewJSONHandler(gwLogSink(), nil))
 		app := wire.NewAPI(e.Config, e.Settings, log, io.Discard)
 		gw := gateway.New(v, map[route.Function]gateway.Handler{route.FunctionAPI: app.Handler.Handle}, log)
 		srv := httptest.NewServer(gw)
@@ -446,4 +446,11 @@ func concurrentTenant(s *stack, tn fixture.Tenant, i int) error {
 		return fmt.Errorf("tenant %d orders = %v", i, orders)
 	}
 	return nil
+}
+
+func gwLogSink() io.Writer {
+	if os.Getenv("GW_LOG") != "" {
+		return os.Stderr
+	}
+	return io.Discard
 }
