@@ -61,7 +61,8 @@ func measureFlood(ctx context.Context, cfg aws.Config, s settings.Settings, fx [
 	}
 	app := wire.NewAPI(cfg, s, quiet, io.Discard)
 	gw := gateway.New(v, map[route.Function]gateway.Handler{route.FunctionAPI: app.Handler.Handle}, quiet,
-		gateway.WithLimits(wire.NewTierCache(cfg, s), throttle.New()))
+		gateway.WithLimits(wire.NewTierCache(cfg, s), throttle.New()),
+		gateway.WithAuthorizerCache(gateway.AuthorizerCacheTTL, wire.MaxCachedTenants))
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return floodResult{}, err

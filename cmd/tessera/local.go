@@ -62,7 +62,8 @@ func serve(ctx context.Context, cfg aws.Config, s settings.Settings, addr string
 	gw := gateway.New(v, map[route.Function]gateway.Handler{
 		route.FunctionAPI:     app.Handler.Handle,
 		route.FunctionTenants: tenants.Handle,
-	}, log.With("component", "gateway"), gateway.WithLimits(wire.NewTierCache(cfg, s), throttle.New()))
+	}, log.With("component", "gateway"), gateway.WithLimits(wire.NewTierCache(cfg, s), throttle.New()),
+		gateway.WithAuthorizerCache(gateway.AuthorizerCacheTTL, wire.MaxCachedTenants))
 	return gateway.Serve(ctx, addr, gw, ready)
 }
 

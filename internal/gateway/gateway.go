@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -20,6 +21,8 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/tessera-saas/tessera/internal/catalog"
+	"github.com/tessera-saas/tessera/internal/idtoken"
+	"github.com/tessera-saas/tessera/internal/memo"
 	"github.com/tessera-saas/tessera/internal/plan"
 	"github.com/tessera-saas/tessera/internal/route"
 	"github.com/tessera-saas/tessera/internal/tenant"
@@ -46,6 +49,41 @@ type Gateway struct {
 	stage     string
 	tiers     Tiers
 	limiter   *throttle.Limiter
+	// authorized caches verified claims per token (see WithAuthorizerCache).
+	authorized *memo.Cache[[sha256.Size]byte, map[string]string]
+	authTTL    time.Duration
+}
+
+// AuthorizerCacheTTL is API Gateway's default authorizer result TTL.
+const AuthorizerCacheTTL = 300 * time.Second
+
+// WithAuthorizerCache caches the claims of a verified ID token for up to
+// ttl, never past the token's exp, as API Gateway's authorizer result cache
+// does (300 s by default): a client's repeated requests skip the signature
+// check. Tokens that fail verification are not cached. Keys are SHA-256
+// hashes of the tokens; at most max tokens are held.
+func WithAuthorizerCache(ttl time.Duration, max int) Option {
+	return func(g *Gateway) {
+		g.authorized, g.authTTL = memo.New[[sha256.Size]byte, map[string]string](max), ttl
+	}
+}
+
+// verify returns the token's claims, from the authorizer cache when fresh.
+func (g *Gateway) verify(ctx context.Context, token string) (map[string]string, error) {
+	if g.authorized == nil {
+		return g.verifier.Verify(ctx, token)
+	}
+	return g.authorized.Get(ctx, sha256.Sum256([]byte(token)), func(ctx context.Context) (map[string]string, time.Time, error) {
+		claims, err := g.verifier.Verify(ctx, token)
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		until := time.Now().Add(g.authTTL)
+		if exp, ok := idtoken.Expiry(claims); !ok || exp.Before(until) {
+			until = exp // a token without a readable exp is not kept
+		}
+		return claims, until, nil
+	})
 }
 
 // Tiers tells the gateway a tenant's tier (the catalog, cached).
@@ -136,7 +174,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "unauthenticated", "an ID token is required in the Authorization header")
 		return
 	}
-	claims, err := g.verifier.Verify(r.Context(), token)
+	claims, err := g.verify(r.Context(), token)
 	if err != nil {
 		writeError(w, http.StatusUnauthorized, "unauthenticated", "the ID token is not valid")
 		return

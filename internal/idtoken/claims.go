@@ -76,3 +76,9 @@ func scalar(v any) string {
 		return string(b)
 	}
 }
+
+// Expiry reads the exp claim of verified claims (as Verify renders it).
+func Expiry(claims map[string]string) (time.Time, bool) {
+	t, err := time.Parse(dateLayout, claims["exp"])
+	return t, err == nil
+}
