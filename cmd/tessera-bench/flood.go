@@ -131,22 +131,10 @@ func measureFlood(ctx context.Context, cfg aws.Config, s settings.Settings, fx [
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					next := time.Now().Add(time.Duration(w) * interval / time.Duration(workers))
-					for {
-						if d := time.Until(next); d > 0 {
-							select {
-							case <-window.Done():
-								return
-							case <-time.After(d):
-							}
-						}
-						if window.Err() != nil {
-							return
-						}
-						next = next.Add(interval)
+					paced(window, time.Now().Add(time.Duration(w)*interval/time.Duration(workers)), interval, func() {
 						st, err := get(tokens[0], "/v1/orders/"+flooder.order)
 						if !flood {
-							continue
+							return
 						}
 						atomic.AddInt64(&res.sent, 1)
 						switch {
@@ -156,7 +144,7 @@ func measureFlood(ctx context.Context, cfg aws.Config, s settings.Settings, fx [
 						case st == http.StatusOK:
 							atomic.AddInt64(&res.ok, 1)
 						}
-					}
+					})
 				}()
 			}
 			for i := 1; i < n; i++ {
@@ -164,30 +152,19 @@ func measureFlood(ctx context.Context, cfg aws.Config, s settings.Settings, fx [
 				go func() {
 					defer wg.Done()
 					interval := time.Duration(float64(time.Second) / calmRate)
-					next := time.Now().Add(time.Duration(i) * interval / time.Duration(n)) // spread the phases
-					for {
-						if d := time.Until(next); d > 0 {
-							select {
-							case <-window.Done():
-								return
-							case <-time.After(d):
-							}
-						}
-						if window.Err() != nil {
-							return
-						}
-						next = next.Add(interval)
+					// spread the phases
+					paced(window, time.Now().Add(time.Duration(i)*interval/time.Duration(n)), interval, func() {
 						start := time.Now()
 						st, err := get(tokens[i], "/v1/orders/"+fx[i].order)
 						d := time.Since(start)
 						if err != nil || st != 200 {
 							atomic.AddInt64(&errs, 1)
-							continue
+							return
 						}
 						mu.Lock()
 						lat = append(lat, d)
 						mu.Unlock()
-					}
+					})
 				}()
 			}
 			wg.Wait()
@@ -203,4 +180,24 @@ func measureFlood(ctx context.Context, cfg aws.Config, s settings.Settings, fx [
 		}
 	}
 	return res, nil
+}
+
+// paced calls fn at first, first+interval, ... (open loop: a slow call
+// delays the next one, never the schedule) until window ends.
+func paced(window context.Context, first time.Time, interval time.Duration, fn func()) {
+	next := first
+	for {
+		if d := time.Until(next); d > 0 {
+			select {
+			case <-window.Done():
+				return
+			case <-time.After(d):
+			}
+		}
+		if window.Err() != nil {
+			return
+		}
+		next = next.Add(interval)
+		fn()
+	}
 }
