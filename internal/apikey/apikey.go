@@ -13,6 +13,7 @@ import (
 
 	"github.com/tessera-saas/tessera/internal/access"
 	"github.com/tessera-saas/tessera/internal/catalog"
+	"github.com/tessera-saas/tessera/internal/plan"
 )
 
 // API is the part of the API Gateway API the binder uses.
@@ -98,13 +99,8 @@ func (b *Binder) Bind(ctx context.Context, tenantID string, tier catalog.Tier) (
 			return Key{}, fmt.Errorf("bind api key of %s to plan %s: %w", tenantID, want, err)
 		}
 	}
-	for t, plan := range b.plans {
-		if t == tier || plan == "" || plan == want {
-			continue
-		}
-		if err := b.unbind(ctx, plan, k.ID); err != nil {
-			return Key{}, fmt.Errorf("unbind api key of %s from plan %s: %w", tenantID, plan, err)
-		}
+	if err := b.unbindAll(ctx, tenantID, k.ID, want); err != nil {
+		return Key{}, err
 	}
 	return k, nil
 }
@@ -132,17 +128,17 @@ func (b *Binder) Plans(ctx context.Context, tenantID string) ([]string, error) {
 		return nil, err
 	}
 	var out []string
-	for _, t := range []catalog.Tier{catalog.TierBasic, catalog.TierStandard, catalog.TierPremium} {
-		plan := b.plans[t]
-		if plan == "" {
+	for _, t := range plan.Tiers {
+		id := b.plans[t]
+		if id == "" {
 			continue
 		}
-		ok, err := b.bound(ctx, plan, k.ID)
+		ok, err := b.bound(ctx, id, k.ID)
 		if err != nil {
 			return nil, err
 		}
 		if ok {
-			out = append(out, plan)
+			out = append(out, id)
 		}
 	}
 	return out, nil
@@ -185,15 +181,23 @@ func (b *Binder) find(ctx context.Context, tenantID string, withValue bool) (Key
 	return Key{ID: aws.ToString(k.Id), Name: name, Value: aws.ToString(k.Value)}, true, nil
 }
 
-// remove unbinds a key from every plan and deletes it.
-func (b *Binder) remove(ctx context.Context, tenantID, keyID string) error {
-	for _, plan := range b.plans {
-		if plan == "" {
+// unbindAll takes a key out of every plan of the deployment but keep.
+func (b *Binder) unbindAll(ctx context.Context, tenantID, keyID, keep string) error {
+	for _, id := range b.plans {
+		if id == "" || id == keep {
 			continue
 		}
-		if err := b.unbind(ctx, plan, keyID); err != nil {
-			return fmt.Errorf("unbind api key of %s from plan %s: %w", tenantID, plan, err)
+		if err := b.unbind(ctx, id, keyID); err != nil {
+			return fmt.Errorf("unbind api key of %s from plan %s: %w", tenantID, id, err)
 		}
+	}
+	return nil
+}
+
+// remove unbinds a key from every plan and deletes it.
+func (b *Binder) remove(ctx context.Context, tenantID, keyID string) error {
+	if err := b.unbindAll(ctx, tenantID, keyID, ""); err != nil {
+		return err
 	}
 	_, err := b.api.DeleteApiKey(ctx, &apigateway.DeleteApiKeyInput{ApiKey: aws.String(keyID)})
 	var nf *types.NotFoundException

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tessera-saas/tessera/internal/catalog"
 	"github.com/tessera-saas/tessera/internal/metering"
+	"github.com/tessera-saas/tessera/internal/plan"
 )
 
 // Environment variables read by FromEnv.
@@ -110,7 +111,7 @@ func FromEnv() (Settings, error) {
 	if v := strings.TrimSpace(os.Getenv(EnvExportBucket)); v != "" {
 		s.ExportBucket = v
 	}
-	for _, t := range []catalog.Tier{catalog.TierBasic, catalog.TierStandard, catalog.TierPremium} {
+	for _, t := range plan.Tiers {
 		if v := strings.TrimSpace(os.Getenv(TierEnv(EnvExportQueuePrefix, t))); v != "" {
 			s.ExportQueueURLs[t] = v
 		}
