@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -39,7 +40,13 @@ const MaxCachedTenants = 10000
 // NewTierCache is the cached catalog the local gateway reads tenants'
 // tiers from, to apply their usage plans.
 func NewTierCache(cfg aws.Config, s settings.Settings) *catalog.Cache {
-	return catalog.NewCache(store.NewCatalog(store.NewClient(cfg), s.CatalogTable), s.CatalogTTL, MaxCachedTenants)
+	return tenantCache(store.NewClient(cfg), s)
+}
+
+// tenantCache is the bounded, TTL-limited cache of tenant records each
+// process keeps in front of the catalog table.
+func tenantCache(ddb *dynamodb.Client, s settings.Settings) *catalog.Cache {
+	return catalog.NewCache(store.NewCatalog(ddb, s.CatalogTable), s.CatalogTTL, MaxCachedTenants)
 }
 
 // API is the composed app-plane handler and the parts benchmarks inspect.
@@ -57,7 +64,7 @@ func NewAPI(cfg aws.Config, s settings.Settings, log *slog.Logger, metrics io.Wr
 	creds := access.NewCredentials(sts.NewFromConfig(cfg), s.DataAccessRoleARN)
 	env := crypto.NewEnvelope(kms.NewFromConfig(cfg))
 	data := store.New(ddb, env, store.WithCredentials(creds), store.WithCursorKey([]byte(s.CursorKey)))
-	tenants := catalog.NewCache(store.NewCatalog(ddb, s.CatalogTable), s.CatalogTTL, MaxCachedTenants)
+	tenants := tenantCache(ddb, s)
 	users := directory.New(cognitoidentityprovider.NewFromConfig(cfg), s.UserPoolID)
 	users.Invite = s.Stage != "local"
 	h := api.New(tenants, data, users, log).WithExports(exporter.NewRequester(data, sqs.NewFromConfig(cfg), s.ExportQueueURLs))
@@ -91,7 +98,7 @@ func NewExports(cfg aws.Config, s settings.Settings, log *slog.Logger, opts ...e
 	ddb := store.NewClient(cfg)
 	creds := access.NewCredentials(sts.NewFromConfig(cfg), s.DataAccessRoleARN)
 	data := store.New(ddb, crypto.NewEnvelope(kms.NewFromConfig(cfg)), store.WithCredentials(creds), store.WithCursorKey([]byte(s.CursorKey)))
-	tenants := catalog.NewCache(store.NewCatalog(ddb, s.CatalogTable), s.CatalogTTL, MaxCachedTenants)
+	tenants := tenantCache(ddb, s)
 	return exporter.NewWorker(tenants, data, awsconfig.NewS3(cfg), creds, s.ExportBucket, log, opts...)
 }
 
