@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -45,7 +44,7 @@ func NewTierCache(cfg aws.Config, s settings.Settings) *catalog.Cache {
 
 // tenantCache is the bounded, TTL-limited cache of tenant records each
 // process keeps in front of the catalog table.
-func tenantCache(ddb *dynamodb.Client, s settings.Settings) *catalog.Cache {
+func tenantCache(ddb store.DynamoDB, s settings.Settings) *catalog.Cache {
 	return catalog.NewCache(store.NewCatalog(ddb, s.CatalogTable), s.CatalogTTL, MaxCachedTenants)
 }
 
