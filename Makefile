@@ -6,6 +6,7 @@ SHELL        := /bin/bash
 GO      ?= go
 PYTHON  ?= python3
 NPM     ?= npm
+MVN     ?= mvn
 VENV    := .venv
 BIN     := .local/bin
 MOTO    := $(VENV)/bin/moto_server
@@ -13,6 +14,8 @@ CFNLINT := $(VENV)/bin/cfn-lint
 LOCALKMS := $(BIN)/local-kms
 IAMSIM  := tools/iamsim/node_modules/.installed
 CDK     := tools/cdk/node_modules/.bin/cdk
+DDBLOCAL_LIB := .local/dynamodb-local/lib
+DDBLOCAL := $(DDBLOCAL_LIB)/.installed
 STAGE   ?= dev
 export CDK_DISABLE_VERSION_CHECK := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
@@ -20,7 +23,7 @@ FUNCTIONS := $(notdir $(wildcard functions/*))
 
 export GOFLAGS ?= -mod=readonly
 
-.PHONY: help tools run test unit bench build synth deploy lint clean localstack-up localstack-down
+.PHONY: help tools dynamodb-local run test unit bench build synth deploy lint clean localstack-up localstack-down
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -39,6 +42,14 @@ $(VENV)/.installed: requirements.txt
 
 $(CDK): tools/cdk/package-lock.json
 	$(NPM) ci --prefix tools/cdk --no-audit --no-fund --loglevel=error
+	@touch $@
+
+dynamodb-local: $(DDBLOCAL) ## install DynamoDB Local (pinned; needs Java 17+ and Maven), which the flood benchmark runs on
+
+$(DDBLOCAL): tools/dynamodb-local/pom.xml
+	@command -v java >/dev/null || { echo "the flood benchmark runs DynamoDB Local: install Java 17 or later"; exit 1; }
+	rm -rf $(DDBLOCAL_LIB)
+	$(MVN) -q -f tools/dynamodb-local/pom.xml dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(CURDIR)/$(DDBLOCAL_LIB)
 	@touch $@
 
 $(LOCALKMS): go.mod go.sum
@@ -60,8 +71,8 @@ lint: tools ## gofmt, go vet and staticcheck
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 
-bench: tools ## isolation tax, STS/KMS calls, init, size, onboarding, metering overhead, flood (bench/results.txt), then micro-benchmarks
-	$(GO) run ./cmd/tessera-bench -out bench/results.txt
+bench: tools $(DDBLOCAL) ## isolation tax, STS/KMS calls, init, size, onboarding, metering overhead, flood on DynamoDB Local (bench/results.txt), then micro-benchmarks
+	$(GO) run ./cmd/tessera-bench -out bench/results.txt -dynamodb-local $(DDBLOCAL_LIB)
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/crypto ./internal/idtoken ./internal/memo ./internal/metering ./internal/throttle
 
 build: ## build the Lambda binaries (linux/arm64, lambda.norpc) into dist/

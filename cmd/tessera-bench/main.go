@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"time"
@@ -45,11 +46,36 @@ func main() {
 	callRequests := flag.Int("call-requests", 10000, "requests for the STS/KMS call count")
 	out := flag.String("out", "bench/results.txt", "results file")
 	floodOnly := flag.Bool("flood-only", false, "run only the noisy-neighbour benchmark and print it (the results file is left alone)")
+	flag.StringVar(&dynamoDBLocal, "dynamodb-local", "", "run the noisy-neighbour benchmark on its own stack with DynamoDB Local from this directory of jars (`make dynamodb-local`) instead of moto's DynamoDB")
+	flag.IntVar(&floodRounds, "flood-rounds", floodRounds, "rounds (a calm and a flood window each) of the noisy-neighbour benchmark")
+	flag.Float64Var(&floodFactor, "flood-factor", floodFactor, "the flooding tenant's rate in flood windows, in multiples of its rate limit (0.9: an A/A run)")
+	flooderURL := flag.String("flooder", "", "internal: run as the flooding tenant's client against this URL, driven over standard input")
+	flooderLimit := flag.Float64("flooder-limit", 0, "internal: the flooding tenant's rate limit (requests/s)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()
+	if *flooderURL != "" {
+		if err := runFlooder(*flooderURL, *flooderLimit); err != nil {
+			fmt.Fprintln(os.Stderr, "tessera-bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *floodOnly {
 		*tenants = calmTenants + 1
 	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "tessera-bench:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(*tenants, *taxRequests, *callRequests, *out, *floodOnly); err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "tessera-bench:", err)
 		os.Exit(1)
 	}
@@ -65,10 +91,17 @@ type fixture struct {
 
 const benchPassword = "Bench-Passw0rd-Long"
 
+// dynamoDBLocal is the -dynamodb-local directory.
+var dynamoDBLocal string
+
 func run(nTenants, taxN, callN int, outPath string, floodOnly bool) error {
 	ctx := context.Background()
 	if os.Getenv("AWS_ENDPOINT_URL") == "" {
-		st, err := emulator.Start(ctx, emulator.Options{})
+		opts := emulator.Options{}
+		if floodOnly {
+			opts.DynamoDBLocal = dynamoDBLocal
+		}
+		st, err := emulator.Start(ctx, opts)
 		if err != nil {
 			return err
 		}
@@ -122,7 +155,11 @@ func run(nTenants, taxN, callN int, outPath string, floodOnly bool) error {
 		if err != nil {
 			return err
 		}
-		fmt.Print(floodReport(flood))
+		engine := "moto 5.2.1"
+		if dynamoDBLocal != "" {
+			engine = "DynamoDB Local " + emulator.DynamoDBLocalVersion
+		}
+		fmt.Print(floodReport(flood, engine))
 		return nil
 	}
 
@@ -186,10 +223,18 @@ func run(nTenants, taxN, callN int, outPath string, floodOnly bool) error {
 	}
 
 	// (f) noisy neighbour: one tenant floods at 10x its rate limit.
-	fmt.Fprintf(os.Stderr, "flood: %d rounds of %s calm + %s flood windows...\n", floodRounds, floodWindow, floodWindow)
-	flood, err := measureFlood(ctx, cfg, s, fx)
-	if err != nil {
-		return err
+	var floodText string
+	if dynamoDBLocal != "" {
+		if floodText, err = floodOnDynamoDBLocal(ctx); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(os.Stderr, "flood: %d rounds of %s calm + %s flood windows...\n", floodRounds, floodWindow, floodWindow)
+		flood, err := measureFlood(ctx, cfg, s, fx)
+		if err != nil {
+			return err
+		}
+		floodText = floodReport(flood, "moto 5.2.1")
 	}
 
 	// (b) STS and KMS calls per callN requests over the tenants, with fresh
@@ -268,7 +313,7 @@ func run(nTenants, taxN, callN int, outPath string, floodOnly bool) error {
 		ms(pct(withM, 50)), ms(mean(withM)), ms(pct(withoutM, 50)), ms(mean(withoutM)), (mean(withM) - mean(withoutM)).Microseconds(),
 		100*(float64(mean(withM))/float64(mean(withoutM))-1))
 	fmt.Fprintf(&b, "    (the metering code alone: see BenchmarkEmit and BenchmarkAggregatorAdd below)\n\n")
-	b.WriteString(floodReport(flood))
+	b.WriteString(floodText)
 	fmt.Print(b.String())
 	if err := os.MkdirAll(filepath.Dir(outPath), 0o755); err != nil {
 		return err
@@ -277,10 +322,11 @@ func run(nTenants, taxN, callN int, outPath string, floodOnly bool) error {
 }
 
 // floodReport renders the noisy-neighbour figures.
-func floodReport(flood floodResult) string {
+func floodReport(flood floodResult, engine string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "(f) noisy neighbour through the local gateway over HTTP: %d basic tenants at %.0f req/s each; one more basic tenant sends at %.0f req/s (%.0f%% of its limit), or floods at %.0f req/s (%dx its %v req/s limit)\n",
+	fmt.Fprintf(&b, "(f) noisy neighbour through the local gateway over HTTP: %d basic tenants at %.0f req/s each; one more basic tenant sends at %.0f req/s (%.0f%% of its limit), or floods at %.0f req/s (%gx its %v req/s limit)\n",
 		calmTenants, calmRate, calmShare*flood.floodRate/floodFactor, 100*calmShare, flood.floodRate, floodFactor, flood.floodRate/floodFactor)
+	fmt.Fprintf(&b, "    DynamoDB: %s (its own stack, the rest on moto and local-kms)\n", engine)
 	fmt.Fprintf(&b, "    %d alternating windows of %s each\n", 2*floodRounds, floodWindow)
 	fmt.Fprintf(&b, "    without flood: %d requests, p50 %s  p99 %s  (errors %d)\n", len(flood.calm), ms(pct(flood.calm, 50)), ms(pct(flood.calm, 99)), flood.calmErrs)
 	fmt.Fprintf(&b, "    with flood:    %d requests, p50 %s  p99 %s  (errors %d)\n", len(flood.flood), ms(pct(flood.flood, 50)), ms(pct(flood.flood, 99)), flood.floodErrs)

@@ -51,12 +51,13 @@ func (h *Handler) meterRequest(ctx context.Context, log *slog.Logger, m *meterin
 		return
 	}
 	h.meters.Aggregator.Add(rec)
-	if !h.meters.Aggregator.Due(now) {
+	if !h.meters.Aggregator.Claim(now) { // one flush at a time
 		return
 	}
 	dirty := h.meters.Aggregator.Dirty()
-	written, err := h.meters.Ledger.Record(context.WithoutCancel(ctx), h.meters.Writer, dirty)
-	h.meters.Aggregator.MarkFlushed(written, now)
+	var written []metering.Usage
+	defer func() { h.meters.Aggregator.MarkFlushed(written, now) }() // ends the claim, even on a panic
+	written, err = h.meters.Ledger.Record(context.WithoutCancel(ctx), h.meters.Writer, dirty)
 	if err != nil {
 		log.Warn("usage ledger flush failed; will retry", "error", err.Error(), "pending", len(dirty)-len(written))
 	}

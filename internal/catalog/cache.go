@@ -17,9 +17,15 @@ type Cache struct {
 	cache *memo.Cache[string, Record]
 }
 
+// RefreshAheadShare: a record read in the last 1/RefreshAheadShare of its
+// TTL is reread in the background, so a tenant in steady use never waits for
+// the catalog on its request path; a record is still never used past its
+// TTL.
+const RefreshAheadShare = 5
+
 // NewCache caches up to max records for ttl each.
 func NewCache(r Reader, ttl time.Duration, max int) *Cache {
-	return &Cache{r: r, ttl: ttl, now: time.Now, cache: memo.New[string, Record](max)}
+	return &Cache{r: r, ttl: ttl, now: time.Now, cache: memo.New[string, Record](max, memo.WithRefreshAhead(ttl/RefreshAheadShare))}
 }
 
 // Get returns the tenant's record, from memory when fresh.

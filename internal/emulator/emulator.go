@@ -31,6 +31,9 @@ type Stack struct {
 	Endpoint string
 	// KMSEndpoint is local-kms's URL.
 	KMSEndpoint string
+	// DynamoDBEndpoint is DynamoDB Local's URL when Options.DynamoDBLocal
+	// asked for it; empty when DynamoDB is moto's.
+	DynamoDBEndpoint string
 
 	procs  []*exec.Cmd
 	kmsDir string
@@ -44,6 +47,13 @@ type Options struct {
 	LogDir string
 	// MotoPort and KMSPort fix the ports; 0 picks free loopback ports.
 	MotoPort, KMSPort int
+	// DynamoDBLocal, when set, is the directory holding DynamoDB Local's jars
+	// and sqlite4java native libraries (`make dynamodb-local` puts them in
+	// .local/dynamodb-local/lib): DynamoDB then goes to DynamoDB Local,
+	// in memory, instead of moto. It needs Java 17 or later. moto's
+	// CloudFormation still creates its tables in moto, so a stack with this
+	// option serves pooled tenants only.
+	DynamoDBLocal string
 }
 
 // Binaries returns the paths of moto_server and local-kms under root.
@@ -111,6 +121,14 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	}
 	s.KMSEndpoint = "http://127.0.0.1:" + strconv.Itoa(kmsPort)
 
+	if o.DynamoDBLocal != "" {
+		if err := s.startDynamoDBLocal(o.DynamoDBLocal, o.LogDir); err != nil {
+			return nil, err
+		}
+		if err := waitReady(ctx, s.DynamoDBEndpoint+"/", "POST"); err != nil {
+			return nil, fmt.Errorf("DynamoDB Local did not answer (see %s): %w", filepath.Join(o.LogDir, "dynamodb-local.log"), err)
+		}
+	}
 	if err := waitReady(ctx, s.Endpoint+"/moto-api/", "GET"); err != nil {
 		return nil, fmt.Errorf("moto server did not answer (see %s): %w", filepath.Join(o.LogDir, "moto.log"), err)
 	}
@@ -120,6 +138,34 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	ok = true
 	return s, nil
 }
+
+// startDynamoDBLocal launches DynamoDB Local from the jars in lib, in memory,
+// one database for every access key and Region (-sharedDb).
+func (s *Stack) startDynamoDBLocal(lib, logDir string) error {
+	if _, err := os.Stat(filepath.Join(lib, "DynamoDBLocal-"+DynamoDBLocalVersion+".jar")); err != nil {
+		return fmt.Errorf("%w: DynamoDB Local %s missing in %s (run `make dynamodb-local`)", ErrNotInstalled, DynamoDBLocalVersion, lib)
+	}
+	java, err := exec.LookPath("java")
+	if err != nil {
+		return fmt.Errorf("DynamoDB Local needs Java 17 or later: %w", err)
+	}
+	port, err := freePort(0)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(java, "-Djava.library.path="+lib, "-cp", filepath.Join(lib, "*"),
+		"software.amazon.dynamodb.services.local.main.ServerRunner", "-inMemory", "-sharedDb", "-port", strconv.Itoa(port))
+	cmd.Dir = logDir // it writes dynamodb-local-metadata.json into its working directory
+	if err := s.launch(cmd, filepath.Join(logDir, "dynamodb-local.log")); err != nil {
+		return err
+	}
+	s.DynamoDBEndpoint = "http://127.0.0.1:" + strconv.Itoa(port)
+	return nil
+}
+
+// DynamoDBLocalVersion is the DynamoDB Local release that
+// tools/dynamodb-local/pom.xml pins.
+const DynamoDBLocalVersion = "3.1.0"
 
 func (s *Stack) launch(cmd *exec.Cmd, logPath string) error {
 	logf, err := os.Create(logPath)
@@ -140,7 +186,7 @@ func (s *Stack) launch(cmd *exec.Cmd, logPath string) error {
 // Env is the environment that points AWS SDKs (and the tessera binaries) at
 // this stack.
 func (s *Stack) Env() map[string]string {
-	return map[string]string{
+	env := map[string]string{
 		"AWS_ENDPOINT_URL":      s.Endpoint,
 		"AWS_ENDPOINT_URL_KMS":  s.KMSEndpoint,
 		"AWS_REGION":            Region,
@@ -148,6 +194,10 @@ func (s *Stack) Env() map[string]string {
 		"AWS_SECRET_ACCESS_KEY": SecretKey,
 		"AWS_MAX_ATTEMPTS":      strconv.Itoa(MaxAttempts),
 	}
+	if s.DynamoDBEndpoint != "" {
+		env["AWS_ENDPOINT_URL_DYNAMODB"] = s.DynamoDBEndpoint
+	}
+	return env
 }
 
 // MaxAttempts is the SDK retry budget against the emulators. moto 5.2.1's
@@ -157,7 +207,7 @@ func (s *Stack) Env() map[string]string {
 // enough. The SDK retries a 500 with jittered backoff, as it would in AWS.
 const MaxAttempts = 10
 
-// Stop ends both processes and removes local-kms's data. It is safe to call
+// Stop ends the processes and removes local-kms's data. It is safe to call
 // more than once.
 func (s *Stack) Stop() {
 	for _, p := range s.procs {

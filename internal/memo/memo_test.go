@@ -97,3 +97,183 @@ func TestConcurrentMissesLoadOnce(t *testing.T) {
 		t.Fatalf("loads = %d, want 1", n)
 	}
 }
+
+// clock is a settable time source, safe for the refresh goroutines.
+type clock struct{ ns atomic.Int64 }
+
+func newClock(t time.Time) *clock { c := &clock{}; c.ns.Store(t.UnixNano()); return c }
+func (c *clock) now() time.Time   { return time.Unix(0, c.ns.Load()) }
+func (c *clock) set(t time.Time)  { c.ns.Store(t.UnixNano()) }
+
+// gatedLoader returns 1, 2, 3, ... each fresh for a minute from the clock's
+// time; a load waits for a value on gate when gated, and reports on started.
+type gatedLoader struct {
+	clk     *clock
+	n       atomic.Int32
+	gated   atomic.Bool
+	gate    chan error
+	started chan struct{}
+}
+
+func newGatedLoader(clk *clock) *gatedLoader {
+	return &gatedLoader{clk: clk, gate: make(chan error), started: make(chan struct{}, 10)}
+}
+
+func (l *gatedLoader) load(context.Context) (int, time.Time, error) {
+	l.started <- struct{}{}
+	if l.gated.Load() {
+		if err := <-l.gate; err != nil {
+			return 0, time.Time{}, err
+		}
+	}
+	return int(l.n.Add(1)), l.clk.now().Add(time.Minute), nil
+}
+
+// getWithin fails the test if Get does not return within a second (that is,
+// if it waited for a gated load).
+func getWithin(t *testing.T, c *memo.Cache[string, int], load memo.Loader[int]) int {
+	t.Helper()
+	type res struct {
+		v   int
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() { v, err := c.Get(context.Background(), "k", load); ch <- res{v, err} }()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			t.Fatalf("Get: %v", r.err)
+		}
+		return r.v
+	case <-time.After(time.Second):
+		t.Fatal("Get waited for a load")
+		return 0
+	}
+}
+
+// waitFor polls until cond holds, for up to a second.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestRefreshAheadReloadsBeforeExpiryOffTheCallersPath(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	clk := newClock(t0)
+	c := memo.New[string, int](10, memo.WithClock(clk.now), memo.WithRefreshAhead(10*time.Second))
+	l := newGatedLoader(clk)
+	if v := getWithin(t, c, l.load); v != 1 {
+		t.Fatalf("first Get = %d, want 1", v)
+	}
+	<-l.started
+	clk.set(t0.Add(49 * time.Second)) // 11 s of freshness left: no refresh
+	if v := getWithin(t, c, l.load); v != 1 || c.Stats().Refreshes != 0 {
+		t.Fatalf("Get at 49 s = %d with %d refreshes, want 1 and none", v, c.Stats().Refreshes)
+	}
+	l.gated.Store(true)
+	clk.set(t0.Add(51 * time.Second)) // inside the window: refresh, but answer now
+	if v := getWithin(t, c, l.load); v != 1 {
+		t.Fatalf("Get at 51 s = %d, want the cached 1 while the refresh runs", v)
+	}
+	<-l.started
+	clk.set(t0.Add(52 * time.Second))
+	if v := getWithin(t, c, l.load); v != 1 {
+		t.Fatalf("second Get during the refresh = %d, want 1", v)
+	}
+	l.gate <- nil
+	waitFor(t, "the refresh to end", func() bool { return c.Stats().InFlight == 0 })
+	if v := getWithin(t, c, l.load); v != 2 {
+		t.Fatalf("Get after the refresh = %d, want the refreshed 2", v)
+	}
+	if s := c.Stats(); s.Loads != 2 || s.Refreshes != 1 || s.InFlight != 0 {
+		t.Fatalf("stats = %+v, want 2 loads of which 1 refresh", s)
+	}
+	// The refreshed entry is fresh for a minute from its load (52 s).
+	clk.set(t0.Add(100 * time.Second))
+	if v := getWithin(t, c, l.load); v != 2 || c.Stats().Loads != 2 {
+		t.Fatalf("Get at 100 s = %d after %d loads, want 2 from the refresh", v, c.Stats().Loads)
+	}
+}
+
+func TestRefreshAheadNeverServesAnExpiredEntry(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	clk := newClock(t0)
+	c := memo.New[string, int](10, memo.WithClock(clk.now), memo.WithRefreshAhead(10*time.Second))
+	l := newGatedLoader(clk)
+	getWithin(t, c, l.load)
+	<-l.started
+	l.gated.Store(true)
+	clk.set(t0.Add(55 * time.Second))
+	getWithin(t, c, l.load) // starts the refresh, which hangs
+	<-l.started
+	clk.set(t0.Add(61 * time.Second)) // expired
+	got := make(chan int, 1)
+	go func() { v, _ := c.Get(context.Background(), "k", l.load); got <- v }()
+	select {
+	case v := <-got:
+		t.Fatalf("Get after expiry returned %d without waiting for the load", v)
+	case <-time.After(50 * time.Millisecond):
+	}
+	l.gate <- nil
+	if v := <-got; v != 2 {
+		t.Fatalf("Get after expiry = %d, want 2 from the refresh it joined", v)
+	}
+	if n := c.Stats().Loads; n != 2 {
+		t.Fatalf("loads = %d, want 2: the expired Get joins the refresh", n)
+	}
+}
+
+func TestFailedRefreshKeepsTheEntryUntilItExpires(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	clk := newClock(t0)
+	c := memo.New[string, int](10, memo.WithClock(clk.now), memo.WithRefreshAhead(10*time.Second))
+	l := newGatedLoader(clk)
+	getWithin(t, c, l.load)
+	<-l.started
+	l.gated.Store(true)
+	clk.set(t0.Add(55 * time.Second))
+	getWithin(t, c, l.load)
+	<-l.started
+	l.gate <- errors.New("throttled")
+	waitFor(t, "the failed refresh to end", func() bool { return c.Stats().InFlight == 0 })
+	clk.set(t0.Add(58 * time.Second))
+	if v := getWithin(t, c, l.load); v != 1 {
+		t.Fatalf("Get after a failed refresh = %d, want the entry (1) until it expires", v)
+	}
+	if s := c.Stats(); s.Refreshes != 1 {
+		t.Fatalf("refreshes = %d, want 1: one attempt per entry", s.Refreshes)
+	}
+	l.gated.Store(false)
+	clk.set(t0.Add(60 * time.Second))
+	if v := getWithin(t, c, l.load); v != 2 {
+		t.Fatalf("Get at expiry = %d, want a fresh load (2)", v)
+	}
+}
+
+func TestForgetDropsARefreshInFlight(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	clk := newClock(t0)
+	c := memo.New[string, int](10, memo.WithClock(clk.now), memo.WithRefreshAhead(10*time.Second))
+	l := newGatedLoader(clk)
+	getWithin(t, c, l.load)
+	<-l.started
+	l.gated.Store(true)
+	clk.set(t0.Add(55 * time.Second))
+	getWithin(t, c, l.load)
+	<-l.started
+	c.Forget("k") // e.g. the tenant was just suspended here
+	l.gate <- nil
+	waitFor(t, "the refresh to end", func() bool { return c.Stats().InFlight == 0 })
+	if c.Len() != 0 {
+		t.Fatal("the refresh begun before Forget was kept")
+	}
+	l.gated.Store(false)
+	if v := getWithin(t, c, l.load); v != 3 {
+		t.Fatalf("Get after Forget = %d, want a new load (3), not the refresh begun before it", v)
+	}
+}
