@@ -157,7 +157,7 @@ func run(nTenants, taxN, callN int, outPath string, floodOnly bool) error {
 		}
 		engine := "moto 5.2.1"
 		if dynamoDBLocal != "" {
-			engine = "DynamoDB Local " + emulator.DynamoDBLocalVersion
+			engine = "DynamoDB Local " + emulator.DynamoDBLocalVersion + " (a stack of its own; the other services on moto and local-kms)"
 		}
 		fmt.Print(floodReport(flood, engine))
 		return nil
@@ -326,7 +326,7 @@ func floodReport(flood floodResult, engine string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "(f) noisy neighbour through the local gateway over HTTP: %d basic tenants at %.0f req/s each; one more basic tenant sends at %.0f req/s (%.0f%% of its limit), or floods at %.0f req/s (%gx its %v req/s limit)\n",
 		calmTenants, calmRate, calmShare*flood.floodRate/floodFactor, 100*calmShare, flood.floodRate, floodFactor, flood.floodRate/floodFactor)
-	fmt.Fprintf(&b, "    DynamoDB: %s (its own stack, the rest on moto and local-kms)\n", engine)
+	fmt.Fprintf(&b, "    DynamoDB: %s\n", engine)
 	fmt.Fprintf(&b, "    %d alternating windows of %s each\n", 2*floodRounds, floodWindow)
 	fmt.Fprintf(&b, "    without flood: %d requests, p50 %s  p99 %s  (errors %d)\n", len(flood.calm), ms(pct(flood.calm, 50)), ms(pct(flood.calm, 99)), flood.calmErrs)
 	fmt.Fprintf(&b, "    with flood:    %d requests, p50 %s  p99 %s  (errors %d)\n", len(flood.flood), ms(pct(flood.flood, 50)), ms(pct(flood.flood, 99)), flood.floodErrs)

@@ -142,6 +142,10 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 // startDynamoDBLocal launches DynamoDB Local from the jars in lib, in memory,
 // one database for every access key and Region (-sharedDb).
 func (s *Stack) startDynamoDBLocal(lib, logDir string) error {
+	lib, err := filepath.Abs(lib) // it runs in logDir
+	if err != nil {
+		return fmt.Errorf("start DynamoDB Local: %w", err)
+	}
 	if _, err := os.Stat(filepath.Join(lib, "DynamoDBLocal-"+DynamoDBLocalVersion+".jar")); err != nil {
 		return fmt.Errorf("%w: DynamoDB Local %s missing in %s (run `make dynamodb-local`)", ErrNotInstalled, DynamoDBLocalVersion, lib)
 	}
