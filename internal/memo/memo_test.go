@@ -200,7 +200,11 @@ func TestRefreshAheadReloadsBeforeExpiryOffTheCallersPath(t *testing.T) {
 	}
 }
 
-func TestRefreshAheadNeverServesAnExpiredEntry(t *testing.T) {
+// hangingRefresh returns a cache (refresh window 10 s) whose entry, loaded
+// as 1 at t0 and fresh for a minute, is being refreshed at t0+55 s by a
+// load that waits on l.gate.
+func hangingRefresh(t *testing.T) (*memo.Cache[string, int], *clock, *gatedLoader, time.Time) {
+	t.Helper()
 	t0 := time.Unix(1000, 0)
 	clk := newClock(t0)
 	c := memo.New[string, int](10, memo.WithClock(clk.now), memo.WithRefreshAhead(10*time.Second))
@@ -211,6 +215,11 @@ func TestRefreshAheadNeverServesAnExpiredEntry(t *testing.T) {
 	clk.set(t0.Add(55 * time.Second))
 	getWithin(t, c, l.load) // starts the refresh, which hangs
 	<-l.started
+	return c, clk, l, t0
+}
+
+func TestRefreshAheadNeverServesAnExpiredEntry(t *testing.T) {
+	c, clk, l, t0 := hangingRefresh(t)
 	clk.set(t0.Add(61 * time.Second)) // expired
 	got := make(chan int, 1)
 	go func() { v, _ := c.Get(context.Background(), "k", l.load); got <- v }()
@@ -229,16 +238,7 @@ func TestRefreshAheadNeverServesAnExpiredEntry(t *testing.T) {
 }
 
 func TestFailedRefreshKeepsTheEntryUntilItExpires(t *testing.T) {
-	t0 := time.Unix(1000, 0)
-	clk := newClock(t0)
-	c := memo.New[string, int](10, memo.WithClock(clk.now), memo.WithRefreshAhead(10*time.Second))
-	l := newGatedLoader(clk)
-	getWithin(t, c, l.load)
-	<-l.started
-	l.gated.Store(true)
-	clk.set(t0.Add(55 * time.Second))
-	getWithin(t, c, l.load)
-	<-l.started
+	c, clk, l, t0 := hangingRefresh(t)
 	l.gate <- errors.New("throttled")
 	waitFor(t, "the failed refresh to end", func() bool { return c.Stats().InFlight == 0 })
 	clk.set(t0.Add(58 * time.Second))
@@ -256,16 +256,7 @@ func TestFailedRefreshKeepsTheEntryUntilItExpires(t *testing.T) {
 }
 
 func TestForgetDropsARefreshInFlight(t *testing.T) {
-	t0 := time.Unix(1000, 0)
-	clk := newClock(t0)
-	c := memo.New[string, int](10, memo.WithClock(clk.now), memo.WithRefreshAhead(10*time.Second))
-	l := newGatedLoader(clk)
-	getWithin(t, c, l.load)
-	<-l.started
-	l.gated.Store(true)
-	clk.set(t0.Add(55 * time.Second))
-	getWithin(t, c, l.load)
-	<-l.started
+	c, _, l, _ := hangingRefresh(t)
 	c.Forget("k") // e.g. the tenant was just suspended here
 	l.gate <- nil
 	waitFor(t, "the refresh to end", func() bool { return c.Stats().InFlight == 0 })
