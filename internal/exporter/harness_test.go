@@ -178,7 +178,7 @@ func (h *harness) mustCreate(t *testing.T, tenantID, resource, body string) map[
 	t.Helper()
 	r := h.call(t, tenantID, "POST", resource, nil, body)
 	if r.Status != 201 && r.Status != 202 {
-		t.Fatalf("POST %s = %+v", resource, r)
+		t.Fatalf("POST %s = %+v\napi log:\n%s", resource, r, h.apiLogs.String())
 	}
 	return r.Body
 }
