@@ -197,9 +197,8 @@ type flooder struct {
 }
 
 // startFlooder starts `tessera-bench -flooder URL -flooder-limit RATE
-// -flood-factor F` and
-// hands it the tenant's ID token on its standard input (never on its command
-// line, where ps would show it).
+// -flood-factor F` and hands it the tenant's ID token on its standard input
+// (never on its command line, where ps would show it).
 func startFlooder(ctx context.Context, url, token string, limit, factor float64) (*flooder, error) {
 	self, err := os.Executable()
 	if err != nil {

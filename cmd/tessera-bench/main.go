@@ -91,6 +91,10 @@ type fixture struct {
 
 const benchPassword = "Bench-Passw0rd-Long"
 
+// motoRelease names the moto server that requirements.txt pins, for the
+// report.
+const motoRelease = "moto 5.2.1"
+
 // dynamoDBLocal is the -dynamodb-local directory.
 var dynamoDBLocal string
 
@@ -155,7 +159,7 @@ func run(nTenants, taxN, callN int, outPath string, floodOnly bool) error {
 		if err != nil {
 			return err
 		}
-		engine := "moto 5.2.1"
+		engine := motoRelease
 		if dynamoDBLocal != "" {
 			engine = "DynamoDB Local " + emulator.DynamoDBLocalVersion + " (a stack of its own; the other services on moto and local-kms)"
 		}
@@ -234,7 +238,7 @@ func run(nTenants, taxN, callN int, outPath string, floodOnly bool) error {
 		if err != nil {
 			return err
 		}
-		floodText = floodReport(flood, "moto 5.2.1")
+		floodText = floodReport(flood, motoRelease)
 	}
 
 	// (b) STS and KMS calls per callN requests over the tenants, with fresh
@@ -293,7 +297,7 @@ func run(nTenants, taxN, callN int, outPath string, floodOnly bool) error {
 	baseP50, baseP99 := pct(base, 50), pct(base, 99)
 	var b strings.Builder
 	fmt.Fprintf(&b, "Tessera benchmark, %s\n", time.Now().UTC().Format(time.RFC3339))
-	fmt.Fprintf(&b, "machine: %s, %d cores, %s/%s, %s; emulators: moto 5.2.1 + local-kms\n\n", cpuModel(), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version())
+	fmt.Fprintf(&b, "machine: %s, %d cores, %s/%s, %s; emulators: %s + local-kms\n\n", cpuModel(), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), motoRelease)
 	fmt.Fprintf(&b, "(a) multi-tenant tax, %d requests per variant over %d tenants (3 order reads : 1 order write)\n", taxN, len(fx))
 	fmt.Fprintf(&b, "    isolated (claims, catalog, scoped credentials, key prefix, encryption): p50 %s  p99 %s\n", ms(isoP50), ms(isoP99))
 	fmt.Fprintf(&b, "    baseline (same DynamoDB calls, plain credentials, no encryption):        p50 %s  p99 %s\n", ms(baseP50), ms(baseP99))

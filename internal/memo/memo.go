@@ -68,8 +68,9 @@ const RefreshTimeout = 10 * time.Second
 // path, instead of making the first caller after expiry wait. The expiry
 // still holds: an entry is never returned after it, and a Get then waits
 // for the load as before. Each entry gets one refresh attempt; a failed one
-// is dropped (the entry stays until it expires). The load runs with the hitting call's context values, without
-// its cancellation, for at most RefreshTimeout.
+// is dropped (the entry stays until it expires). The load runs with the
+// hitting call's context values, without its cancellation, for at most
+// RefreshTimeout.
 func WithRefreshAhead(window time.Duration) Option {
 	return func(o *options) { o.refresh = window }
 }

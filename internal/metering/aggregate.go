@@ -80,6 +80,11 @@ func (a *Aggregator) Add(r Record) {
 func (a *Aggregator) Due(now time.Time) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	return a.due(now)
+}
+
+// due is Due with a.mu held.
+func (a *Aggregator) due(now time.Time) bool {
 	if len(a.dirty) == 0 {
 		return false
 	}
@@ -102,12 +107,9 @@ func (a *Aggregator) Due(now time.Time) bool {
 // flush still owed and writes the same totals again (a herd of ledger writes,
 // each on a request's path).
 func (a *Aggregator) Claim(now time.Time) bool {
-	if !a.Due(now) {
-		return false
-	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.claimed {
+	if a.claimed || !a.due(now) {
 		return false
 	}
 	a.claimed = true
