@@ -73,7 +73,7 @@ lint: tools ## gofmt, go vet and staticcheck
 
 bench: tools $(DDBLOCAL) ## isolation tax, STS/KMS calls, init, size, onboarding, metering overhead, flood on DynamoDB Local (bench/results.txt), then micro-benchmarks
 	$(GO) run ./cmd/tessera-bench -out bench/results.txt -dynamodb-local $(DDBLOCAL_LIB)
-	$(GO) test -run '^$$' -bench . -benchmem ./internal/crypto ./internal/idtoken ./internal/memo ./internal/metering ./internal/throttle
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/platform/crypto ./internal/platform/idtoken ./internal/platform/memo ./internal/platform/metering ./internal/local/throttle
 
 build: ## build the Lambda binaries (linux/arm64, lambda.norpc) into dist/
 	@for f in $(FUNCTIONS); do \
@@ -82,7 +82,7 @@ build: ## build the Lambda binaries (linux/arm64, lambda.norpc) into dist/
 	done
 
 synth: tools ## build the functions, synthesize the CDK app into cdk.out, refresh the TenantStack template, cfn-lint
-	$(GO) run ./infra -write-tenant-template internal/tenantstack/TenantStack.template.json
+	$(GO) run ./infra -write-tenant-template internal/control/tenantstack/TenantStack.template.json
 	$(CDK) synth --quiet --no-notices -c stage=$(STAGE)
 	$(CFNLINT) --ignore-checks W3005 -- cdk.out/*.template.json
 

@@ -10,8 +10,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/tessera-saas/tessera/internal/plan"
-	"github.com/tessera-saas/tessera/internal/route"
+	"github.com/tessera-saas/tessera/internal/platform/plan"
+	"github.com/tessera-saas/tessera/internal/platform/route"
 )
 
 // restAPI is the REST API, its usage plans, and what its methods share.
@@ -34,7 +34,7 @@ type restAPI struct {
 // Usage plans: a usage plan only limits requests that carry an API key of
 // the plan, so tenant routes require a key (x-api-key). The provisioner
 // creates one key per tenant (never one per tier) and binds it to its
-// tier's plan (internal/apikey); operator routes take no key.
+// tier's plan (internal/control/apikey); operator routes take no key.
 //
 // Body size: API Gateway REST APIs accept payloads up to 10 MB (a hard
 // limit, not configurable); the api handler rejects bodies over 256 KiB

@@ -8,9 +8,9 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/tessera-saas/tessera/internal/plan"
-	"github.com/tessera-saas/tessera/internal/route"
-	"github.com/tessera-saas/tessera/internal/settings"
+	"github.com/tessera-saas/tessera/internal/platform/plan"
+	"github.com/tessera-saas/tessera/internal/platform/route"
+	"github.com/tessera-saas/tessera/internal/platform/settings"
 )
 
 // TestEveryRouteHasCognitoAuthorizer checks that the API has exactly the

@@ -5,10 +5,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tessera-saas/tessera/internal/access"
-	"github.com/tessera-saas/tessera/internal/plan"
-	"github.com/tessera-saas/tessera/internal/route"
-	"github.com/tessera-saas/tessera/internal/settings"
+	"github.com/tessera-saas/tessera/internal/platform/access"
+	"github.com/tessera-saas/tessera/internal/platform/plan"
+	"github.com/tessera-saas/tessera/internal/platform/route"
+	"github.com/tessera-saas/tessera/internal/platform/settings"
 )
 
 const apigatewayArn = arnPrefix + "apigateway:${AWS::Region}::"
@@ -57,7 +57,7 @@ func TestTenantRoutesRequireAPIKey(t *testing.T) {
 }
 
 // TestProvisionerAPIKeyPermissions checks the API Gateway permissions: only
-// the provisioner has any, exactly what internal/apikey calls, on API keys
+// the provisioner has any, exactly what internal/control/apikey calls, on API keys
 // and on the keys of this deployment's usage plans, tagging only with
 // tenantId; and that it gets each tier's usage plan id.
 func TestProvisionerAPIKeyPermissions(t *testing.T) {

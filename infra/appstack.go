@@ -14,10 +14,10 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/tessera-saas/tessera/internal/access"
-	"github.com/tessera-saas/tessera/internal/plan"
-	"github.com/tessera-saas/tessera/internal/route"
-	"github.com/tessera-saas/tessera/internal/settings"
+	"github.com/tessera-saas/tessera/internal/platform/access"
+	"github.com/tessera-saas/tessera/internal/platform/plan"
+	"github.com/tessera-saas/tessera/internal/platform/route"
+	"github.com/tessera-saas/tessera/internal/platform/settings"
 )
 
 // AppStackProps configures the app plane stack.
@@ -147,7 +147,7 @@ func newDataAccessRole(stack awscdk.Stack, cfg config, data *DataStack, trusted 
 	return role
 }
 
-// functionEnv is the configuration of one function (internal/settings
+// functionEnv is the configuration of one function (internal/platform/settings
 // reads it): the settings its spec lists.
 func functionEnv(stack awscdk.Stack, cfg config, data *DataStack, dataRole, role awsiam.Role,
 	plans map[string]awsapigateway.UsagePlan, spec functionSpec) (map[string]*string, error) {

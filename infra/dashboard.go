@@ -8,12 +8,12 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/tessera-saas/tessera/internal/catalog"
-	"github.com/tessera-saas/tessera/internal/metering"
-	"github.com/tessera-saas/tessera/internal/plan"
+	"github.com/tessera-saas/tessera/internal/platform/catalog"
+	"github.com/tessera-saas/tessera/internal/platform/metering"
+	"github.com/tessera-saas/tessera/internal/platform/plan"
 )
 
-// The dashboard reads what internal/metering writes: one EMF line per
+// The dashboard reads what internal/platform/metering writes: one EMF line per
 // request in the api function's log group, namespace metering.Namespace,
 // with the fields TenantId, Tier, Route, StatusClass, Requests (1),
 // Latency (ms), ReadCapacityUnits and WriteCapacityUnits, and the metrics

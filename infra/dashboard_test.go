@@ -7,8 +7,8 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/tessera-saas/tessera/internal/metering"
-	"github.com/tessera-saas/tessera/internal/plan"
+	"github.com/tessera-saas/tessera/internal/platform/metering"
+	"github.com/tessera-saas/tessera/internal/platform/plan"
 )
 
 // emfLine is metering's golden EMF line (a premium request).

@@ -8,7 +8,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/tessera-saas/tessera/internal/bus"
+	"github.com/tessera-saas/tessera/internal/control/bus"
 )
 
 // TestTablesPITRAndSSE checks every table of every stack, and that no

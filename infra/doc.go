@@ -12,12 +12,12 @@
 //     require the tenant's API key), JSON gateway responses, one usage plan
 //     per tier, the provisioner's event source on the provisioning queue,
 //     the export worker's event source on each tier queue (concurrency from
-//     internal/plan), the schedule of the tenants function's outbox sweep,
+//     internal/platform/plan), the schedule of the tenants function's outbox sweep,
 //     and the dashboard tessera-<stage> with Contributor Insights rules for
 //     the top tenants by requests and capacity;
 //   - TenantStack: the dedicated table of one premium tenant, deployed by the
 //     provisioner (never by `cdk deploy`) from the copy checked in at
-//     internal/tenantstack.
+//     internal/control/tenantstack.
 //
 // The stage comes from the context (-c stage=prod; cdk.json defaults to dev).
 // Account and Region come from the context (-c account=... -c region=...) or

@@ -9,9 +9,9 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/tessera-saas/tessera/internal/catalog"
-	"github.com/tessera-saas/tessera/internal/export"
-	"github.com/tessera-saas/tessera/internal/plan"
+	"github.com/tessera-saas/tessera/internal/platform/catalog"
+	"github.com/tessera-saas/tessera/internal/platform/export"
+	"github.com/tessera-saas/tessera/internal/platform/plan"
 )
 
 // exportRetentionDays is how long an export object stays in the bucket.

@@ -7,9 +7,9 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/tessera-saas/tessera/internal/export"
-	"github.com/tessera-saas/tessera/internal/plan"
-	"github.com/tessera-saas/tessera/internal/settings"
+	"github.com/tessera-saas/tessera/internal/platform/export"
+	"github.com/tessera-saas/tessera/internal/platform/plan"
+	"github.com/tessera-saas/tessera/internal/platform/settings"
 )
 
 // TestExportBucket checks the export bucket: private, TLS only, encrypted,

@@ -3,9 +3,9 @@ package main
 import (
 	"time"
 
-	"github.com/tessera-saas/tessera/internal/plan"
-	"github.com/tessera-saas/tessera/internal/route"
-	"github.com/tessera-saas/tessera/internal/settings"
+	"github.com/tessera-saas/tessera/internal/platform/plan"
+	"github.com/tessera-saas/tessera/internal/platform/route"
+	"github.com/tessera-saas/tessera/internal/platform/settings"
 )
 
 // Functions that serve no route.
@@ -51,7 +51,7 @@ type functionSpec struct {
 	Description string
 	MemoryMB    float64
 	Timeout     time.Duration
-	// Env lists the settings (internal/settings) the function reads.
+	// Env lists the settings (internal/platform/settings) the function reads.
 	Env []string
 	// TenantData marks a function that works on tenant data: its role may
 	// assume TenantDataAccessRole (tagged), and TenantDataAccessRole trusts

@@ -4,13 +4,13 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/tessera-saas/tessera/internal/throttle"
+	"github.com/tessera-saas/tessera/internal/local/throttle"
 )
 
 // gatewayResponse is how API Gateway answers a request it refuses itself,
 // before any function runs: in the error body of every Tessera response,
 // {"error":{"code":"...","message":"..."}} (internal/api.Body), with the
-// codes the local gateway (internal/gateway) and the handlers use.
+// codes the local gateway (internal/local/gateway) and the handlers use.
 type gatewayResponse struct {
 	Type responseType
 	// Status replaces API Gateway's status; "" keeps it (the DEFAULT_*
@@ -43,7 +43,7 @@ const apiErrorMessage = "$context.error.messageString"
 
 // gatewayResponses are the responses API Gateway sends instead of its
 // default {"message": "..."} bodies. The error codes are internal/api's
-// (CodeUnauthenticated, CodeForbidden, ...) and internal/throttle's; the
+// (CodeUnauthenticated, CodeForbidden, ...) and internal/local/throttle's; the
 // tests compare them.
 var gatewayResponses = []gatewayResponse{
 	// Anything not named below keeps its status and API Gateway's message.
@@ -61,7 +61,7 @@ var gatewayResponses = []gatewayResponse{
 	// that is disabled, deleted or in no usage plan of this stage.
 	{Type: "INVALID_API_KEY", Status: "403", Code: "invalid_api_key", Message: `"a valid API key is required in the x-api-key header"`},
 	// The usage plan's (or the stage's) rate and burst, and the plan's
-	// monthly quota, as the local gateway answers them (internal/throttle).
+	// monthly quota, as the local gateway answers them (internal/local/throttle).
 	{Type: "THROTTLED", Status: "429", Code: throttle.CodeRateLimited, Message: `"Too Many Requests: over the request rate"`},
 	{Type: "QUOTA_EXCEEDED", Status: "429", Code: throttle.CodeQuotaExceeded, Message: `"the tenant has used its monthly request quota"`},
 	{Type: "REQUEST_TOO_LARGE", Status: "413", Code: "body_too_large", Message: `"request body too large"`},

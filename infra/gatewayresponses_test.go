@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/tessera-saas/tessera/internal/api"
-	"github.com/tessera-saas/tessera/internal/throttle"
+	"github.com/tessera-saas/tessera/internal/local/throttle"
 )
 
 // TestGatewayResponses checks that API Gateway answers what it refuses

@@ -10,9 +10,9 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/tessera-saas/tessera/internal/access"
-	"github.com/tessera-saas/tessera/internal/store"
-	"github.com/tessera-saas/tessera/internal/tenant"
+	"github.com/tessera-saas/tessera/internal/platform/access"
+	"github.com/tessera-saas/tessera/internal/platform/store"
+	"github.com/tessera-saas/tessera/internal/platform/tenant"
 )
 
 // dynamoDataActions are the DynamoDB actions that read or write items.

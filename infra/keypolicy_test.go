@@ -4,7 +4,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/tessera-saas/tessera/internal/access"
+	"github.com/tessera-saas/tessera/internal/platform/access"
 )
 
 // TestTenantKeyPolicy checks the key policy of a tenant's KMS key: of all

@@ -12,9 +12,9 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/tessera-saas/tessera/internal/access"
-	"github.com/tessera-saas/tessera/internal/plan"
-	"github.com/tessera-saas/tessera/internal/store"
+	"github.com/tessera-saas/tessera/internal/platform/access"
+	"github.com/tessera-saas/tessera/internal/platform/plan"
+	"github.com/tessera-saas/tessera/internal/platform/store"
 )
 
 // Catalog item actions. TransactWriteItems has no IAM action of its own:
@@ -150,7 +150,7 @@ func grantProvisioner(stack awscdk.Stack, data *DataStack, role awsiam.Role) {
 	data.ProvisioningQueue.GrantSendMessages(role)
 }
 
-// grantAPIKeys gives the provisioner's role what internal/apikey calls to
+// grantAPIKeys gives the provisioner's role what internal/control/apikey calls to
 // give each tenant its own API key in its tier's usage plan: create, find
 // (by name), and delete keys; read, add and remove the keys of the
 // deployment's usage plans, and of no other plan. Keys are created with the
@@ -217,7 +217,7 @@ func scheduleOutboxSweep(stack awscdk.Stack, fn awslambda.Function) {
 	})
 }
 
-// fromAccess turns a statement of internal/access into a CDK statement.
+// fromAccess turns a statement of internal/platform/access into a CDK statement.
 func fromAccess(st access.Statement) awsiam.PolicyStatement {
 	return awsiam.PolicyStatement_FromJson(access.Policy{Statement: []access.Statement{st}}.Map()["Statement"].([]any)[0])
 }

@@ -7,8 +7,8 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/tessera-saas/tessera/internal/access"
-	"github.com/tessera-saas/tessera/internal/tenantstack"
+	"github.com/tessera-saas/tessera/internal/control/tenantstack"
+	"github.com/tessera-saas/tessera/internal/platform/access"
 )
 
 // tenantStackID is the construct id (and artifact id) of TenantStack.

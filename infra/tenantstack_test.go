@@ -7,11 +7,11 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/tessera-saas/tessera/internal/access"
-	"github.com/tessera-saas/tessera/internal/tenantstack"
+	"github.com/tessera-saas/tessera/internal/control/tenantstack"
+	"github.com/tessera-saas/tessera/internal/platform/access"
 )
 
-const regenerateHint = "regenerate it with `make synth` (go run ./infra -write-tenant-template internal/tenantstack/TenantStack.template.json)"
+const regenerateHint = "regenerate it with `make synth` (go run ./infra -write-tenant-template internal/control/tenantstack/TenantStack.template.json)"
 
 func TestTenantStackTable(t *testing.T) {
 	s := synth(t)
@@ -69,7 +69,7 @@ func TestTenantStackTable(t *testing.T) {
 }
 
 // TestTenantTemplateUpToDate fails while the copy the provisioner deploys
-// (internal/tenantstack) differs from a fresh synth.
+// (internal/control/tenantstack) differs from a fresh synth.
 func TestTenantTemplateUpToDate(t *testing.T) {
 	s := synth(t)
 	fresh, err := synthTenantTemplate(s.Root)
@@ -78,10 +78,10 @@ func TestTenantTemplateUpToDate(t *testing.T) {
 	}
 	checkedIn, err := canonicalJSON(tenantstack.Template())
 	if err != nil {
-		t.Fatalf("internal/tenantstack/TenantStack.template.json: %v; %s", err, regenerateHint)
+		t.Fatalf("internal/control/tenantstack/TenantStack.template.json: %v; %s", err, regenerateHint)
 	}
 	if !bytes.Equal(fresh, checkedIn) {
-		t.Errorf("internal/tenantstack/TenantStack.template.json is stale; %s\nfresh synth:\n%s", regenerateHint, fresh)
+		t.Errorf("internal/control/tenantstack/TenantStack.template.json is stale; %s\nfresh synth:\n%s", regenerateHint, fresh)
 	}
 	if n := len(tenantstack.TemplateBody()); n > 51_200 {
 		t.Errorf("template is %d bytes; CreateStack's TemplateBody takes at most 51,200", n)

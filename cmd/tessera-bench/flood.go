@@ -19,12 +19,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 
-	"github.com/tessera-saas/tessera/internal/gateway"
-	"github.com/tessera-saas/tessera/internal/idtoken"
-	"github.com/tessera-saas/tessera/internal/plan"
-	"github.com/tessera-saas/tessera/internal/route"
-	"github.com/tessera-saas/tessera/internal/settings"
-	"github.com/tessera-saas/tessera/internal/throttle"
+	"github.com/tessera-saas/tessera/internal/local/gateway"
+	"github.com/tessera-saas/tessera/internal/local/throttle"
+	"github.com/tessera-saas/tessera/internal/platform/idtoken"
+	"github.com/tessera-saas/tessera/internal/platform/plan"
+	"github.com/tessera-saas/tessera/internal/platform/route"
+	"github.com/tessera-saas/tessera/internal/platform/settings"
 	"github.com/tessera-saas/tessera/internal/wire"
 )
 

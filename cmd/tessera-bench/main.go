@@ -29,14 +29,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/tessera-saas/tessera/internal/api"
-	"github.com/tessera-saas/tessera/internal/awsconfig"
-	"github.com/tessera-saas/tessera/internal/bootstrap"
-	"github.com/tessera-saas/tessera/internal/catalog"
-	"github.com/tessera-saas/tessera/internal/crypto"
-	"github.com/tessera-saas/tessera/internal/emulator"
-	"github.com/tessera-saas/tessera/internal/seed"
-	"github.com/tessera-saas/tessera/internal/settings"
-	"github.com/tessera-saas/tessera/internal/store"
+	"github.com/tessera-saas/tessera/internal/local/bootstrap"
+	"github.com/tessera-saas/tessera/internal/local/emulator"
+	"github.com/tessera-saas/tessera/internal/local/seed"
+	"github.com/tessera-saas/tessera/internal/platform/awsconfig"
+	"github.com/tessera-saas/tessera/internal/platform/catalog"
+	"github.com/tessera-saas/tessera/internal/platform/crypto"
+	"github.com/tessera-saas/tessera/internal/platform/settings"
+	"github.com/tessera-saas/tessera/internal/platform/store"
 	"github.com/tessera-saas/tessera/internal/wire"
 )
 

@@ -15,10 +15,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go/middleware"
 
-	"github.com/tessera-saas/tessera/internal/catalog"
-	"github.com/tessera-saas/tessera/internal/pump"
-	"github.com/tessera-saas/tessera/internal/settings"
-	"github.com/tessera-saas/tessera/internal/store"
+	"github.com/tessera-saas/tessera/internal/local/pump"
+	"github.com/tessera-saas/tessera/internal/platform/catalog"
+	"github.com/tessera-saas/tessera/internal/platform/settings"
+	"github.com/tessera-saas/tessera/internal/platform/store"
 	"github.com/tessera-saas/tessera/internal/wire"
 )
 

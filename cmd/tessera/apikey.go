@@ -7,8 +7,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 
-	"github.com/tessera-saas/tessera/internal/apikey"
-	"github.com/tessera-saas/tessera/internal/tenant"
+	"github.com/tessera-saas/tessera/internal/control/apikey"
+	"github.com/tessera-saas/tessera/internal/platform/tenant"
 )
 
 // runAPIKey prints a tenant's API key, for an operator to hand to the

@@ -5,8 +5,8 @@ import (
 	"flag"
 	"fmt"
 
-	"github.com/tessera-saas/tessera/internal/bootstrap"
-	"github.com/tessera-saas/tessera/internal/emulator"
+	"github.com/tessera-saas/tessera/internal/local/bootstrap"
+	"github.com/tessera-saas/tessera/internal/local/emulator"
 )
 
 func runEmulator(ctx context.Context, args []string) error {

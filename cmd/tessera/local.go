@@ -11,11 +11,11 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
-	"github.com/tessera-saas/tessera/internal/gateway"
-	"github.com/tessera-saas/tessera/internal/idtoken"
-	"github.com/tessera-saas/tessera/internal/route"
-	"github.com/tessera-saas/tessera/internal/settings"
-	"github.com/tessera-saas/tessera/internal/throttle"
+	"github.com/tessera-saas/tessera/internal/local/gateway"
+	"github.com/tessera-saas/tessera/internal/local/throttle"
+	"github.com/tessera-saas/tessera/internal/platform/idtoken"
+	"github.com/tessera-saas/tessera/internal/platform/route"
+	"github.com/tessera-saas/tessera/internal/platform/settings"
 	"github.com/tessera-saas/tessera/internal/wire"
 )
 

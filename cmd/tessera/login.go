@@ -11,8 +11,8 @@ import (
 
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 
-	"github.com/tessera-saas/tessera/internal/idtoken"
-	"github.com/tessera-saas/tessera/internal/settings"
+	"github.com/tessera-saas/tessera/internal/platform/idtoken"
+	"github.com/tessera-saas/tessera/internal/platform/settings"
 )
 
 func runLogin(ctx context.Context, args []string) error {

@@ -11,8 +11,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
-	"github.com/tessera-saas/tessera/internal/awsconfig"
-	"github.com/tessera-saas/tessera/internal/settings"
+	"github.com/tessera-saas/tessera/internal/platform/awsconfig"
+	"github.com/tessera-saas/tessera/internal/platform/settings"
 )
 
 const helpText = `tessera: operator and developer CLI

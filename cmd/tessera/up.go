@@ -15,11 +15,11 @@ import (
 
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 
-	"github.com/tessera-saas/tessera/internal/bootstrap"
-	"github.com/tessera-saas/tessera/internal/directory"
-	"github.com/tessera-saas/tessera/internal/emulator"
-	"github.com/tessera-saas/tessera/internal/idtoken"
-	"github.com/tessera-saas/tessera/internal/seed"
+	"github.com/tessera-saas/tessera/internal/control/directory"
+	"github.com/tessera-saas/tessera/internal/local/bootstrap"
+	"github.com/tessera-saas/tessera/internal/local/emulator"
+	"github.com/tessera-saas/tessera/internal/local/seed"
+	"github.com/tessera-saas/tessera/internal/platform/idtoken"
 )
 
 // Demo credentials of the local stack only.

@@ -7,7 +7,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/tessera-saas/tessera/internal/usage"
+	"github.com/tessera-saas/tessera/internal/control/usage"
 	"github.com/tessera-saas/tessera/internal/wire"
 )
 

@@ -9,8 +9,8 @@ import (
 
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 
-	"github.com/tessera-saas/tessera/internal/directory"
-	"github.com/tessera-saas/tessera/internal/settings"
+	"github.com/tessera-saas/tessera/internal/control/directory"
+	"github.com/tessera-saas/tessera/internal/platform/settings"
 )
 
 // runUsers holds operator actions on users that go straight to the user

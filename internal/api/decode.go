@@ -15,8 +15,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/tessera-saas/tessera/internal/entityid"
-	"github.com/tessera-saas/tessera/internal/store"
+	"github.com/tessera-saas/tessera/internal/platform/entityid"
+	"github.com/tessera-saas/tessera/internal/platform/store"
 )
 
 // MaxBodyBytes is the largest request body accepted (HTTP 413 beyond).

@@ -5,12 +5,12 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/tessera-saas/tessera/internal/catalog"
-	"github.com/tessera-saas/tessera/internal/crypto"
-	"github.com/tessera-saas/tessera/internal/order"
-	"github.com/tessera-saas/tessera/internal/product"
-	"github.com/tessera-saas/tessera/internal/store"
-	"github.com/tessera-saas/tessera/internal/tenant"
+	"github.com/tessera-saas/tessera/internal/platform/catalog"
+	"github.com/tessera-saas/tessera/internal/platform/crypto"
+	"github.com/tessera-saas/tessera/internal/platform/order"
+	"github.com/tessera-saas/tessera/internal/platform/product"
+	"github.com/tessera-saas/tessera/internal/platform/store"
+	"github.com/tessera-saas/tessera/internal/platform/tenant"
 )
 
 // Error codes are part of the API contract: clients branch on them.

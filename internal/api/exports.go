@@ -8,12 +8,12 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/tessera-saas/tessera/internal/export"
-	"github.com/tessera-saas/tessera/internal/tenant"
+	"github.com/tessera-saas/tessera/internal/platform/export"
+	"github.com/tessera-saas/tessera/internal/platform/tenant"
 )
 
 // Exports starts and reads the caller's tenant's data exports
-// (internal/exporter).
+// (internal/app/exporter).
 type Exports interface {
 	Start(ctx context.Context, requestID string) (export.Export, error)
 	Get(ctx context.Context, id string) (export.Export, error)

@@ -14,9 +14,9 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/tessera-saas/tessera/internal/api"
-	"github.com/tessera-saas/tessera/internal/catalog"
-	"github.com/tessera-saas/tessera/internal/tenant"
-	"github.com/tessera-saas/tessera/internal/testenv/fixture"
+	"github.com/tessera-saas/tessera/internal/local/testenv/fixture"
+	"github.com/tessera-saas/tessera/internal/platform/catalog"
+	"github.com/tessera-saas/tessera/internal/platform/tenant"
 )
 
 // exports counts the tenant's export records, read directly from the table.

@@ -9,13 +9,13 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/tessera-saas/tessera/internal/catalog"
-	"github.com/tessera-saas/tessera/internal/metering"
-	"github.com/tessera-saas/tessera/internal/order"
-	"github.com/tessera-saas/tessera/internal/product"
-	"github.com/tessera-saas/tessera/internal/route"
-	"github.com/tessera-saas/tessera/internal/store"
-	"github.com/tessera-saas/tessera/internal/tenant"
+	"github.com/tessera-saas/tessera/internal/platform/catalog"
+	"github.com/tessera-saas/tessera/internal/platform/metering"
+	"github.com/tessera-saas/tessera/internal/platform/order"
+	"github.com/tessera-saas/tessera/internal/platform/product"
+	"github.com/tessera-saas/tessera/internal/platform/route"
+	"github.com/tessera-saas/tessera/internal/platform/store"
+	"github.com/tessera-saas/tessera/internal/platform/tenant"
 )
 
 // Tenants looks up tenant records (a catalog.Cache in production).

@@ -20,10 +20,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/tessera-saas/tessera/internal/api"
-	"github.com/tessera-saas/tessera/internal/catalog"
-	"github.com/tessera-saas/tessera/internal/store"
-	"github.com/tessera-saas/tessera/internal/testenv"
-	"github.com/tessera-saas/tessera/internal/testenv/fixture"
+	"github.com/tessera-saas/tessera/internal/local/testenv"
+	"github.com/tessera-saas/tessera/internal/local/testenv/fixture"
+	"github.com/tessera-saas/tessera/internal/platform/catalog"
+	"github.com/tessera-saas/tessera/internal/platform/store"
 	"github.com/tessera-saas/tessera/internal/wire"
 )
 

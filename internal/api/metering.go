@@ -5,10 +5,10 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/tessera-saas/tessera/internal/metering"
+	"github.com/tessera-saas/tessera/internal/platform/metering"
 )
 
-// Ledger stores per-tenant hourly usage (internal/store.Ledger).
+// Ledger stores per-tenant hourly usage (internal/platform/store.Ledger).
 type Ledger interface {
 	Record(ctx context.Context, writer string, usages []metering.Usage) ([]metering.Usage, error)
 }

@@ -6,7 +6,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/tessera-saas/tessera/internal/order"
+	"github.com/tessera-saas/tessera/internal/platform/order"
 )
 
 // orderUpdate is the body of PUT /v1/orders/{id}: the full order and the

@@ -6,7 +6,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/tessera-saas/tessera/internal/product"
+	"github.com/tessera-saas/tessera/internal/platform/product"
 )
 
 // productUpdate is the body of PUT /v1/products/{id}: the full product and

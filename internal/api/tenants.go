@@ -16,12 +16,12 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/tessera-saas/tessera/internal/bus"
-	"github.com/tessera-saas/tessera/internal/catalog"
-	"github.com/tessera-saas/tessera/internal/outbox"
-	"github.com/tessera-saas/tessera/internal/route"
-	"github.com/tessera-saas/tessera/internal/store"
-	"github.com/tessera-saas/tessera/internal/tenant"
+	"github.com/tessera-saas/tessera/internal/control/bus"
+	"github.com/tessera-saas/tessera/internal/control/outbox"
+	"github.com/tessera-saas/tessera/internal/platform/catalog"
+	"github.com/tessera-saas/tessera/internal/platform/route"
+	"github.com/tessera-saas/tessera/internal/platform/store"
+	"github.com/tessera-saas/tessera/internal/platform/tenant"
 )
 
 // Publisher publishes outbox events right after the change they announce.
@@ -42,7 +42,7 @@ type TenantsHandler struct {
 
 type operatorEndpoint func(ctx context.Context, op tenant.Operator, req events.APIGatewayProxyRequest) (int, any, error)
 
-// Outbox publishes and sweeps the catalog's outbox (internal/outbox).
+// Outbox publishes and sweeps the catalog's outbox (internal/control/outbox).
 type Outbox interface {
 	Publisher
 	Sweeper

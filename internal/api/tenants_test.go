@@ -10,9 +10,9 @@ import (
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 
 	"github.com/tessera-saas/tessera/internal/api"
-	"github.com/tessera-saas/tessera/internal/directory"
-	"github.com/tessera-saas/tessera/internal/store"
-	"github.com/tessera-saas/tessera/internal/testenv/fixture"
+	"github.com/tessera-saas/tessera/internal/control/directory"
+	"github.com/tessera-saas/tessera/internal/local/testenv/fixture"
+	"github.com/tessera-saas/tessera/internal/platform/store"
 	"github.com/tessera-saas/tessera/internal/wire"
 )
 

@@ -8,12 +8,12 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/tessera-saas/tessera/internal/directory"
-	"github.com/tessera-saas/tessera/internal/store"
-	"github.com/tessera-saas/tessera/internal/tenant"
+	"github.com/tessera-saas/tessera/internal/control/directory"
+	"github.com/tessera-saas/tessera/internal/platform/store"
+	"github.com/tessera-saas/tessera/internal/platform/tenant"
 )
 
-// Users creates users in the identity provider (internal/directory).
+// Users creates users in the identity provider (internal/control/directory).
 type Users interface {
 	Create(ctx context.Context, tenantID string, role tenant.Role, email string) (directory.User, error)
 }

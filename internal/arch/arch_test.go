@@ -17,16 +17,16 @@ const module = "github.com/tessera-saas/tessera/"
 
 // allowedDynamoDB may import the DynamoDB service client in non-test code.
 var allowedDynamoDB = map[string]bool{
-	module + "internal/store":     true,
-	module + "internal/bootstrap": true,
+	module + "internal/platform/store":  true,
+	module + "internal/local/bootstrap": true,
 }
 
 // allowedKMSData may call KMS data operations in non-test code.
 var allowedKMSData = map[string]bool{
-	module + "internal/crypto":    true,
-	module + "internal/tenantkey": true, // key lifecycle only; see its doc
-	module + "internal/bootstrap": true,
-	module + "internal/provision": true,
+	module + "internal/platform/crypto":   true,
+	module + "internal/control/tenantkey": true, // key lifecycle only; see its doc
+	module + "internal/local/bootstrap":   true,
+	module + "internal/control/provision": true,
 }
 
 // kmsDataOps are the KMS operations that use key material.
@@ -67,7 +67,7 @@ func TestOnlyStoreImportsDynamoDB(t *testing.T) {
 	for _, p := range packages(t) {
 		for _, imp := range p.Imports {
 			if imp == "github.com/aws/aws-sdk-go-v2/service/dynamodb" && !allowedDynamoDB[p.ImportPath] {
-				t.Errorf("%s imports the DynamoDB client; only internal/store may build keys and call DynamoDB", p.ImportPath)
+				t.Errorf("%s imports the DynamoDB client; only internal/platform/store may build keys and call DynamoDB", p.ImportPath)
 			}
 		}
 	}
@@ -80,7 +80,7 @@ func TestOnlyCryptoCallsKMSDataOperations(t *testing.T) {
 		}
 		for _, f := range p.GoFiles {
 			for _, op := range kmsDataCalls(t, filepath.Join(p.Dir, f)) {
-				t.Errorf("%s (%s) uses kms.%s; only internal/crypto may use tenant key material", p.ImportPath, f, op)
+				t.Errorf("%s (%s) uses kms.%s; only internal/platform/crypto may use tenant key material", p.ImportPath, f, op)
 			}
 		}
 	}
@@ -130,15 +130,15 @@ func kmsDataCalls(t *testing.T, path string) []string {
 }
 
 // TestGuardSeesViolations proves the KMS check is not vacuous: it finds the
-// data operations that internal/crypto does use.
+// data operations that internal/platform/crypto does use.
 func TestGuardSeesViolations(t *testing.T) {
 	var seen []string
 	storeImports := false
 	for _, p := range packages(t) {
 		for _, imp := range p.Imports {
-			storeImports = storeImports || (p.ImportPath == module+"internal/store" && imp == "github.com/aws/aws-sdk-go-v2/service/dynamodb")
+			storeImports = storeImports || (p.ImportPath == module+"internal/platform/store" && imp == "github.com/aws/aws-sdk-go-v2/service/dynamodb")
 		}
-		if p.ImportPath != module+"internal/crypto" {
+		if p.ImportPath != module+"internal/platform/crypto" {
 			continue
 		}
 		for _, f := range p.GoFiles {
@@ -146,10 +146,10 @@ func TestGuardSeesViolations(t *testing.T) {
 		}
 	}
 	if !storeImports {
-		t.Fatal("guard did not see internal/store's DynamoDB import")
+		t.Fatal("guard did not see internal/platform/store's DynamoDB import")
 	}
 	joined := strings.Join(seen, ",")
 	if !strings.Contains(joined, "GenerateDataKey") || !strings.Contains(joined, "Decrypt") {
-		t.Fatalf("guard did not see internal/crypto's own KMS calls (saw %q)", joined)
+		t.Fatalf("guard did not see internal/platform/crypto's own KMS calls (saw %q)", joined)
 	}
 }

@@ -1,6 +1,6 @@
 // Test-only: evaluates IAM requests with @cloud-copilot/iam-simulate (AGPL,
 // never shipped with or linked into the product). Used by
-// internal/access/policy_sim_test.go.
+// internal/platform/access/policy_sim_test.go.
 //
 // stdin:  JSON array of requests:
 //   { "name": "...",                        // echoed back

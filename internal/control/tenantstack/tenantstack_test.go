@@ -1,0 +1,60 @@
+package tenantstack_test
+
+import (
+	"encoding/json"
+	"regexp"
+	"testing"
+
+	"github.com/tessera-saas/tessera/internal/control/tenantstack"
+)
+
+// TestTemplateNames checks that the checked-in template declares the
+// parameters and outputs this package names. (infra's tests check that it
+// is a fresh synth.)
+func TestTemplateNames(t *testing.T) {
+	var tmpl struct {
+		Parameters map[string]struct {
+			Type           string
+			AllowedPattern string
+		}
+		Outputs   map[string]any
+		Resources map[string]struct{ Type string }
+	}
+	if err := json.Unmarshal(tenantstack.Template(), &tmpl); err != nil {
+		t.Fatalf("parse template: %v", err)
+	}
+	for _, p := range []string{tenantstack.ParamTenantID, tenantstack.ParamKeyArn} {
+		if tmpl.Parameters[p].Type != "String" {
+			t.Errorf("parameter %s: %+v", p, tmpl.Parameters[p])
+		}
+	}
+	if got := tmpl.Parameters[tenantstack.ParamTenantID].AllowedPattern; got != tenantstack.TenantIDPattern {
+		t.Errorf("TenantId AllowedPattern = %q, want %q", got, tenantstack.TenantIDPattern)
+	}
+	for _, o := range []string{tenantstack.OutputTableName, tenantstack.OutputTableArn} {
+		if tmpl.Outputs[o] == nil {
+			t.Errorf("output %s missing", o)
+		}
+	}
+	if len(tmpl.Resources) != 1 {
+		t.Errorf("resources = %+v, want one table", tmpl.Resources)
+	}
+	for _, r := range tmpl.Resources {
+		if r.Type != "AWS::DynamoDB::Table" {
+			t.Errorf("resource type %s, want AWS::DynamoDB::Table", r.Type)
+		}
+	}
+}
+
+func TestTenantIDPattern(t *testing.T) {
+	re := regexp.MustCompile(tenantstack.TenantIDPattern)
+	for id, want := range map[string]bool{
+		"t-demo": true, "t-01hxyz": true, "ab": true,
+		"a": false, "-ab": false, "T-demo": false, "t#x": false, "t*": false, "t?": false, "t_x": false,
+		"a234567890123456789012345678901234567890123456789012345678901234": false, // 64 characters
+	} {
+		if got := re.MatchString(id); got != want {
+			t.Errorf("%q matches = %v, want %v", id, got, want)
+		}
+	}
+}

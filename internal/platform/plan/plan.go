@@ -1,0 +1,33 @@
+package plan
+
+import "github.com/tessera-saas/tessera/internal/platform/catalog"
+
+// Limits are the limits of one tier.
+type Limits struct {
+	// RateLimit is the steady-state requests per second of one tenant;
+	// BurstLimit is its token bucket's size.
+	RateLimit  float64
+	BurstLimit int
+	// MonthlyQuota is the number of requests one tenant may make per
+	// calendar month (UTC), as API Gateway counts them.
+	MonthlyQuota int64
+	// ExportConcurrency bounds how many exports of the tier's tenants run at
+	// once (all tenants of the tier share it). It is the MaximumConcurrency
+	// of the tier queue's Lambda event source, which must be at least 2.
+	ExportConcurrency int
+}
+
+var limits = map[catalog.Tier]Limits{
+	catalog.TierBasic:    {RateLimit: 10, BurstLimit: 20, MonthlyQuota: 100_000, ExportConcurrency: 2},
+	catalog.TierStandard: {RateLimit: 50, BurstLimit: 100, MonthlyQuota: 1_000_000, ExportConcurrency: 4},
+	catalog.TierPremium:  {RateLimit: 200, BurstLimit: 400, MonthlyQuota: 10_000_000, ExportConcurrency: 8},
+}
+
+// Tiers lists the tiers in a stable order (construct ids, outputs, tests).
+var Tiers = []catalog.Tier{catalog.TierBasic, catalog.TierStandard, catalog.TierPremium}
+
+// For returns the limits of tier t; ok is false for an unknown tier.
+func For(t catalog.Tier) (l Limits, ok bool) {
+	l, ok = limits[t]
+	return l, ok
+}

@@ -1,0 +1,164 @@
+package settings
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/tessera-saas/tessera/internal/platform/catalog"
+	"github.com/tessera-saas/tessera/internal/platform/metering"
+	"github.com/tessera-saas/tessera/internal/platform/plan"
+)
+
+// Environment variables read by FromEnv.
+const (
+	EnvStage             = "TESSERA_STAGE"
+	EnvPooledTable       = "TESSERA_POOLED_TABLE"
+	EnvCatalogTable      = "TESSERA_CATALOG_TABLE"
+	EnvEventBus          = "TESSERA_EVENT_BUS"
+	EnvDataAccessRoleARN = "TESSERA_DATA_ACCESS_ROLE_ARN"
+	EnvUserPoolID        = "TESSERA_USER_POOL_ID"
+	EnvAppClientID       = "TESSERA_APP_CLIENT_ID"
+	EnvCatalogTTL        = "TESSERA_CATALOG_TTL"
+	EnvCursorKey         = "TESSERA_CURSOR_KEY"
+	EnvProvisioningQueue = "TESSERA_PROVISIONING_QUEUE_URL"
+	EnvPartition         = "TESSERA_PARTITION"
+	EnvAccountID         = "TESSERA_ACCOUNT_ID"
+	EnvKeyAdminRoleARN   = "TESSERA_KEY_ADMIN_ROLE_ARN"
+	EnvMetricsPerTenant  = "TESSERA_METRICS_PER_TENANT_TIERS"
+	EnvExportBucket      = "TESSERA_EXPORT_BUCKET"
+	// EnvExportQueuePrefix + upper-case tier ("TESSERA_EXPORT_QUEUE_URL_BASIC")
+	// is the URL of that tier's export queue.
+	EnvExportQueuePrefix = "TESSERA_EXPORT_QUEUE_URL_"
+	// EnvUsagePlanPrefix + upper-case tier ("TESSERA_USAGE_PLAN_ID_BASIC") is
+	// the id of that tier's API Gateway usage plan.
+	EnvUsagePlanPrefix = "TESSERA_USAGE_PLAN_ID_"
+)
+
+// TierEnv is the variable of tier t under prefix (EnvExportQueuePrefix,
+// EnvUsagePlanPrefix).
+func TierEnv(prefix string, t catalog.Tier) string { return prefix + strings.ToUpper(string(t)) }
+
+// Settings is the deployment's configuration.
+type Settings struct {
+	Stage        string
+	PooledTable  string
+	CatalogTable string
+	EventBus     string
+	// DataAccessRoleARN is TenantDataAccessRole; every tenant data call runs
+	// under a session of it.
+	DataAccessRoleARN string
+	UserPoolID        string
+	AppClientID       string
+	// CatalogTTL bounds how long a tenant record is cached in memory.
+	CatalogTTL time.Duration
+	// CursorKey authenticates list cursors; every instance of a deployment
+	// shares it. Cursors stay tenant-bound without it (see internal/platform/store).
+	CursorKey string
+	// ProvisioningQueueURL is the queue the bus delivers onboarding and
+	// offboarding events to, and the provisioner's re-checks go to.
+	ProvisioningQueueURL string
+	// Partition and AccountID name principals in tenant key policies.
+	Partition, AccountID string
+	// KeyAdminRoleARN manages tenant keys (the provisioner's role); empty
+	// means the account root.
+	KeyAdminRoleARN string
+	// Metrics chooses which tiers' EMF lines carry a per-tenant dimension
+	// set (each costs a custom metric per tenant).
+	Metrics metering.Config
+	// ExportBucket holds tenant exports, one prefix per tenant.
+	ExportBucket string
+	// ExportQueueURLs is each tier's export queue.
+	ExportQueueURLs map[catalog.Tier]string
+	// UsagePlanIDs is each tier's API Gateway usage plan; the provisioner
+	// binds a tenant's API key to its tier's plan.
+	UsagePlanIDs map[catalog.Tier]string
+}
+
+// Defaults are the names used locally.
+func Defaults() Settings {
+	return Settings{
+		Stage:             "local",
+		PooledTable:       "tessera-pooled",
+		CatalogTable:      "tessera-catalog",
+		EventBus:          "tessera",
+		DataAccessRoleARN: "arn:aws:iam::123456789012:role/TenantDataAccessRole",
+		CatalogTTL:        30 * time.Second,
+		Partition:         "aws",
+		AccountID:         "123456789012",
+		Metrics:           metering.DefaultConfig(),
+		ExportBucket:      "tessera-exports",
+		ExportQueueURLs:   map[catalog.Tier]string{},
+		UsagePlanIDs:      map[catalog.Tier]string{},
+	}
+}
+
+// FromEnv reads the settings, falling back to Defaults for what is unset.
+func FromEnv() (Settings, error) {
+	s := Defaults()
+	for env, dst := range map[string]*string{
+		EnvStage: &s.Stage, EnvPooledTable: &s.PooledTable, EnvCatalogTable: &s.CatalogTable,
+		EnvEventBus: &s.EventBus, EnvDataAccessRoleARN: &s.DataAccessRoleARN,
+		EnvUserPoolID: &s.UserPoolID, EnvAppClientID: &s.AppClientID, EnvCursorKey: &s.CursorKey,
+		EnvProvisioningQueue: &s.ProvisioningQueueURL,
+		EnvPartition:         &s.Partition, EnvAccountID: &s.AccountID, EnvKeyAdminRoleARN: &s.KeyAdminRoleARN,
+	} {
+		if v := strings.TrimSpace(os.Getenv(env)); v != "" {
+			*dst = v
+		}
+	}
+	if v := strings.TrimSpace(os.Getenv(EnvExportBucket)); v != "" {
+		s.ExportBucket = v
+	}
+	for _, t := range plan.Tiers {
+		if v := strings.TrimSpace(os.Getenv(TierEnv(EnvExportQueuePrefix, t))); v != "" {
+			s.ExportQueueURLs[t] = v
+		}
+		if v := strings.TrimSpace(os.Getenv(TierEnv(EnvUsagePlanPrefix, t))); v != "" {
+			s.UsagePlanIDs[t] = v
+		}
+	}
+	if v, ok := os.LookupEnv(EnvMetricsPerTenant); ok {
+		m, err := metering.ParseConfig(v)
+		if err != nil {
+			return Settings{}, fmt.Errorf("settings: %s: %w", EnvMetricsPerTenant, err)
+		}
+		s.Metrics = m
+	}
+	if v := os.Getenv(EnvCatalogTTL); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return Settings{}, fmt.Errorf("settings: %s=%q is not a duration", EnvCatalogTTL, v)
+		}
+		s.CatalogTTL = d
+	}
+	return s, nil
+}
+
+// Env renders the settings as environment variables, for .local/env and for
+// child processes.
+func (s Settings) Env() map[string]string {
+	env := map[string]string{
+		EnvStage: s.Stage, EnvPooledTable: s.PooledTable, EnvCatalogTable: s.CatalogTable,
+		EnvEventBus: s.EventBus, EnvDataAccessRoleARN: s.DataAccessRoleARN,
+		EnvUserPoolID: s.UserPoolID, EnvAppClientID: s.AppClientID,
+		EnvCatalogTTL: s.CatalogTTL.String(), EnvProvisioningQueue: s.ProvisioningQueueURL,
+		EnvExportBucket: s.ExportBucket,
+	}
+	for t, u := range s.ExportQueueURLs {
+		env[TierEnv(EnvExportQueuePrefix, t)] = u
+	}
+	for t, id := range s.UsagePlanIDs {
+		env[TierEnv(EnvUsagePlanPrefix, t)] = id
+	}
+	return env
+}
+
+// Region is the AWS Region from the environment.
+func (s Settings) Region() string {
+	if r := os.Getenv("AWS_REGION"); r != "" {
+		return r
+	}
+	return os.Getenv("AWS_DEFAULT_REGION")
+}

@@ -1,0 +1,463 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/tessera-saas/tessera/internal/platform/catalog"
+	"github.com/tessera-saas/tessera/internal/platform/entityid"
+)
+
+// Catalog persists tenant records in the catalog table, with the function's
+// own credentials (the catalog is control-plane data, not tenant data).
+//
+// Items: the profile (pk TENANT#<id>, sk PROFILE, listed through the
+// "tenants" index), audit entries (pk TENANT#<id>, sk AUDIT#<time>#<id>),
+// idempotency keys of creates (pk IDEMPOTENCY#<key>), and the outbox of
+// events not yet published (pk OUTBOX, sk <time>#<id>).
+type Catalog struct {
+	ddb   DynamoDB
+	table string
+	now   func() time.Time
+	cursors
+}
+
+// NewCatalog returns the catalog stored in table. cursorKey authenticates
+// list cursors (nil: the built-in key).
+func NewCatalog(ddb DynamoDB, table string, cursorKey ...[]byte) *Catalog {
+	c := &Catalog{ddb: ddb, table: table, now: time.Now, cursors: cursors{key: defaultCursorKey}}
+	if len(cursorKey) > 0 && len(cursorKey[0]) > 0 {
+		c.cursors = cursors{key: cursorKey[0]}
+	}
+	return c
+}
+
+// Names of the catalog's list index, which bootstrap and infra/ create.
+const (
+	CatalogIndex        = "tenants"
+	CatalogIndexPK      = "kind"
+	CatalogIndexSK      = "tenantId"
+	catalogKindTenant   = "TENANT"
+	outboxPK            = "OUTBOX"
+	idempotencyPrefix   = "IDEMPOTENCY#"
+	auditPrefix         = "AUDIT#"
+	catalogCursorEntity = "TENANTS"
+)
+
+// Catalog errors.
+var (
+	// ErrStatusChanged means a lifecycle change started from the wrong state
+	// or lost a race; a retried or duplicated transition sees it and stops.
+	ErrStatusChanged = errors.New("store: tenant status is not the expected one")
+	// ErrIdempotencyMismatch means an idempotency key was reused for a
+	// different request.
+	ErrIdempotencyMismatch = errors.New("store: idempotency key used for a different request")
+	// ErrLeased means another worker holds the tenant's lease.
+	ErrLeased = errors.New("store: tenant is leased by another worker")
+)
+
+type catalogItem struct {
+	key
+	catalog.Record
+	Kind       string    `dynamodbav:"kind"`
+	LeaseOwner string    `dynamodbav:"leaseOwner,omitempty"`
+	LeaseUntil time.Time `dynamodbav:"leaseUntil,omitempty"`
+}
+
+// OutboxEvent is an event recorded in the same transaction as the state
+// change it announces, published afterwards and then deleted.
+type OutboxEvent struct {
+	ID         string `dynamodbav:"eventId"`
+	DetailType string `dynamodbav:"detailType"`
+	Detail     string `dynamodbav:"detail"`
+	TenantID   string `dynamodbav:"tenantId"`
+	// SK locates the item; set by the catalog.
+	SK string `dynamodbav:"sk"`
+}
+
+// AuditEntry records who did what to a tenant.
+type AuditEntry struct {
+	TenantID string    `dynamodbav:"tenantId" json:"tenantId"`
+	Action   string    `dynamodbav:"action" json:"action"`
+	Actor    string    `dynamodbav:"actor" json:"actor"`
+	Detail   string    `dynamodbav:"detail,omitempty" json:"detail,omitempty"`
+	At       time.Time `dynamodbav:"at" json:"at"`
+}
+
+// GetTenant reads a tenant record; catalog.ErrNotFound when absent.
+func (c *Catalog) GetTenant(ctx context.Context, tenantID string) (catalog.Record, error) {
+	it, err := c.getItem(ctx, tenantID, false)
+	return it.Record, err
+}
+
+func (c *Catalog) getItem(ctx context.Context, tenantID string, consistent bool) (catalogItem, error) {
+	av, err := attributevalue.MarshalMap(catalogKey(tenantID))
+	if err != nil {
+		return catalogItem{}, fmt.Errorf("marshal key: %w", err)
+	}
+	res, err := c.ddb.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(c.table), Key: av, ConsistentRead: aws.Bool(consistent)})
+	if err != nil {
+		return catalogItem{}, fmt.Errorf("get tenant %s: %w", tenantID, err)
+	}
+	if len(res.Item) == 0 {
+		return catalogItem{}, fmt.Errorf("get tenant %s: %w", tenantID, catalog.ErrNotFound)
+	}
+	var it catalogItem
+	if err := attributevalue.UnmarshalMap(res.Item, &it); err != nil {
+		return catalogItem{}, fmt.Errorf("unmarshal tenant %s: %w", tenantID, err)
+	}
+	return it, nil
+}
+
+// CreateTenant writes a new tenant record; ErrExists if the id is taken.
+func (c *Catalog) CreateTenant(ctx context.Context, rec catalog.Record) error {
+	_, _, err := c.Create(ctx, rec, Idempotency{}, nil, nil)
+	return err
+}
+
+// Idempotency identifies a create request: the same Key with the same
+// RequestHash returns the tenant created first.
+type Idempotency struct {
+	Key, RequestHash string
+}
+
+type idempotencyItem struct {
+	key
+	TenantID    string `dynamodbav:"tenantId"`
+	RequestHash string `dynamodbav:"requestHash"`
+}
+
+// Create writes a new tenant record, its idempotency key, its audit entry
+// and its outbox event in one transaction. When the idempotency key was
+// used before for the same request, it returns the existing record and
+// replayed=true; for another request, ErrIdempotencyMismatch.
+func (c *Catalog) Create(ctx context.Context, rec catalog.Record, idem Idempotency, ev *OutboxEvent, audit *AuditEntry) (catalog.Record, bool, error) {
+	items := []types.TransactWriteItem{}
+	put, err := putIfAbsent(c.table, catalogItem{key: catalogKey(rec.TenantID), Record: rec, Kind: catalogKindTenant})
+	if err != nil {
+		return rec, false, err
+	}
+	items = append(items, put)
+	if idem.Key != "" {
+		p, err := putIfAbsent(c.table, idempotencyItem{key: key{PK: idempotencyPrefix + idem.Key, SK: "CREATE"}, TenantID: rec.TenantID, RequestHash: idem.RequestHash})
+		if err != nil {
+			return rec, false, err
+		}
+		items = append(items, p)
+	}
+	extra, err := c.sideItems(rec.TenantID, ev, audit)
+	if err != nil {
+		return rec, false, err
+	}
+	items = append(items, extra...)
+	_, err = c.ddb.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	reasons := cancellation(err)
+	switch {
+	case idem.Key != "" && failedAt(reasons, 1):
+		return c.replay(ctx, idem)
+	case failedAt(reasons, 0):
+		return rec, false, fmt.Errorf("create tenant %s: %w", rec.TenantID, ErrExists)
+	case err != nil:
+		return rec, false, fmt.Errorf("create tenant %s: %w", rec.TenantID, err)
+	}
+	return rec, false, nil
+}
+
+func (c *Catalog) replay(ctx context.Context, idem Idempotency) (catalog.Record, bool, error) {
+	av, err := attributevalue.MarshalMap(key{PK: idempotencyPrefix + idem.Key, SK: "CREATE"})
+	if err != nil {
+		return catalog.Record{}, false, fmt.Errorf("marshal key: %w", err)
+	}
+	res, err := c.ddb.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(c.table), Key: av, ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return catalog.Record{}, false, fmt.Errorf("read idempotency key: %w", err)
+	}
+	var it idempotencyItem
+	if err := attributevalue.UnmarshalMap(res.Item, &it); err != nil {
+		return catalog.Record{}, false, fmt.Errorf("unmarshal idempotency key: %w", err)
+	}
+	if it.RequestHash != idem.RequestHash {
+		return catalog.Record{}, false, ErrIdempotencyMismatch
+	}
+	rec, err := c.GetTenant(ctx, it.TenantID)
+	return rec, true, err
+}
+
+// sideItems are the outbox event and audit entry that go with a change.
+func (c *Catalog) sideItems(tenantID string, ev *OutboxEvent, audit *AuditEntry) ([]types.TransactWriteItem, error) {
+	var items []types.TransactWriteItem
+	now := c.now().UTC()
+	if ev != nil {
+		if ev.ID == "" {
+			ev.ID = entityid.New()
+		}
+		ev.TenantID = tenantID
+		ev.SK = now.Format(time.RFC3339Nano) + "#" + ev.ID
+		p, err := putIfAbsent(c.table, struct {
+			PK string `dynamodbav:"pk"`
+			OutboxEvent
+		}{PK: outboxPK, OutboxEvent: *ev})
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, p)
+	}
+	if audit != nil {
+		audit.TenantID = tenantID
+		if audit.At.IsZero() {
+			audit.At = now
+		}
+		p, err := putIfAbsent(c.table, struct {
+			key
+			AuditEntry
+		}{key: key{PK: catalogTenantPrefix + tenantID, SK: auditPrefix + audit.At.Format(time.RFC3339Nano) + "#" + entityid.New()}, AuditEntry: *audit})
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, p)
+	}
+	return items, nil
+}
+
+// Change is a conditional change of a tenant record.
+type Change struct {
+	// From lists the states the tenant must be in; empty means any.
+	From []catalog.Status
+	// To is the new state; empty keeps the state.
+	To catalog.Status
+	// Tier, when set, is the new tier.
+	Tier catalog.Tier
+	// Placement, when set, replaces the placement.
+	Placement *catalog.Placement
+	// Reason, when set, replaces the reason; ClearReason removes it.
+	Reason      string
+	ClearReason bool
+	// KeyRequested marks that the tenant's key is about to be created.
+	KeyRequested bool
+}
+
+// Apply makes the change if the tenant is in one of ch.From, together with
+// its outbox event and audit entry, in one transaction. It returns the
+// record as it is afterwards; ErrStatusChanged when the state did not match.
+func (c *Catalog) Apply(ctx context.Context, tenantID string, ch Change, ev *OutboxEvent, audit *AuditEntry) (catalog.Record, error) {
+	now := c.now().UTC()
+	upd := expression.Set(expression.Name("updatedAt"), expression.Value(now)).
+		Add(expression.Name(attrVersion), expression.Value(1))
+	if ch.To != "" {
+		upd = upd.Set(expression.Name("status"), expression.Value(ch.To))
+	}
+	if ch.Tier != "" {
+		upd = upd.Set(expression.Name("tier"), expression.Value(ch.Tier))
+	}
+	if ch.KeyRequested {
+		upd = upd.Set(expression.Name("keyRequested"), expression.Value(true))
+	}
+	if ch.Placement != nil {
+		upd = upd.Set(expression.Name("placement"), expression.Value(*ch.Placement))
+	}
+	if ch.Reason != "" {
+		upd = upd.Set(expression.Name("reason"), expression.Value(ch.Reason))
+	} else if ch.ClearReason {
+		upd = upd.Remove(expression.Name("reason"))
+	}
+	cond := expression.AttributeExists(expression.Name(attrPK))
+	if len(ch.From) > 0 {
+		in := make([]expression.OperandBuilder, 0, len(ch.From))
+		for _, s := range ch.From {
+			in = append(in, expression.Value(s))
+		}
+		if len(in) == 1 {
+			cond = cond.And(expression.Name("status").Equal(in[0]))
+		} else {
+			cond = cond.And(expression.Name("status").In(in[0], in[1:]...))
+		}
+	}
+	expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(upd).Build()
+	if err != nil {
+		return catalog.Record{}, fmt.Errorf("build update: %w", err)
+	}
+	av, err := attributevalue.MarshalMap(catalogKey(tenantID))
+	if err != nil {
+		return catalog.Record{}, fmt.Errorf("marshal key: %w", err)
+	}
+	items := []types.TransactWriteItem{{Update: &types.Update{
+		TableName: aws.String(c.table), Key: av,
+		ConditionExpression: expr.Condition(), UpdateExpression: expr.Update(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+	}}}
+	extra, err := c.sideItems(tenantID, ev, audit)
+	if err != nil {
+		return catalog.Record{}, err
+	}
+	items = append(items, extra...)
+	_, err = c.ddb.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if reasons := cancellation(err); failedAt(reasons, 0) {
+		if _, gerr := c.getItem(ctx, tenantID, true); errors.Is(gerr, catalog.ErrNotFound) {
+			return catalog.Record{}, gerr
+		}
+		return catalog.Record{}, fmt.Errorf("tenant %s -> %s: %w", tenantID, ch.To, ErrStatusChanged)
+	}
+	if err != nil {
+		return catalog.Record{}, fmt.Errorf("change tenant %s: %w", tenantID, err)
+	}
+	it, err := c.getItem(ctx, tenantID, true)
+	return it.Record, err
+}
+
+// SetStatus moves a tenant from one state to another with a conditional
+// write.
+func (c *Catalog) SetStatus(ctx context.Context, tenantID string, from, to catalog.Status, _ time.Time) error {
+	_, err := c.Apply(ctx, tenantID, Change{From: []catalog.Status{from}, To: to}, nil, nil)
+	return err
+}
+
+// ListTenants returns a page of tenant records in id order.
+func (c *Catalog) ListTenants(ctx context.Context, req PageRequest) (Page[catalog.Record], error) {
+	expr, err := expression.NewBuilder().WithKeyCondition(expression.Key(CatalogIndexPK).Equal(expression.Value(catalogKindTenant))).Build()
+	if err != nil {
+		return Page[catalog.Record]{}, fmt.Errorf("build key condition: %w", err)
+	}
+	in := &dynamodb.QueryInput{TableName: aws.String(c.table), IndexName: aws.String(CatalogIndex),
+		KeyConditionExpression: expr.KeyCondition(), ExpressionAttributeNames: expr.Names(),
+		ExpressionAttributeValues: expr.Values(), Limit: aws.Int32(req.Limit)}
+	if req.Cursor != "" {
+		last, err := c.decodeCursor("", catalogCursorEntity, req.Cursor)
+		if err != nil {
+			return Page[catalog.Record]{}, err
+		}
+		in.ExclusiveStartKey, err = attributevalue.MarshalMap(map[string]string{
+			"pk": catalogTenantPrefix + last, "sk": catalogProfile, CatalogIndexPK: catalogKindTenant, CatalogIndexSK: last})
+		if err != nil {
+			return Page[catalog.Record]{}, fmt.Errorf("marshal start key: %w", err)
+		}
+	}
+	res, err := c.ddb.Query(ctx, in)
+	if err != nil {
+		return Page[catalog.Record]{}, fmt.Errorf("list tenants: %w", err)
+	}
+	var items []catalogItem
+	if err := attributevalue.UnmarshalListOfMaps(res.Items, &items); err != nil {
+		return Page[catalog.Record]{}, fmt.Errorf("unmarshal tenants: %w", err)
+	}
+	page := Page[catalog.Record]{Items: make([]catalog.Record, 0, len(items))}
+	for _, it := range items {
+		page.Items = append(page.Items, it.Record)
+	}
+	if len(res.LastEvaluatedKey) > 0 && len(items) > 0 {
+		page.Next = c.encodeCursor("", catalogCursorEntity, items[len(items)-1].TenantID)
+	}
+	return page, nil
+}
+
+// Lease gives owner the exclusive right to work on the tenant until now+ttl,
+// unless another owner holds an unexpired lease (ErrLeased).
+func (c *Catalog) Lease(ctx context.Context, tenantID, owner string, ttl time.Duration) error {
+	now := c.now().UTC()
+	cond := expression.AttributeExists(expression.Name(attrPK)).And(
+		expression.Or(
+			expression.AttributeNotExists(expression.Name("leaseUntil")),
+			expression.Name("leaseUntil").LessThan(expression.Value(now)),
+			expression.Name("leaseOwner").Equal(expression.Value(owner)),
+		))
+	upd := expression.Set(expression.Name("leaseOwner"), expression.Value(owner)).
+		Set(expression.Name("leaseUntil"), expression.Value(now.Add(ttl)))
+	return c.update(ctx, tenantID, cond, upd, ErrLeased)
+}
+
+// Release ends owner's lease.
+func (c *Catalog) Release(ctx context.Context, tenantID, owner string) error {
+	cond := expression.Name("leaseOwner").Equal(expression.Value(owner))
+	upd := expression.Remove(expression.Name("leaseOwner")).Remove(expression.Name("leaseUntil"))
+	err := c.update(ctx, tenantID, cond, upd, ErrLeased)
+	if errors.Is(err, ErrLeased) {
+		return nil // not ours any more: nothing to release
+	}
+	return err
+}
+
+func (c *Catalog) update(ctx context.Context, tenantID string, cond expression.ConditionBuilder, upd expression.UpdateBuilder, condErr error) error {
+	expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(upd).Build()
+	if err != nil {
+		return fmt.Errorf("build update: %w", err)
+	}
+	av, err := attributevalue.MarshalMap(catalogKey(tenantID))
+	if err != nil {
+		return fmt.Errorf("marshal key: %w", err)
+	}
+	_, err = c.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(c.table), Key: av,
+		ConditionExpression: expr.Condition(), UpdateExpression: expr.Update(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()})
+	if IsCondCheckFailed(err) {
+		return fmt.Errorf("tenant %s: %w", tenantID, condErr)
+	}
+	if err != nil {
+		return fmt.Errorf("update tenant %s: %w", tenantID, err)
+	}
+	return nil
+}
+
+// PendingEvents lists outbox events recorded before the given time, oldest
+// first.
+func (c *Catalog) PendingEvents(ctx context.Context, before time.Time, limit int32) ([]OutboxEvent, error) {
+	expr, err := expression.NewBuilder().WithKeyCondition(
+		expression.Key(attrPK).Equal(expression.Value(outboxPK)).
+			And(expression.Key(attrSK).LessThan(expression.Value(before.UTC().Format(time.RFC3339Nano))))).Build()
+	if err != nil {
+		return nil, fmt.Errorf("build key condition: %w", err)
+	}
+	res, err := c.ddb.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(c.table), KeyConditionExpression: expr.KeyCondition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(), Limit: aws.Int32(limit), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return nil, fmt.Errorf("list outbox: %w", err)
+	}
+	var evs []OutboxEvent
+	if err := attributevalue.UnmarshalListOfMaps(res.Items, &evs); err != nil {
+		return nil, fmt.Errorf("unmarshal outbox: %w", err)
+	}
+	return evs, nil
+}
+
+// EventPublished removes a published event from the outbox.
+func (c *Catalog) EventPublished(ctx context.Context, ev OutboxEvent) error {
+	av, err := attributevalue.MarshalMap(key{PK: outboxPK, SK: ev.SK})
+	if err != nil {
+		return fmt.Errorf("marshal key: %w", err)
+	}
+	if _, err := c.ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(c.table), Key: av}); err != nil {
+		return fmt.Errorf("delete outbox event %s: %w", ev.ID, err)
+	}
+	return nil
+}
+
+// Audit lists a tenant's audit entries, oldest first.
+func (c *Catalog) Audit(ctx context.Context, tenantID string) ([]AuditEntry, error) {
+	expr, err := expression.NewBuilder().WithKeyCondition(
+		expression.Key(attrPK).Equal(expression.Value(catalogTenantPrefix + tenantID)).
+			And(expression.Key(attrSK).BeginsWith(auditPrefix))).Build()
+	if err != nil {
+		return nil, fmt.Errorf("build key condition: %w", err)
+	}
+	var out []AuditEntry
+	p := dynamodb.NewQueryPaginator(c.ddb, &dynamodb.QueryInput{TableName: aws.String(c.table), KeyConditionExpression: expr.KeyCondition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("audit of %s: %w", tenantID, err)
+		}
+		var entries []AuditEntry
+		if err := attributevalue.UnmarshalListOfMaps(page.Items, &entries); err != nil {
+			return nil, fmt.Errorf("unmarshal audit: %w", err)
+		}
+		out = append(out, entries...)
+	}
+	return out, nil
+}

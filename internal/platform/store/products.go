@@ -1,0 +1,306 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/tessera-saas/tessera/internal/platform/product"
+)
+
+type productItem struct {
+	key
+	Name        string    `dynamodbav:"name"`
+	SKU         string    `dynamodbav:"sku"`
+	Amount      int64     `dynamodbav:"priceAmount"`
+	Currency    string    `dynamodbav:"priceCurrency"`
+	Description string    `dynamodbav:"description"`
+	Version     int64     `dynamodbav:"version"`
+	CreatedAt   time.Time `dynamodbav:"createdAt"`
+	UpdatedAt   time.Time `dynamodbav:"updatedAt"`
+}
+
+func (it productItem) product() product.Product {
+	return product.Product{ID: it.SK, Name: it.Name, SKU: it.SKU, Description: it.Description,
+		Price:   product.Price{Amount: it.Amount, Currency: it.Currency},
+		Version: it.Version, CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt}
+}
+
+// skuItem reserves a SKU within a tenant, so two products cannot share one.
+type skuItem struct {
+	key
+	ProductID string `dynamodbav:"productId"`
+}
+
+var notExists = expression.AttributeNotExists(expression.Name(attrPK))
+
+// CreateProduct stores a new product and reserves its SKU in one
+// transaction: either both are written or neither.
+func (s *Store) CreateProduct(ctx context.Context, in product.Input) (product.Product, error) {
+	sc, err := s.scopeOf(ctx)
+	if err != nil {
+		return product.Product{}, err
+	}
+	now := s.now().UTC()
+	it := productItem{key: tenantKey(sc.tenantID, entityProduct, s.newID()), Name: in.Name, SKU: in.SKU,
+		Amount: in.Price.Amount, Currency: in.Price.Currency, Description: in.Description,
+		Version: 1, CreatedAt: now, UpdatedAt: now}
+	putProduct, err := putIfAbsent(sc.table, it)
+	if err != nil {
+		return product.Product{}, err
+	}
+	putSKU, err := putIfAbsent(sc.table, skuItem{key: tenantKey(sc.tenantID, entitySKU, in.SKU), ProductID: it.SK})
+	if err != nil {
+		return product.Product{}, err
+	}
+	out, err := s.ddb.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+		TransactItems: []types.TransactWriteItem{putProduct, putSKU}, ReturnConsumedCapacity: returnCapacity,
+	}, sc.opts)
+	if out != nil {
+		consumed(ctx, writeCapacity, out.ConsumedCapacity...)
+	}
+	if reasons := cancellation(err); failedAt(reasons, 1) {
+		return product.Product{}, fmt.Errorf("create product: sku %q: %w", in.SKU, ErrSKUTaken)
+	}
+	if err != nil {
+		return product.Product{}, fmt.Errorf("create product: %w", err)
+	}
+	return it.product(), nil
+}
+
+// GetProduct reads one product of the caller's tenant.
+func (s *Store) GetProduct(ctx context.Context, id string) (product.Product, error) {
+	sc, err := s.scopeOf(ctx)
+	if err != nil {
+		return product.Product{}, err
+	}
+	it, err := s.getProduct(ctx, sc, id, false)
+	if err != nil {
+		return product.Product{}, err
+	}
+	return it.product(), nil
+}
+
+func (s *Store) getProduct(ctx context.Context, sc scope, id string, consistent bool) (productItem, error) {
+	var it productItem
+	if err := s.get(ctx, sc, tenantKey(sc.tenantID, entityProduct, id), consistent, &it); err != nil {
+		return it, fmt.Errorf("get product %s: %w", id, err)
+	}
+	return it, nil
+}
+
+// ListProducts returns a page of the caller's products, oldest first.
+func (s *Store) ListProducts(ctx context.Context, req PageRequest) (Page[product.Product], error) {
+	sc, err := s.scopeOf(ctx)
+	if err != nil {
+		return Page[product.Product]{}, err
+	}
+	var items []productItem
+	next, err := s.query(ctx, sc, entityProduct, req, &items)
+	if err != nil {
+		return Page[product.Product]{}, fmt.Errorf("list products: %w", err)
+	}
+	page := Page[product.Product]{Items: make([]product.Product, 0, len(items)), Next: next}
+	for _, it := range items {
+		page.Items = append(page.Items, it.product())
+	}
+	return page, nil
+}
+
+// UpdateProduct replaces a product's fields if its version is still version,
+// moving the SKU reservation when the SKU changes, all in one transaction.
+func (s *Store) UpdateProduct(ctx context.Context, id string, version int64, in product.Input) (product.Product, error) {
+	sc, err := s.scopeOf(ctx)
+	if err != nil {
+		return product.Product{}, err
+	}
+	cur, err := s.getProduct(ctx, sc, id, true)
+	if err != nil {
+		return product.Product{}, fmt.Errorf("update product: %w", err)
+	}
+	if cur.Version != version {
+		return product.Product{}, fmt.Errorf("update product %s: have version %d, got %d: %w", id, cur.Version, version, ErrVersionConflict)
+	}
+	next := cur
+	next.Name, next.SKU, next.Description = in.Name, in.SKU, in.Description
+	next.Amount, next.Currency = in.Price.Amount, in.Price.Currency
+	next.Version, next.UpdatedAt = version+1, s.now().UTC()
+
+	cond := expression.Name(attrVersion).Equal(expression.Value(version))
+	put, err := putWhen(sc.table, next, cond)
+	if err != nil {
+		return product.Product{}, err
+	}
+	items := []types.TransactWriteItem{put}
+	if next.SKU != cur.SKU {
+		release, err := deleteWhen(sc.table, tenantKey(sc.tenantID, entitySKU, cur.SKU),
+			expression.Name("productId").Equal(expression.Value(id)))
+		if err != nil {
+			return product.Product{}, err
+		}
+		reserve, err := putIfAbsent(sc.table, skuItem{key: tenantKey(sc.tenantID, entitySKU, next.SKU), ProductID: id})
+		if err != nil {
+			return product.Product{}, err
+		}
+		items = append(items, release, reserve)
+	}
+	out, err := s.ddb.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items, ReturnConsumedCapacity: returnCapacity}, sc.opts)
+	if out != nil {
+		consumed(ctx, writeCapacity, out.ConsumedCapacity...)
+	}
+	reasons := cancellation(err)
+	switch {
+	case failedAt(reasons, 0) || failedAt(reasons, 1):
+		return product.Product{}, fmt.Errorf("update product %s: %w", id, ErrVersionConflict)
+	case failedAt(reasons, 2):
+		return product.Product{}, fmt.Errorf("update product %s: sku %q: %w", id, in.SKU, ErrSKUTaken)
+	case err != nil:
+		return product.Product{}, fmt.Errorf("update product %s: %w", id, err)
+	}
+	return next.product(), nil
+}
+
+// DeleteProduct removes a product and releases its SKU.
+func (s *Store) DeleteProduct(ctx context.Context, id string) error {
+	sc, err := s.scopeOf(ctx)
+	if err != nil {
+		return err
+	}
+	cur, err := s.getProduct(ctx, sc, id, true)
+	if err != nil {
+		return fmt.Errorf("delete product: %w", err)
+	}
+	del, err := deleteWhen(sc.table, cur.key, expression.Name(attrVersion).Equal(expression.Value(cur.Version)))
+	if err != nil {
+		return err
+	}
+	release, err := deleteWhen(sc.table, tenantKey(sc.tenantID, entitySKU, cur.SKU),
+		expression.Name("productId").Equal(expression.Value(id)))
+	if err != nil {
+		return err
+	}
+	out, err := s.ddb.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{del, release}, ReturnConsumedCapacity: returnCapacity}, sc.opts)
+	if out != nil {
+		consumed(ctx, writeCapacity, out.ConsumedCapacity...)
+	}
+	if reasons := cancellation(err); failedAt(reasons, 0) || failedAt(reasons, 1) {
+		return fmt.Errorf("delete product %s: changed meanwhile: %w", id, ErrVersionConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("delete product %s: %w", id, err)
+	}
+	return nil
+}
+
+// putIfAbsent is a transaction Put that fails if the key exists.
+func putIfAbsent(table string, item any) (types.TransactWriteItem, error) {
+	return putWhen(table, item, notExists)
+}
+
+func putWhen(table string, item any, cond expression.ConditionBuilder) (types.TransactWriteItem, error) {
+	av, err := attributevalue.MarshalMap(item)
+	if err != nil {
+		return types.TransactWriteItem{}, fmt.Errorf("marshal item: %w", err)
+	}
+	expr, err := expression.NewBuilder().WithCondition(cond).Build()
+	if err != nil {
+		return types.TransactWriteItem{}, fmt.Errorf("build condition: %w", err)
+	}
+	return types.TransactWriteItem{Put: &types.Put{
+		TableName: aws.String(table), Item: av,
+		ConditionExpression:                 expr.Condition(),
+		ExpressionAttributeNames:            expr.Names(),
+		ExpressionAttributeValues:           expr.Values(),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	}}, nil
+}
+
+func deleteWhen(table string, k key, cond expression.ConditionBuilder) (types.TransactWriteItem, error) {
+	av, err := attributevalue.MarshalMap(k)
+	if err != nil {
+		return types.TransactWriteItem{}, fmt.Errorf("marshal key: %w", err)
+	}
+	expr, err := expression.NewBuilder().WithCondition(cond).Build()
+	if err != nil {
+		return types.TransactWriteItem{}, fmt.Errorf("build condition: %w", err)
+	}
+	return types.TransactWriteItem{Delete: &types.Delete{
+		TableName: aws.String(table), Key: av,
+		ConditionExpression:       expr.Condition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+	}}, nil
+}
+
+// get reads one item into out; ErrNotFound when absent.
+func (s *Store) get(ctx context.Context, sc scope, k key, consistent bool, out any) error {
+	av, err := attributevalue.MarshalMap(k)
+	if err != nil {
+		return fmt.Errorf("marshal key: %w", err)
+	}
+	res, err := s.ddb.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(sc.table), Key: av, ConsistentRead: aws.Bool(consistent), ReturnConsumedCapacity: returnCapacity}, sc.opts)
+	if err != nil {
+		return err
+	}
+	consumed(ctx, readCapacity, one(res.ConsumedCapacity)...)
+	if len(res.Item) == 0 {
+		return ErrNotFound
+	}
+	if err := attributevalue.UnmarshalMap(res.Item, out); err != nil {
+		return fmt.Errorf("unmarshal item: %w", err)
+	}
+	return nil
+}
+
+// query reads one page of the caller's entity partition into out (a pointer
+// to a slice) and returns the cursor of the next page.
+func (s *Store) query(ctx context.Context, sc scope, entity string, req PageRequest, out any) (string, error) {
+	pk := partitionKey(sc.tenantID, entity)
+	expr, err := expression.NewBuilder().WithKeyCondition(expression.Key(attrPK).Equal(expression.Value(pk))).Build()
+	if err != nil {
+		return "", fmt.Errorf("build key condition: %w", err)
+	}
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(sc.table),
+		KeyConditionExpression:    expr.KeyCondition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+		Limit:                     aws.Int32(req.Limit),
+		ReturnConsumedCapacity:    returnCapacity,
+	}
+	if req.Cursor != "" {
+		lastSK, err := s.decodeCursor(sc.tenantID, entity, req.Cursor)
+		if err != nil {
+			return "", err
+		}
+		in.ExclusiveStartKey, err = attributevalue.MarshalMap(key{PK: pk, SK: lastSK})
+		if err != nil {
+			return "", fmt.Errorf("marshal start key: %w", err)
+		}
+	}
+	res, err := s.ddb.Query(ctx, in, sc.opts)
+	if err != nil {
+		return "", err
+	}
+	consumed(ctx, readCapacity, one(res.ConsumedCapacity)...)
+	if err := attributevalue.UnmarshalListOfMaps(res.Items, out); err != nil {
+		return "", fmt.Errorf("unmarshal items: %w", err)
+	}
+	if len(res.LastEvaluatedKey) == 0 {
+		return "", nil
+	}
+	var last key
+	if err := attributevalue.UnmarshalMap(res.LastEvaluatedKey, &last); err != nil {
+		return "", fmt.Errorf("unmarshal last key: %w", err)
+	}
+	if last.PK != pk { // cannot happen: the query names the partition
+		return "", fmt.Errorf("query returned a key outside partition %s", pk)
+	}
+	return s.encodeCursor(sc.tenantID, entity, last.SK), nil
+}

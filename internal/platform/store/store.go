@@ -1,0 +1,142 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/tessera-saas/tessera/internal/platform/catalog"
+	"github.com/tessera-saas/tessera/internal/platform/crypto"
+	"github.com/tessera-saas/tessera/internal/platform/entityid"
+	"github.com/tessera-saas/tessera/internal/platform/tenant"
+)
+
+// DynamoDB is the part of the DynamoDB client the store uses.
+type DynamoDB interface {
+	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	DeleteItem(context.Context, *dynamodb.DeleteItemInput, ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+	BatchWriteItem(context.Context, *dynamodb.BatchWriteItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+}
+
+// CredentialSource hands out a tenant's scoped credentials (internal/platform/access).
+type CredentialSource interface {
+	ForTenant(ctx context.Context, tenantID string) (aws.CredentialsProvider, error)
+}
+
+// Sealer encrypts and decrypts sensitive fields (internal/platform/crypto).
+type Sealer interface {
+	Seal(ctx context.Context, k crypto.Key, f crypto.Field, plaintext []byte) ([]byte, error)
+	Open(ctx context.Context, k crypto.Key, f crypto.Field, sealed []byte) ([]byte, error)
+}
+
+// Store reads and writes tenant data.
+type Store struct {
+	ddb    DynamoDB
+	creds  CredentialSource
+	sealer Sealer
+	cursors
+	now   func() time.Time
+	newID func() string
+}
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithCredentials makes every data call use the tenant's scoped credentials.
+// Without it the client's own credentials are used (only for the isolation
+// baseline benchmark; production wiring always sets it).
+func WithCredentials(c CredentialSource) Option { return func(s *Store) { s.creds = c } }
+
+// WithCursorKey sets the key that authenticates list cursors. Every instance
+// of a deployment must share it.
+func WithCursorKey(k []byte) Option {
+	return func(s *Store) {
+		if len(k) > 0 {
+			s.cursors = cursors{key: append([]byte(nil), k...)}
+		}
+	}
+}
+
+// WithClock replaces time.Now.
+func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
+
+// defaultCursorKey is used when none is configured. Cursor safety does not
+// rest on it being secret (see cursor.go); it only detects tampering.
+var defaultCursorKey = []byte("tessera-cursor-v1")
+
+// New returns a Store. sealer protects sensitive fields.
+func New(ddb DynamoDB, sealer Sealer, opts ...Option) *Store {
+	s := &Store{ddb: ddb, sealer: sealer, cursors: cursors{key: defaultCursorKey}, now: time.Now,
+		newID: entityid.New}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// scope is what every data call needs: whose data, where, with which
+// credentials and key.
+type scope struct {
+	tenantID string
+	table    string
+	keyARN   string
+	creds    aws.CredentialsProvider
+}
+
+func (sc scope) opts(o *dynamodb.Options) {
+	if sc.creds != nil {
+		o.Credentials = sc.creds
+	}
+}
+
+func (sc scope) cryptoKey() crypto.Key {
+	return crypto.Key{TenantID: sc.tenantID, KeyID: sc.keyARN, Credentials: sc.creds}
+}
+
+// scopeOf reads the caller's tenant and its catalog record from ctx. Both
+// must be present and agree.
+func (s *Store) scopeOf(ctx context.Context) (scope, error) {
+	t, ok := tenant.FromContext(ctx)
+	if !ok {
+		return scope{}, fmt.Errorf("%w: no tenant", ErrNoScope)
+	}
+	rec, ok := catalog.FromContext(ctx)
+	if !ok || rec.TenantID != t.ID {
+		return scope{}, fmt.Errorf("%w: no catalog record for tenant %s", ErrNoScope, t.ID)
+	}
+	if !tenant.ValidID(t.ID) || rec.Placement.Table == "" {
+		return scope{}, fmt.Errorf("%w: tenant %s has no placement", ErrNoScope, t.ID)
+	}
+	sc := scope{tenantID: t.ID, table: rec.Placement.Table, keyARN: rec.Placement.KeyARN}
+	if s.creds != nil {
+		p, err := s.creds.ForTenant(ctx, t.ID)
+		if err != nil {
+			return scope{}, fmt.Errorf("credentials for tenant %s: %w", t.ID, err)
+		}
+		sc.creds = p
+	}
+	return sc, nil
+}
+
+// Page is one page of a list.
+type Page[T any] struct {
+	Items []T `json:"items"`
+	// Next is the cursor of the following page; empty on the last page.
+	Next string `json:"nextCursor,omitempty"`
+}
+
+// PageRequest asks for up to Limit items after Cursor.
+type PageRequest struct {
+	Limit  int32
+	Cursor string
+}
+
+// NewClient returns the DynamoDB client every store shares.
+func NewClient(cfg aws.Config) *dynamodb.Client { return dynamodb.NewFromConfig(cfg) }
