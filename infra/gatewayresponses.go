@@ -9,7 +9,7 @@ import (
 
 // gatewayResponse is how API Gateway answers a request it refuses itself,
 // before any function runs: in the error body of every Tessera response,
-// {"error":{"code":"...","message":"..."}} (internal/api.Body), with the
+// {"error":{"code":"...","message":"..."}} (internal/platform/edge.ErrorBody), with the
 // codes the local gateway (internal/local/gateway) and the handlers use.
 type gatewayResponse struct {
 	Type responseType

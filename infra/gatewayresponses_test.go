@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tessera-saas/tessera/internal/api"
+	"github.com/tessera-saas/tessera/internal/platform/edge"
 	"github.com/tessera-saas/tessera/internal/local/throttle"
 )
 
@@ -33,15 +33,15 @@ func TestGatewayResponses(t *testing.T) {
 		typ, status, code string
 	}{
 		{"DEFAULT_4XX", "", "bad_request"},
-		{"DEFAULT_5XX", "", api.CodeInternal},
-		{"UNAUTHORIZED", "401", api.CodeUnauthenticated},
-		{"ACCESS_DENIED", "403", api.CodeForbidden},
-		{"MISSING_AUTHENTICATION_TOKEN", "404", api.CodeRouteNotFound},
+		{"DEFAULT_5XX", "", edge.CodeInternal},
+		{"UNAUTHORIZED", "401", edge.CodeUnauthenticated},
+		{"ACCESS_DENIED", "403", edge.CodeForbidden},
+		{"MISSING_AUTHENTICATION_TOKEN", "404", edge.CodeRouteNotFound},
 		{"INVALID_API_KEY", "403", "invalid_api_key"},
 		{"THROTTLED", "429", throttle.CodeRateLimited},
 		{"QUOTA_EXCEEDED", "429", throttle.CodeQuotaExceeded},
-		{"REQUEST_TOO_LARGE", "413", api.CodeBodyTooLarge},
-		{"BAD_REQUEST_BODY", "400", api.CodeMalformedJSON},
+		{"REQUEST_TOO_LARGE", "413", edge.CodeBodyTooLarge},
+		{"BAD_REQUEST_BODY", "400", edge.CodeMalformedJSON},
 	} {
 		t.Run(tc.typ, func(t *testing.T) {
 			p, ok := got[tc.typ]
@@ -59,7 +59,7 @@ func TestGatewayResponses(t *testing.T) {
 			// API Gateway puts its own message, as a JSON string, where the
 			// template says $context.error.messageString.
 			rendered := strings.ReplaceAll(body, apiErrorMessage, `"Forbidden"`)
-			var b api.Body
+			var b edge.ErrorBody
 			dec := json.NewDecoder(bytes.NewReader([]byte(rendered)))
 			dec.DisallowUnknownFields()
 			if err := dec.Decode(&b); err != nil {

@@ -28,7 +28,7 @@ import (
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
-	"github.com/tessera-saas/tessera/internal/api"
+	"github.com/tessera-saas/tessera/internal/app/tenantapi"
 	"github.com/tessera-saas/tessera/internal/local/bootstrap"
 	"github.com/tessera-saas/tessera/internal/local/emulator"
 	"github.com/tessera-saas/tessera/internal/local/seed"
@@ -173,7 +173,7 @@ func run(nTenants, taxN, callN int, outPath string, floodOnly bool) error {
 	for i := 0; i < taxN; i++ {
 		f := fx[i%len(fx)]
 		read := i%4 != 0 // 3 reads (decrypting two fields) per write (encrypting two)
-		run := func(h *api.Handler, orderID string) (time.Duration, error) {
+		run := func(h *tenantapi.Handler, orderID string) (time.Duration, error) {
 			start := time.Now()
 			var err error
 			if read {
@@ -209,7 +209,7 @@ func run(nTenants, taxN, callN int, outPath string, floodOnly bool) error {
 	var withM, withoutM []time.Duration
 	for i := 0; i < taxN; i++ {
 		f := fx[i%len(fx)]
-		hs := []*api.Handler{metered.Handler, unmetered.Handler}
+		hs := []*tenantapi.Handler{metered.Handler, unmetered.Handler}
 		if i%2 == 1 {
 			hs[0], hs[1] = hs[1], hs[0]
 		}
@@ -348,10 +348,10 @@ func pick(isolated bool, f fixture) string {
 
 // newBaseline is the same handler with the isolation taken out: the
 // function's own credentials and no encryption.
-func newBaseline(cfg aws.Config, s settings.Settings, log *slog.Logger) *api.Handler {
+func newBaseline(cfg aws.Config, s settings.Settings, log *slog.Logger) *tenantapi.Handler {
 	ddb := store.NewClient(cfg)
 	tenants := catalog.NewCache(store.NewCatalog(ddb, s.CatalogTable), s.CatalogTTL, wire.MaxCachedTenants)
-	return api.New(tenants, store.New(ddb, plaintext{}), nil, log)
+	return tenantapi.New(tenants, store.New(ddb, plaintext{}), nil, log)
 }
 
 // plaintext stores fields as they are: the baseline without encryption.
@@ -376,7 +376,7 @@ func event(tenantID, method, resource, id, body string) events.APIGatewayProxyRe
 	return ev
 }
 
-func call(ctx context.Context, h *api.Handler, tenantID, method, resource, id, body string) (map[string]any, error) {
+func call(ctx context.Context, h *tenantapi.Handler, tenantID, method, resource, id, body string) (map[string]any, error) {
 	resp, err := h.Handle(ctx, event(tenantID, method, resource, id, body))
 	if err != nil {
 		return nil, err
@@ -393,7 +393,7 @@ func call(ctx context.Context, h *api.Handler, tenantID, method, resource, id, b
 	return m, nil
 }
 
-func create(ctx context.Context, h *api.Handler, tenantID, resource, body string) (string, error) {
+func create(ctx context.Context, h *tenantapi.Handler, tenantID, resource, body string) (string, error) {
 	m, err := call(ctx, h, tenantID, "POST", resource, "", body)
 	if err != nil {
 		return "", err

@@ -16,10 +16,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
-	"github.com/tessera-saas/tessera/internal/api"
 	"github.com/tessera-saas/tessera/internal/app/exporter"
+	"github.com/tessera-saas/tessera/internal/app/tenantapi"
 	"github.com/tessera-saas/tessera/internal/control/apikey"
-	"github.com/tessera-saas/tessera/internal/control/directory"
+	"github.com/tessera-saas/tessera/internal/platform/directory"
+	"github.com/tessera-saas/tessera/internal/control/operatorapi"
 	"github.com/tessera-saas/tessera/internal/control/outbox"
 	"github.com/tessera-saas/tessera/internal/control/provision"
 	"github.com/tessera-saas/tessera/internal/control/usage"
@@ -50,7 +51,7 @@ func tenantCache(ddb store.DynamoDB, s settings.Settings) *catalog.Cache {
 
 // API is the composed app-plane handler and the parts benchmarks inspect.
 type API struct {
-	Handler     *api.Handler
+	Handler     *tenantapi.Handler
 	Credentials *access.Credentials
 	Envelope    *crypto.Envelope
 }
@@ -66,9 +67,9 @@ func NewAPI(cfg aws.Config, s settings.Settings, log *slog.Logger, metrics io.Wr
 	tenants := tenantCache(ddb, s)
 	users := directory.New(cognitoidentityprovider.NewFromConfig(cfg), s.UserPoolID)
 	users.Invite = s.Stage != "local"
-	h := api.New(tenants, data, users, log).WithExports(exporter.NewRequester(data, sqs.NewFromConfig(cfg), s.ExportQueueURLs))
+	h := tenantapi.New(tenants, data, users, log).WithExports(exporter.NewRequester(data, sqs.NewFromConfig(cfg), s.ExportQueueURLs))
 	if metrics != nil {
-		h = h.WithMetering(&api.Metering{
+		h = h.WithMetering(&tenantapi.Metering{
 			Emitter:    metering.NewEmitter(metrics, s.Metrics),
 			Aggregator: metering.NewAggregator(LedgerFlushEvery),
 			Ledger:     store.NewLedger(ddb, s.CatalogTable),
@@ -102,10 +103,10 @@ func NewExports(cfg aws.Config, s settings.Settings, log *slog.Logger, opts ...e
 }
 
 // NewTenants composes the tenants (operator API) function's handler.
-func NewTenants(cfg aws.Config, s settings.Settings, log *slog.Logger) *api.TenantsHandler {
+func NewTenants(cfg aws.Config, s settings.Settings, log *slog.Logger) *operatorapi.Handler {
 	cat := store.NewCatalog(store.NewClient(cfg), s.CatalogTable, []byte(s.CursorKey))
 	ob := outbox.New(cat, eventbridge.NewFromConfig(cfg), s.EventBus, log)
-	return api.NewTenants(cat, ob, log)
+	return operatorapi.New(cat, ob, log)
 }
 
 // Provisioner is the composed provisioner and the outbox it publishes with.

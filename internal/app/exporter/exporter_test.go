@@ -20,12 +20,12 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
-	"github.com/tessera-saas/tessera/internal/api"
 	"github.com/tessera-saas/tessera/internal/app/exporter"
 	"github.com/tessera-saas/tessera/internal/local/pump"
 	"github.com/tessera-saas/tessera/internal/local/testenv/fixture"
 	"github.com/tessera-saas/tessera/internal/platform/access"
 	"github.com/tessera-saas/tessera/internal/platform/catalog"
+	"github.com/tessera-saas/tessera/internal/platform/edge"
 	"github.com/tessera-saas/tessera/internal/platform/entityid"
 	"github.com/tessera-saas/tessera/internal/platform/export"
 	"github.com/tessera-saas/tessera/internal/platform/store"
@@ -94,7 +94,7 @@ func TestExportHoldsExactlyTheTenantsData(t *testing.T) {
 	if _, err := time.Parse(time.RFC3339Nano, started.Body["createdAt"].(string)); err != nil {
 		t.Fatalf("createdAt: %v", err)
 	}
-	if r := h.getExport(t, globex.TenantID, id); r.Status != http.StatusNotFound || r.Code != api.CodeNotFound {
+	if r := h.getExport(t, globex.TenantID, id); r.Status != http.StatusNotFound || r.Code != edge.CodeNotFound {
 		t.Fatalf("globex reads acme's export: %+v", r)
 	}
 
@@ -320,7 +320,7 @@ func TestSuspendedTenantsExportWaitsThenFails(t *testing.T) {
 	hooli := fixture.NewTenant(t, h.e, "hooli").Record
 	id := h.mustCreate(t, hooli.TenantID, "/v1/exports", "")["id"].(string)
 	cat := store.NewCatalog(store.NewClient(h.e.Config), h.s.CatalogTable)
-	if err := cat.SetStatus(ctx, hooli.TenantID, catalog.StatusActive, catalog.StatusSuspended, time.Now()); err != nil {
+	if _, err := cat.Apply(ctx, hooli.TenantID, store.Change{From: []catalog.Status{catalog.StatusActive}, To: catalog.StatusSuspended}, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	msg := &export.Message{SchemaVersion: export.SchemaVersion, TenantID: hooli.TenantID, ExportID: id, Tier: catalog.TierBasic}
@@ -371,7 +371,7 @@ func TestEnqueueFailureLeavesNoRecord(t *testing.T) {
 			s.ExportQueueURLs = tc.urls
 			h.api = wire.NewAPI(h.e.Config, s, h.apiLog(), nil).Handler
 			r := h.call(t, acme.TenantID, "POST", "/v1/exports", nil, "")
-			if r.Status != http.StatusInternalServerError || r.Code != api.CodeInternal {
+			if r.Status != http.StatusInternalServerError || r.Code != edge.CodeInternal {
 				t.Fatalf("POST = %+v, want 500 internal", r)
 			}
 			out, err := dynamodb.NewFromConfig(h.e.Config).Query(context.Background(), &dynamodb.QueryInput{TableName: aws.String(h.s.PooledTable),

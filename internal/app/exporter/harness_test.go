@@ -8,22 +8,21 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
-	"github.com/tessera-saas/tessera/internal/api"
 	"github.com/tessera-saas/tessera/internal/app/exporter"
+	"github.com/tessera-saas/tessera/internal/app/tenantapi"
 	"github.com/tessera-saas/tessera/internal/local/testenv"
+	"github.com/tessera-saas/tessera/internal/local/testenv/apievent"
 	"github.com/tessera-saas/tessera/internal/platform/access"
 	"github.com/tessera-saas/tessera/internal/platform/awsconfig"
 	"github.com/tessera-saas/tessera/internal/platform/catalog"
@@ -33,7 +32,6 @@ import (
 	"github.com/tessera-saas/tessera/internal/platform/plan"
 	"github.com/tessera-saas/tessera/internal/platform/settings"
 	"github.com/tessera-saas/tessera/internal/platform/store"
-	"github.com/tessera-saas/tessera/internal/platform/tenant"
 	"github.com/tessera-saas/tessera/internal/wire"
 )
 
@@ -45,7 +43,7 @@ func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 type harness struct {
 	e       *testenv.Env
 	s       settings.Settings
-	api     *api.Handler
+	api     *tenantapi.Handler
 	q       *sqs.Client
 	objects *s3.Client
 	data    *store.Store
@@ -112,8 +110,11 @@ func (h *harness) apiLog() *slog.Logger { return slog.New(slog.NewJSONHandler(h.
 // record reads an export through the store, whatever the tenant's status.
 func (h *harness) record(t *testing.T, rec catalog.Record, id string) export.Export {
 	t.Helper()
-	ctx := catalog.NewContext(tenant.NewContext(context.Background(), tenant.Tenant{ID: rec.TenantID}), rec)
-	e, err := h.data.GetExport(ctx, id)
+	sc, err := catalog.ActAs(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := h.data.For(sc).GetExport(context.Background(), id)
 	if err != nil {
 		t.Fatalf("get export %s: %v", id, err)
 	}
@@ -138,39 +139,12 @@ func newQueue(t *testing.T, q *sqs.Client, prefix string) string {
 	return aws.ToString(out.QueueUrl)
 }
 
-type result struct {
-	Status int
-	Body   map[string]any
-	Code   string
-}
+type result = apievent.Result
 
 // call sends one API request as the admin of tenantID.
 func (h *harness) call(t *testing.T, tenantID, method, resource string, params map[string]string, body string) result {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "..", "events", "api-rest-create-product.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ev events.APIGatewayProxyRequest
-	if err := json.Unmarshal(b, &ev); err != nil {
-		t.Fatal(err)
-	}
-	ev.RequestContext.Authorizer["claims"].(map[string]any)["custom:tenantId"] = tenantID
-	ev.HTTPMethod, ev.Resource, ev.PathParameters, ev.Body = method, resource, params, body
-	resp, err := h.api.Handle(context.Background(), ev)
-	if err != nil {
-		t.Fatalf("handler error: %v", err)
-	}
-	r := result{Status: resp.StatusCode}
-	if resp.Body != "" {
-		if err := json.Unmarshal([]byte(resp.Body), &r.Body); err != nil {
-			t.Fatalf("body is not JSON: %q", resp.Body)
-		}
-		if e, ok := r.Body["error"].(map[string]any); ok {
-			r.Code, _ = e["code"].(string)
-		}
-	}
-	return r
+	return apievent.Do(t, h.api.Handle, apievent.Request(t, tenantID, method, resource, params, body))
 }
 
 // mustCreate sends a create request and returns the created resource.

@@ -11,14 +11,13 @@ import (
 
 	"github.com/tessera-saas/tessera/internal/platform/catalog"
 	"github.com/tessera-saas/tessera/internal/platform/export"
-	"github.com/tessera-saas/tessera/internal/platform/tenant"
+	"github.com/tessera-saas/tessera/internal/platform/store"
 )
 
-// Records are the export records of the caller's tenant (internal/platform/store).
+// Records is the store the export records of a tenant are in
+// (*store.Store).
 type Records interface {
-	CreateExport(ctx context.Context) (export.Export, error)
-	GetExport(ctx context.Context, id string) (export.Export, error)
-	DeleteQueuedExport(ctx context.Context, id string) error
+	For(sc catalog.Scope) store.TenantData
 }
 
 // Queue sends export messages; *sqs.Client satisfies it.
@@ -30,8 +29,8 @@ type Queue interface {
 // (a configuration error).
 var ErrNoQueue = errors.New("exporter: no export queue for the tier")
 
-// Requester starts and reads exports of the caller's tenant (the tenant and
-// its catalog record come from the context, as for every store call).
+// Requester starts and reads exports of the caller's tenant, named by its
+// scope.
 type Requester struct {
 	records Records
 	queue   Queue
@@ -52,21 +51,18 @@ func NewRequester(records Records, queue Queue, queueURLs map[catalog.Tier]strin
 // tenant's tier queue. When the message cannot be queued, the record is
 // removed again and the error returned: no export is left that nothing will
 // run.
-func (r *Requester) Start(ctx context.Context, requestID string) (export.Export, error) {
-	t, ok := tenant.FromContext(ctx)
-	rec, okRec := catalog.FromContext(ctx)
-	if !ok || !okRec || rec.TenantID != t.ID {
-		return export.Export{}, fmt.Errorf("start export: %w", tenant.ErrUnauthenticated)
-	}
-	url := r.urls[rec.Tier]
+func (r *Requester) Start(ctx context.Context, sc catalog.Scope, requestID string) (export.Export, error) {
+	tenantID, tier := sc.TenantID(), sc.Tier()
+	url := r.urls[tier]
 	if url == "" {
-		return export.Export{}, fmt.Errorf("start export for tenant %s: tier %q: %w", t.ID, rec.Tier, ErrNoQueue)
+		return export.Export{}, fmt.Errorf("start export for tenant %s: tier %q: %w", tenantID, tier, ErrNoQueue)
 	}
-	e, err := r.records.CreateExport(ctx)
+	records := r.records.For(sc)
+	e, err := records.CreateExport(ctx)
 	if err != nil {
 		return export.Export{}, fmt.Errorf("start export: %w", err)
 	}
-	msg := export.Message{SchemaVersion: export.SchemaVersion, TenantID: t.ID, ExportID: e.ID, Tier: rec.Tier, RequestID: requestID}
+	msg := export.Message{SchemaVersion: export.SchemaVersion, TenantID: tenantID, ExportID: e.ID, Tier: tier, RequestID: requestID}
 	attrs := make(map[string]sqstypes.MessageAttributeValue, 2)
 	for k, v := range msg.Attributes() {
 		attrs[k] = sqstypes.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(v)}
@@ -78,11 +74,11 @@ func (r *Requester) Start(ctx context.Context, requestID string) (export.Export,
 		// A message group per tenant makes the standard queue a fair queue:
 		// one tenant's burst of exports does not hold up the other tenants
 		// of its tier.
-		MessageGroupId: aws.String(t.ID),
+		MessageGroupId: aws.String(tenantID),
 	})
 	if err != nil {
-		sendErr := fmt.Errorf("queue export %s of tenant %s: %w", e.ID, t.ID, err)
-		if derr := r.records.DeleteQueuedExport(context.WithoutCancel(ctx), e.ID); derr != nil {
+		sendErr := fmt.Errorf("queue export %s of tenant %s: %w", e.ID, tenantID, err)
+		if derr := records.DeleteQueuedExport(context.WithoutCancel(ctx), e.ID); derr != nil {
 			return export.Export{}, errors.Join(sendErr, fmt.Errorf("undo export record: %w", derr))
 		}
 		return export.Export{}, sendErr
@@ -92,6 +88,6 @@ func (r *Requester) Start(ctx context.Context, requestID string) (export.Export,
 
 // Get reads an export of the caller's tenant; store.ErrNotFound for an
 // unknown id or another tenant's.
-func (r *Requester) Get(ctx context.Context, id string) (export.Export, error) {
-	return r.records.GetExport(ctx, id)
+func (r *Requester) Get(ctx context.Context, sc catalog.Scope, id string) (export.Export, error) {
+	return r.records.For(sc).GetExport(ctx, id)
 }

@@ -19,7 +19,6 @@ import (
 	"github.com/tessera-saas/tessera/internal/platform/order"
 	"github.com/tessera-saas/tessera/internal/platform/product"
 	"github.com/tessera-saas/tessera/internal/platform/store"
-	"github.com/tessera-saas/tessera/internal/platform/tenant"
 )
 
 // Tenants looks up tenant records (a catalog.Cache in production).
@@ -27,15 +26,10 @@ type Tenants interface {
 	Get(ctx context.Context, tenantID string) (catalog.Record, error)
 }
 
-// Source is the tenant-scoped store the worker reads the tenant's data from
-// and moves export records with (internal/platform/store).
+// Source is the store the worker reaches each tenant's data through
+// (*store.Store): its products and orders, and its export records.
 type Source interface {
-	StartExport(ctx context.Context, id, runID string, leaseUntil time.Time) (export.Export, error)
-	FinishExport(ctx context.Context, id, runID string, itemCount int64, objectKey string) (export.Export, error)
-	RequeueExport(ctx context.Context, id, runID string) error
-	FailExport(ctx context.Context, id, runID, reason string) (export.Export, error)
-	ListProducts(ctx context.Context, req store.PageRequest) (store.Page[product.Product], error)
-	ListOrders(ctx context.Context, req store.PageRequest) (store.Page[order.Order], error)
+	For(sc catalog.Scope) store.TenantData
 }
 
 // CredentialSource hands out a tenant's scoped credentials (internal/platform/access).
@@ -152,9 +146,14 @@ func (w *Worker) handleRecord(ctx context.Context, rec events.SQSMessage) error 
 		log.Warn("tenant lookup failed; will retry", "attempt", attempt, "error", err.Error())
 		return err
 	}
-	// The tenant context of the run, restored from the message and the
-	// catalog: the store and the object writer take the tenant from here.
-	ctx = catalog.NewContext(tenant.NewContext(ctx, tenant.Tenant{ID: tr.TenantID}), tr)
+	// The run acts for the tenant the message names, as its catalog record
+	// says: the store and the object writer take the tenant from here.
+	sc, err := catalog.ActAs(tr)
+	if err != nil {
+		log.Error("dropping export message: tenant has no placement", "error", err.Error())
+		return nil
+	}
+	data := w.data.For(sc)
 	switch tr.Status {
 	case catalog.StatusActive:
 	case catalog.StatusSuspended:
@@ -164,7 +163,7 @@ func (w *Worker) handleRecord(ctx context.Context, rec events.SQSMessage) error 
 		}
 		// The export never ran; record why, so the tenant does not see it
 		// QUEUED forever once resumed.
-		if _, err := w.data.FailExport(ctx, msg.ExportID, "", export.ReasonTenantNotActive); err != nil && !errors.Is(err, store.ErrExportNotOurs) {
+		if _, err := data.FailExport(ctx, msg.ExportID, "", export.ReasonTenantNotActive); err != nil && !errors.Is(err, store.ErrExportNotOurs) {
 			log.Error("could not mark export failed", "error", err.Error())
 			return err
 		}
@@ -174,13 +173,13 @@ func (w *Worker) handleRecord(ctx context.Context, rec events.SQSMessage) error 
 		log.Warn("dropping export message: tenant is not active", "status", string(tr.Status))
 		return nil
 	}
-	return w.run(ctx, log, msg, tr, attempt)
+	return w.run(ctx, log, data, msg, tr, attempt)
 }
 
 // run takes the export, writes its object and marks it DONE.
-func (w *Worker) run(ctx context.Context, log *slog.Logger, msg export.Message, tr catalog.Record, attempt int) error {
+func (w *Worker) run(ctx context.Context, log *slog.Logger, data store.TenantData, msg export.Message, tr catalog.Record, attempt int) error {
 	runID := entityid.New()
-	_, err := w.data.StartExport(ctx, msg.ExportID, runID, w.leaseUntil(ctx))
+	_, err := data.StartExport(ctx, msg.ExportID, runID, w.leaseUntil(ctx))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		log.Error("dropping export message: no such export of this tenant")
@@ -201,11 +200,11 @@ func (w *Worker) run(ctx context.Context, log *slog.Logger, msg export.Message, 
 	}
 	started := w.now()
 	key := export.ObjectKey(tr.TenantID, msg.ExportID)
-	items, size, err := w.write(ctx, tr, key)
+	items, size, err := w.write(ctx, data, tr, key)
 	if err != nil {
-		return w.runFailed(ctx, log, msg.ExportID, runID, attempt, err)
+		return w.runFailed(ctx, log, data, msg.ExportID, runID, attempt, err)
 	}
-	if _, err := w.data.FinishExport(ctx, msg.ExportID, runID, items, key); err != nil {
+	if _, err := data.FinishExport(ctx, msg.ExportID, runID, items, key); err != nil {
 		if errors.Is(err, store.ErrExportNotOurs) {
 			// Our lease ran out and another run took the export over; it
 			// writes the same object and finishes the record.
@@ -221,19 +220,19 @@ func (w *Worker) run(ctx context.Context, log *slog.Logger, msg export.Message, 
 
 // runFailed gives the export back to the queue, or fails it for good after
 // the last attempt or for an error no retry fixes.
-func (w *Worker) runFailed(ctx context.Context, log *slog.Logger, exportID, runID string, attempt int, cause error) error {
+func (w *Worker) runFailed(ctx context.Context, log *slog.Logger, data store.TenantData, exportID, runID string, attempt int, cause error) error {
 	ctx = context.WithoutCancel(ctx)
 	permanent := errors.Is(cause, crypto.ErrIntegrity) || errors.Is(cause, ErrTooLarge)
 	if permanent || attempt >= export.MaxAttempts {
 		log.Error("export failed for good", "attempt", attempt, "error", cause.Error())
-		if _, err := w.data.FailExport(ctx, exportID, runID, export.ReasonFailed); err != nil && !errors.Is(err, store.ErrExportNotOurs) {
+		if _, err := data.FailExport(ctx, exportID, runID, export.ReasonFailed); err != nil && !errors.Is(err, store.ErrExportNotOurs) {
 			log.Error("could not mark export failed", "error", err.Error())
 			return err
 		}
 		return nil
 	}
 	log.Warn("export attempt failed; will retry", "attempt", attempt, "error", cause.Error())
-	if err := w.data.RequeueExport(ctx, exportID, runID); err != nil && !errors.Is(err, store.ErrExportNotOurs) {
+	if err := data.RequeueExport(ctx, exportID, runID); err != nil && !errors.Is(err, store.ErrExportNotOurs) {
 		log.Warn("could not hand export back; the next run waits for the lease", "error", err.Error())
 	}
 	return cause
@@ -249,7 +248,7 @@ func (w *Worker) leaseUntil(ctx context.Context) time.Time {
 
 // write streams the tenant's products, then its orders, as JSON lines to the
 // object at key, and returns the number of lines and bytes.
-func (w *Worker) write(ctx context.Context, tr catalog.Record, key string) (items, size int64, err error) {
+func (w *Worker) write(ctx context.Context, data store.TenantData, tr catalog.Record, key string) (items, size int64, err error) {
 	if tr.Placement.KeyARN == "" {
 		return 0, 0, fmt.Errorf("export of tenant %s: no KMS key in its placement", tr.TenantID)
 	}
@@ -266,14 +265,14 @@ func (w *Worker) write(ctx context.Context, tr catalog.Record, key string) (item
 		}
 	}()
 	enc := json.NewEncoder(up)
-	err = eachPage(ctx, w.data.ListProducts, w.pageSize, func(p *product.Product) error {
+	err = eachPage(ctx, data.ListProducts, w.pageSize, func(p *product.Product) error {
 		items++
 		return enc.Encode(export.Line{Type: export.LineProduct, Product: p})
 	})
 	if err != nil {
 		return 0, 0, fmt.Errorf("export products: %w", err)
 	}
-	err = eachPage(ctx, w.data.ListOrders, w.pageSize, func(o *order.Order) error {
+	err = eachPage(ctx, data.ListOrders, w.pageSize, func(o *order.Order) error {
 		items++
 		return enc.Encode(export.Line{Type: export.LineOrder, Order: o})
 	})

@@ -33,27 +33,37 @@ func New(catalog *store.Catalog, eb EventBridge, busName string, log *slog.Logge
 	return &Outbox{catalog: catalog, eb: eb, busName: busName, log: log}
 }
 
-// Event renders an event for the outbox. The detail gets the schema
-// version.
+// Event renders an event for the outbox. The detail gets the schema version
+// and must satisfy the contract of dt (bus.Validate, what bus.Parse checks
+// on the consumer's side): an event its consumers would refuse is an error
+// here, before anything is written, wrapping bus.ErrInvalidEvent.
 func Event(dt bus.DetailType, d bus.Detail) (*store.OutboxEvent, error) {
 	d.SchemaVersion = bus.SchemaVersion
+	if err := bus.Validate(dt, d); err != nil {
+		return nil, fmt.Errorf("outbox: refuse %s of tenant %q: %w", dt, d.TenantID, err)
+	}
 	b, err := json.Marshal(d)
 	if err != nil {
-		return nil, fmt.Errorf("render %s: %w", dt, err)
+		return nil, fmt.Errorf("outbox: render %s of tenant %q: %w", dt, d.TenantID, err)
 	}
 	return &store.OutboxEvent{DetailType: string(dt), Detail: string(b)}, nil
+}
+
+// Entry is the PutEvents entry that Publish sends to busName for ev.
+func Entry(busName string, ev store.OutboxEvent) ebtypes.PutEventsRequestEntry {
+	return ebtypes.PutEventsRequestEntry{
+		EventBusName: aws.String(busName),
+		Source:       aws.String(bus.Source),
+		DetailType:   aws.String(ev.DetailType),
+		Detail:       aws.String(ev.Detail),
+		Resources:    []string{},
+	}
 }
 
 // Publish sends one outbox event and removes it from the outbox. On
 // failure the event stays for the sweep.
 func (o *Outbox) Publish(ctx context.Context, ev store.OutboxEvent) error {
-	out, err := o.eb.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{
-		EventBusName: aws.String(o.busName),
-		Source:       aws.String(bus.Source),
-		DetailType:   aws.String(ev.DetailType),
-		Detail:       aws.String(ev.Detail),
-		Resources:    []string{},
-	}}})
+	out, err := o.eb.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{Entry(o.busName, ev)}})
 	if err != nil {
 		return fmt.Errorf("publish %s of %s: %w", ev.DetailType, ev.TenantID, err)
 	}

@@ -3,6 +3,7 @@ package outbox_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -108,6 +109,20 @@ func TestEmittedEventsMatchTheirSchemas(t *testing.T) {
 	}
 	if !got[string(bus.TenantOnboardingRequested)] || !got[string(bus.TenantSuspended)] {
 		t.Fatalf("received %v", got)
+	}
+}
+
+// TestPublishToMissingBusFails: a bus that does not exist is an error from
+// EventBridge (not a contract error), and the event stays in the outbox.
+func TestPublishToMissingBusFails(t *testing.T) {
+	e := testenv.Setup(t)
+	cat := store.NewCatalog(store.NewClient(e.Config), e.Settings.CatalogTable)
+	ob := outbox.New(cat, eventbridge.NewFromConfig(e.Config), "no-such-bus", slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	ev := mustEvent(t, bus.TenantResumed, bus.Detail{TenantID: "acme", Tier: "standard", CorrelationID: "c-3"})
+	err := ob.Publish(context.Background(), *ev)
+	t.Logf("moto: %v", err)
+	if err == nil || errors.Is(err, bus.ErrInvalidEvent) {
+		t.Fatalf("Publish to a missing bus: %v, want an error from EventBridge", err)
 	}
 }
 

@@ -1,7 +1,6 @@
 package provision_test
 
 import (
-	"context"
 	"errors"
 	"testing"
 
@@ -15,7 +14,7 @@ import (
 
 	"github.com/tessera-saas/tessera/internal/control/apikey"
 	"github.com/tessera-saas/tessera/internal/control/bus"
-	"github.com/tessera-saas/tessera/internal/control/directory"
+	"github.com/tessera-saas/tessera/internal/platform/directory"
 	"github.com/tessera-saas/tessera/internal/control/provision"
 	"github.com/tessera-saas/tessera/internal/platform/catalog"
 	"github.com/tessera-saas/tessera/internal/platform/crypto"
@@ -25,8 +24,15 @@ import (
 	"github.com/tessera-saas/tessera/internal/platform/tenant"
 )
 
-func (h harness) as(rec catalog.Record) context.Context {
-	return catalog.NewContext(tenant.NewContext(h.ctx, tenant.Tenant{ID: rec.TenantID, UserID: "u", Role: tenant.RoleAdmin}), rec)
+// as is rec's tenant's data in s, as a verified caller of the tenant
+// reaches it.
+func as(t *testing.T, s *store.Store, rec catalog.Record) store.TenantData {
+	t.Helper()
+	sc, err := catalog.ScopeOf(tenant.Tenant{ID: rec.TenantID, UserID: "u", Role: tenant.RoleAdmin}, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.For(sc)
 }
 
 // onboarded returns an ACTIVE tenant with a product and an order.
@@ -38,11 +44,11 @@ func (h harness) onboarded(t *testing.T, tier catalog.Tier) (bus.Detail, catalog
 	}
 	rec := h.assertActive(t, d)
 	data := h.deps().Data
-	p, err := data.CreateProduct(h.as(rec), product.Input{Name: "P", SKU: "P-1", Price: &product.Price{Amount: 1, Currency: "EUR"}})
+	p, err := as(t, data, rec).CreateProduct(h.ctx, product.Input{Name: "P", SKU: "P-1", Price: &product.Price{Amount: 1, Currency: "EUR"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, err := data.CreateOrder(h.as(rec), order.Input{ProductID: p.ID, Quantity: 1, Status: order.StatusPending, Customer: &order.Customer{Name: "N", Email: "secret-" + rec.TenantID + "@x.test"}})
+	o, err := as(t, data, rec).CreateOrder(h.ctx, order.Input{ProductID: p.ID, Quantity: 1, Status: order.StatusPending, Customer: &order.Customer{Name: "N", Email: "secret-" + rec.TenantID + "@x.test"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +89,7 @@ func TestOffboardingShredsOnlyThatTenant(t *testing.T) {
 	if _, err := dir.Create(h.ctx, gone.TenantID, tenant.RoleMember, member); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.deps().Data.PutUser(h.as(goneRec), store.UserRecord{Email: member, Role: "member"}); err != nil {
+	if err := as(t, h.deps().Data, goneRec).PutUser(h.ctx, store.UserRecord{Email: member, Role: "member"}); err != nil {
 		t.Fatal(err)
 	}
 	saved := h.rawEmail(t, goneRec, goneOrder) // a ciphertext, as a backup would hold it
@@ -135,7 +141,7 @@ func TestOffboardingShredsOnlyThatTenant(t *testing.T) {
 	if err != nil || string(pt) != "secret-"+kept.TenantID+"@x.test" {
 		t.Fatalf("other tenant's ciphertext = %q, %v", pt, err)
 	}
-	if o, err := h.deps().Data.GetOrder(h.as(keptRec), keptOrder); err != nil || o.Customer.Email != "secret-"+kept.TenantID+"@x.test" {
+	if o, err := as(t, h.deps().Data, keptRec).GetOrder(h.ctx, keptOrder); err != nil || o.Customer.Email != "secret-"+kept.TenantID+"@x.test" {
 		t.Fatalf("other tenant's order = %+v, %v", o, err)
 	}
 	if _, ok := h.user(t, kept.AdminEmail); !ok {

@@ -17,7 +17,7 @@ import (
 
 	"github.com/tessera-saas/tessera/internal/control/apikey"
 	"github.com/tessera-saas/tessera/internal/control/bus"
-	"github.com/tessera-saas/tessera/internal/control/directory"
+	"github.com/tessera-saas/tessera/internal/platform/directory"
 	"github.com/tessera-saas/tessera/internal/control/outbox"
 	"github.com/tessera-saas/tessera/internal/control/tenantkey"
 	"github.com/tessera-saas/tessera/internal/control/tenantstack"

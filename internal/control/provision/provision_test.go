@@ -29,7 +29,7 @@ import (
 
 	"github.com/tessera-saas/tessera/internal/control/apikey"
 	"github.com/tessera-saas/tessera/internal/control/bus"
-	"github.com/tessera-saas/tessera/internal/control/directory"
+	"github.com/tessera-saas/tessera/internal/platform/directory"
 	"github.com/tessera-saas/tessera/internal/control/provision"
 	"github.com/tessera-saas/tessera/internal/control/tenantkey"
 	"github.com/tessera-saas/tessera/internal/local/pump"
@@ -209,12 +209,12 @@ func TestPremiumOnboardingGetsADedicatedTable(t *testing.T) {
 		t.Fatalf("placement %+v, want the dedicated table", rec.Placement)
 	}
 	// Data of the premium tenant lands in its table and nowhere in the pooled one.
-	ctx := catalog.NewContext(tenant.NewContext(h.ctx, tenant.Tenant{ID: d.TenantID, UserID: "u", Role: tenant.RoleAdmin}), rec)
-	pr, err := deps.Data.CreateProduct(ctx, product.Input{Name: "Widget", SKU: "W-1", Price: &product.Price{Amount: 5, Currency: "EUR"}})
+	data := as(t, deps.Data, rec)
+	pr, err := data.CreateProduct(h.ctx, product.Input{Name: "Widget", SKU: "W-1", Price: &product.Price{Amount: 5, Currency: "EUR"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := deps.Data.CreateOrder(ctx, order.Input{ProductID: pr.ID, Quantity: 1, Status: order.StatusPending, Customer: &order.Customer{Name: "C", Email: "c@x.test"}}); err != nil {
+	if _, err := data.CreateOrder(h.ctx, order.Input{ProductID: pr.ID, Quantity: 1, Status: order.StatusPending, Customer: &order.Customer{Name: "C", Email: "c@x.test"}}); err != nil {
 		t.Fatal(err)
 	}
 	ddb := dynamodb.NewFromConfig(h.e.Config)

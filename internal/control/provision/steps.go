@@ -15,7 +15,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/tessera-saas/tessera/internal/control/bus"
-	"github.com/tessera-saas/tessera/internal/control/directory"
+	"github.com/tessera-saas/tessera/internal/platform/directory"
 	"github.com/tessera-saas/tessera/internal/control/outbox"
 	"github.com/tessera-saas/tessera/internal/control/tenantkey"
 	"github.com/tessera-saas/tessera/internal/platform/catalog"
@@ -88,14 +88,22 @@ func (p *Provisioner) ensureAdmin(ctx context.Context, rec catalog.Record) error
 	if err != nil && !errors.Is(err, directory.ErrUserExists) {
 		return err
 	}
-	return p.d.Data.PutUser(p.scoped(ctx, rec), store.UserRecord{Email: rec.AdminEmail, Role: string(tenant.RoleAdmin), Sub: u.Sub})
+	data, err := p.data(rec)
+	if err != nil {
+		return err
+	}
+	return data.PutUser(ctx, store.UserRecord{Email: rec.AdminEmail, Role: string(tenant.RoleAdmin), Sub: u.Sub})
 }
 
-// scoped is a context acting as the tenant, for the tenant-scoped store:
-// background work restores the tenant from the event and catalog, never
-// from ambient state.
-func (p *Provisioner) scoped(ctx context.Context, rec catalog.Record) context.Context {
-	return catalog.NewContext(tenant.NewContext(ctx, tenant.Tenant{ID: rec.TenantID, UserID: "provisioner", Role: tenant.RoleAdmin}), rec)
+// data is the tenant's own data, for the provisioner acting as the tenant:
+// background work takes the tenant from the event and catalog, never from
+// ambient state.
+func (p *Provisioner) data(rec catalog.Record) (store.TenantData, error) {
+	sc, err := catalog.ActAs(rec)
+	if err != nil {
+		return store.TenantData{}, fmt.Errorf("act as tenant %s: %w", rec.TenantID, err)
+	}
+	return p.d.Data.For(sc), nil
 }
 
 // offboard removes an OFFBOARDING tenant's API key, users, data, stack and
@@ -139,7 +147,11 @@ func (p *Provisioner) offboard(ctx context.Context, d bus.Detail) error {
 			return err
 		}
 	} else if rec.Placement.Table != "" {
-		if purged, err = p.d.Data.PurgeTenant(p.scoped(ctx, rec)); err != nil {
+		data, err := p.data(rec)
+		if err != nil {
+			return err
+		}
+		if purged, err = data.PurgeTenant(ctx); err != nil {
 			return err
 		}
 	}
@@ -161,10 +173,14 @@ func (p *Provisioner) offboard(ctx context.Context, d bus.Detail) error {
 }
 
 func (p *Provisioner) userEmails(ctx context.Context, rec catalog.Record) ([]string, error) {
+	data, err := p.data(rec)
+	if err != nil {
+		return nil, err
+	}
 	var emails []string
 	req := store.PageRequest{Limit: 100}
 	for {
-		page, err := p.d.Data.ListUsers(p.scoped(ctx, rec), req)
+		page, err := data.ListUsers(ctx, req)
 		if err != nil {
 			return nil, err
 		}

@@ -2,12 +2,12 @@ package usage
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/tessera-saas/tessera/internal/platform/catalog"
 	"github.com/tessera-saas/tessera/internal/platform/metering"
 	"github.com/tessera-saas/tessera/internal/platform/store"
-	"github.com/tessera-saas/tessera/internal/platform/tenant"
 )
 
 // StoreSource reads the report from the catalog, the ledger, and each
@@ -52,6 +52,9 @@ func (s StoreSource) StoredItems(ctx context.Context, rec catalog.Record) (int64
 	if rec.Placement.Table == "" {
 		return 0, nil
 	}
-	ctx = catalog.NewContext(tenant.NewContext(ctx, tenant.Tenant{ID: rec.TenantID, UserID: "usage-report", Role: tenant.RoleMember}), rec)
-	return s.Data.CountItems(ctx)
+	sc, err := catalog.ActAs(rec)
+	if err != nil {
+		return 0, fmt.Errorf("count items: %w", err)
+	}
+	return s.Data.For(sc).CountItems(ctx)
 }

@@ -21,7 +21,7 @@ import (
 	"github.com/tessera-saas/tessera/internal/control/usage"
 	"github.com/tessera-saas/tessera/internal/local/testenv"
 	"github.com/tessera-saas/tessera/internal/local/testenv/fixture"
-	"github.com/tessera-saas/tessera/internal/platform/metering"
+	"github.com/tessera-saas/tessera/internal/platform/metering/emftest"
 	"github.com/tessera-saas/tessera/internal/wire"
 )
 
@@ -102,7 +102,7 @@ func TestReportCountsExactlyTheScriptedRequests(t *testing.T) {
 	sc := bufio.NewScanner(bytes.NewReader(emf.b.Bytes()))
 	total := 0
 	for sc.Scan() {
-		rec, err := metering.ParseLine(sc.Bytes())
+		rec, err := emftest.ParseLine(sc.Bytes())
 		if err != nil {
 			t.Fatalf("invalid EMF line %v: %s", err, sc.Text())
 		}

@@ -84,16 +84,3 @@ func (r Record) Usable() error {
 type Reader interface {
 	GetTenant(ctx context.Context, tenantID string) (Record, error)
 }
-
-type ctxKey struct{}
-
-// NewContext returns a copy of ctx carrying the caller's tenant record.
-func NewContext(ctx context.Context, r Record) context.Context {
-	return context.WithValue(ctx, ctxKey{}, r)
-}
-
-// FromContext returns the tenant record carried by ctx.
-func FromContext(ctx context.Context) (Record, bool) {
-	r, ok := ctx.Value(ctxKey{}).(Record)
-	return r, ok
-}

@@ -1,6 +1,8 @@
 package metering
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -138,56 +140,34 @@ func appendLine(b []byte, r Record, perTenant bool) []byte {
 	return append(b, '}', '\n')
 }
 
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string the way encoding/json does with
-// HTML escaping off: control characters escaped, invalid UTF-8 replaced by
-// U+FFFD, and U+2028/U+2029 escaped.
+// appendString appends s as a JSON string, byte for byte as encoding/json
+// encodes it with HTML escaping off. The strings of a line (tenant ids,
+// tiers, route templates, status classes, request ids) are printable ASCII
+// without '"' or '\\', which encoding/json copies verbatim: those are
+// appended as they are, without allocating. Any other string is encoded by
+// encoding/json.
 func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
+	if verbatim(s) {
+		b = append(b, '"')
+		b = append(b, s...)
+		return append(b, '"')
 	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	w := bytes.NewBuffer(b)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	// A string always encodes and a bytes.Buffer takes every write, so
+	// Encode cannot fail; it ends the value with a newline.
+	_ = enc.Encode(s)
+	return bytes.TrimSuffix(w.Bytes(), []byte{'\n'})
+}
+
+// verbatim reports whether JSON takes s as it is between quotes: printable
+// ASCII (and DEL) other than '"' and '\\'.
+func verbatim(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }

@@ -3,6 +3,7 @@ package metering
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
 	"testing"
 )
 
@@ -38,4 +39,18 @@ func FuzzAppendString(f *testing.F) {
 			t.Fatalf("appendString(%q) = %s, want %s", s, got, want)
 		}
 	})
+}
+
+// BenchmarkAppendString measures both paths: a string JSON takes verbatim
+// (every string of a real line) and one encoding/json has to escape.
+func BenchmarkAppendString(b *testing.B) {
+	for _, s := range []string{"GET /v1/products/{id}", "t-\"quoted\"\n"} {
+		b.Run(strconv.Quote(s), func(b *testing.B) {
+			buf := make([]byte, 0, 64)
+			b.ReportAllocs()
+			for b.Loop() {
+				buf = appendString(buf[:0], s)
+			}
+		})
+	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tessera-saas/tessera/internal/platform/catalog"
 	"github.com/tessera-saas/tessera/internal/platform/metering"
+	"github.com/tessera-saas/tessera/internal/platform/metering/emftest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -76,7 +77,7 @@ func TestEmittedLinesCarryTheTiersDimensionSets(t *testing.T) {
 			if !bytes.HasSuffix(line, []byte("\n")) || bytes.Count(line, []byte("\n")) != 1 {
 				t.Fatalf("not exactly one line: %q", line)
 			}
-			parsed, err := metering.ParseLine(line)
+			parsed, err := emftest.ParseLine(line)
 			if err != nil {
 				t.Fatalf("emitted line is not valid EMF: %v\n%s", err, line)
 			}
@@ -143,7 +144,7 @@ func TestEmitRecord(t *testing.T) {
 			if got != want {
 				t.Fatalf("Emit = %+v\nwant   %+v", got, want)
 			}
-			parsed, err := metering.ParseLine(buf.Bytes())
+			parsed, err := emftest.ParseLine(buf.Bytes())
 			if err != nil || parsed != want {
 				t.Fatalf("ParseLine = %+v, %v\nwant       %+v", parsed, err, want)
 			}
@@ -186,7 +187,7 @@ func TestEmitEscapesStrings(t *testing.T) {
 	if bytes.Count(buf.Bytes(), []byte("\n")) != 1 {
 		t.Fatalf("a string broke the line: %q", buf.Bytes())
 	}
-	rec, err := metering.ParseLine(buf.Bytes())
+	rec, err := emftest.ParseLine(buf.Bytes())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +219,7 @@ func TestGoldenLinePremium(t *testing.T) {
 	if !bytes.Equal(buf.Bytes(), golden) {
 		t.Fatalf("emitted line differs from %s (regenerate with -update if intended)\ngot:  %s\nwant: %s", path, buf.Bytes(), golden)
 	}
-	parsed, err := metering.ParseLine(golden)
+	parsed, err := emftest.ParseLine(golden)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +276,7 @@ func TestConcurrentEmitsNeverInterleave(t *testing.T) {
 		t.Fatalf("%d lines, want 50", len(lines)-1)
 	}
 	for _, l := range lines[:50] {
-		r, err := metering.ParseLine([]byte(l))
+		r, err := emftest.ParseLine([]byte(l))
 		if err != nil || r.ReadCapacityUnits != 5 || r.WriteCapacityUnits != 10 || r.Requests != 1 {
 			t.Fatalf("line %q: %+v %v", l, r, err)
 		}

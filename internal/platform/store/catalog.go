@@ -312,13 +312,6 @@ func (c *Catalog) Apply(ctx context.Context, tenantID string, ch Change, ev *Out
 	return it.Record, err
 }
 
-// SetStatus moves a tenant from one state to another with a conditional
-// write.
-func (c *Catalog) SetStatus(ctx context.Context, tenantID string, from, to catalog.Status, _ time.Time) error {
-	_, err := c.Apply(ctx, tenantID, Change{From: []catalog.Status{from}, To: to}, nil, nil)
-	return err
-}
-
 // ListTenants returns a page of tenant records in id order.
 func (c *Catalog) ListTenants(ctx context.Context, req PageRequest) (Page[catalog.Record], error) {
 	expr, err := expression.NewBuilder().WithKeyCondition(expression.Key(CatalogIndexPK).Equal(expression.Value(catalogKindTenant))).Build()
@@ -384,17 +377,7 @@ func (c *Catalog) Release(ctx context.Context, tenantID, owner string) error {
 }
 
 func (c *Catalog) update(ctx context.Context, tenantID string, cond expression.ConditionBuilder, upd expression.UpdateBuilder, condErr error) error {
-	expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(upd).Build()
-	if err != nil {
-		return fmt.Errorf("build update: %w", err)
-	}
-	av, err := attributevalue.MarshalMap(catalogKey(tenantID))
-	if err != nil {
-		return fmt.Errorf("marshal key: %w", err)
-	}
-	_, err = c.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(c.table), Key: av,
-		ConditionExpression: expr.Condition(), UpdateExpression: expr.Update(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()})
+	_, err := updateWhen(ctx, c.ddb, c.table, catalogKey(tenantID), cond, upd, nil, "")
 	if IsCondCheckFailed(err) {
 		return fmt.Errorf("tenant %s: %w", tenantID, condErr)
 	}

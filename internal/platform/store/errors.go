@@ -13,7 +13,6 @@ var (
 	ErrVersionConflict = errors.New("store: version conflict")
 	ErrUnknownProduct  = errors.New("store: product does not exist")
 	ErrInvalidCursor   = errors.New("store: invalid cursor")
-	ErrNoScope         = errors.New("store: no tenant scope in context")
 	ErrExists          = errors.New("store: already exists")
 )
 

@@ -6,11 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/tessera-saas/tessera/internal/platform/export"
 )
@@ -58,32 +54,21 @@ func (it exportItem) export() export.Export {
 }
 
 // CreateExport records a new QUEUED export of the caller's tenant.
-func (s *Store) CreateExport(ctx context.Context) (export.Export, error) {
-	sc, err := s.scopeOf(ctx)
+func (d TenantData) CreateExport(ctx context.Context) (export.Export, error) {
+	s, sc, err := d.open(ctx)
 	if err != nil {
 		return export.Export{}, err
 	}
 	it := exportItem{key: tenantKey(sc.tenantID, entityExport, s.newID()), Status: string(export.StatusQueued), CreatedAt: s.now().UTC()}
-	av, err := attributevalue.MarshalMap(it)
-	if err != nil {
-		return export.Export{}, fmt.Errorf("marshal export: %w", err)
-	}
-	expr, err := expression.NewBuilder().WithCondition(notExists).Build()
-	if err != nil {
-		return export.Export{}, fmt.Errorf("build condition: %w", err)
-	}
-	out, err := s.ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(sc.table), Item: av,
-		ConditionExpression: expr.Condition(), ExpressionAttributeNames: expr.Names(), ReturnConsumedCapacity: returnCapacity}, sc.opts)
-	if err != nil {
+	if err := s.putItem(ctx, sc, it, &notExists); err != nil {
 		return export.Export{}, fmt.Errorf("create export: %w", err)
 	}
-	consumed(ctx, writeCapacity, one(out.ConsumedCapacity)...)
 	return it.export(), nil
 }
 
 // GetExport reads one export of the caller's tenant.
-func (s *Store) GetExport(ctx context.Context, id string) (export.Export, error) {
-	sc, err := s.scopeOf(ctx)
+func (d TenantData) GetExport(ctx context.Context, id string) (export.Export, error) {
+	s, sc, err := d.open(ctx)
 	if err != nil {
 		return export.Export{}, err
 	}
@@ -97,37 +82,26 @@ func (s *Store) GetExport(ctx context.Context, id string) (export.Export, error)
 // DeleteQueuedExport removes an export that is still QUEUED: the API undoes
 // the record when its message could not be queued. ErrNotFound when there is
 // no such QUEUED export.
-func (s *Store) DeleteQueuedExport(ctx context.Context, id string) error {
-	sc, err := s.scopeOf(ctx)
+func (d TenantData) DeleteQueuedExport(ctx context.Context, id string) error {
+	s, sc, err := d.open(ctx)
 	if err != nil {
 		return err
 	}
-	av, err := attributevalue.MarshalMap(tenantKey(sc.tenantID, entityExport, id))
-	if err != nil {
-		return fmt.Errorf("marshal key: %w", err)
-	}
-	expr, err := expression.NewBuilder().WithCondition(expression.Name(attrStatus).Equal(expression.Value(export.StatusQueued))).Build()
-	if err != nil {
-		return fmt.Errorf("build condition: %w", err)
-	}
-	out, err := s.ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(sc.table), Key: av,
-		ConditionExpression: expr.Condition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-		ReturnConsumedCapacity: returnCapacity}, sc.opts)
+	err = s.deleteItem(ctx, sc, tenantKey(sc.tenantID, entityExport, id), expression.Name(attrStatus).Equal(expression.Value(export.StatusQueued)))
 	if IsCondCheckFailed(err) {
 		return fmt.Errorf("delete export %s: not queued: %w", id, ErrNotFound)
 	}
 	if err != nil {
 		return fmt.Errorf("delete export %s: %w", id, err)
 	}
-	consumed(ctx, writeCapacity, one(out.ConsumedCapacity)...)
 	return nil
 }
 
 // StartExport moves an export of the caller's tenant to RUNNING under runID
 // until leaseUntil: from QUEUED, or from RUNNING whose lease ran out (a run
 // that crashed). Errors: ErrNotFound, ErrExportFinished, ErrExportRunning.
-func (s *Store) StartExport(ctx context.Context, id, runID string, leaseUntil time.Time) (export.Export, error) {
-	sc, err := s.scopeOf(ctx)
+func (d TenantData) StartExport(ctx context.Context, id, runID string, leaseUntil time.Time) (export.Export, error) {
+	s, sc, err := d.open(ctx)
 	if err != nil {
 		return export.Export{}, err
 	}
@@ -159,8 +133,8 @@ func (s *Store) StartExport(ctx context.Context, id, runID string, leaseUntil ti
 
 // FinishExport marks an export DONE with its object, if runID still holds
 // it; ErrExportNotOurs otherwise.
-func (s *Store) FinishExport(ctx context.Context, id, runID string, itemCount int64, objectKey string) (export.Export, error) {
-	sc, err := s.scopeOf(ctx)
+func (d TenantData) FinishExport(ctx context.Context, id, runID string, itemCount int64, objectKey string) (export.Export, error) {
+	s, sc, err := d.open(ctx)
 	if err != nil {
 		return export.Export{}, err
 	}
@@ -182,8 +156,8 @@ func (s *Store) FinishExport(ctx context.Context, id, runID string, itemCount in
 // RequeueExport hands an export that runID holds back to QUEUED after a
 // failed attempt, so that the next delivery need not wait for the lease.
 // ErrExportNotOurs when runID does not hold it.
-func (s *Store) RequeueExport(ctx context.Context, id, runID string) error {
-	sc, err := s.scopeOf(ctx)
+func (d TenantData) RequeueExport(ctx context.Context, id, runID string) error {
+	s, sc, err := d.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -202,8 +176,8 @@ func (s *Store) RequeueExport(ctx context.Context, id, runID string) error {
 // FailExport marks an export FAILED with reason (a stable code): from
 // QUEUED, or from RUNNING held by runID (empty when no run started).
 // ErrExportNotOurs when it is in neither state.
-func (s *Store) FailExport(ctx context.Context, id, runID, reason string) (export.Export, error) {
-	sc, err := s.scopeOf(ctx)
+func (d TenantData) FailExport(ctx context.Context, id, runID, reason string) (export.Export, error) {
+	s, sc, err := d.open(ctx)
 	if err != nil {
 		return export.Export{}, err
 	}
@@ -236,27 +210,7 @@ func heldBy(runID string) expression.ConditionBuilder {
 // condition (or a missing item) is returned as the SDK's
 // ConditionalCheckFailedException.
 func (s *Store) transitionExport(ctx context.Context, sc scope, id string, cond expression.ConditionBuilder, upd expression.UpdateBuilder) (exportItem, error) {
-	av, err := attributevalue.MarshalMap(tenantKey(sc.tenantID, entityExport, id))
-	if err != nil {
-		return exportItem{}, fmt.Errorf("marshal key: %w", err)
-	}
-	expr, err := expression.NewBuilder().
-		WithCondition(expression.AttributeExists(expression.Name(attrPK)).And(cond)).
-		WithUpdate(upd).Build()
-	if err != nil {
-		return exportItem{}, fmt.Errorf("build update: %w", err)
-	}
-	out, err := s.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(sc.table), Key: av,
-		ConditionExpression: expr.Condition(), UpdateExpression: expr.Update(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-		ReturnValues: types.ReturnValueAllNew, ReturnConsumedCapacity: returnCapacity}, sc.opts)
-	if err != nil {
-		return exportItem{}, err
-	}
-	consumed(ctx, writeCapacity, one(out.ConsumedCapacity)...)
 	var it exportItem
-	if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {
-		return exportItem{}, fmt.Errorf("unmarshal export: %w", err)
-	}
-	return it, nil
+	err := s.updateItem(ctx, sc, tenantKey(sc.tenantID, entityExport, id), expression.AttributeExists(expression.Name(attrPK)).And(cond), upd, &it)
+	return it, err
 }

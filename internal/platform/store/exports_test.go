@@ -21,9 +21,9 @@ func TestExportTransitions(t *testing.T) {
 	h := newHarness(t)
 	acme := fixture.NewTenant(t, h.e, "acme").Record
 	globex := fixture.NewTenant(t, h.e, "globex").Record
-	ctx := as(acme)
+	data := h.as(acme)
 
-	e, err := h.s.CreateExport(ctx)
+	e, err := data.CreateExport(bg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,48 +33,48 @@ func TestExportTransitions(t *testing.T) {
 	if items := h.partition(t, acme.TenantID+"#EXPORT"); len(items) != 1 {
 		t.Fatalf("export not stored under %s#EXPORT: %v", acme.TenantID, items)
 	}
-	if _, err := h.s.GetExport(as(globex), e.ID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := h.as(globex).GetExport(bg, e.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("globex reads acme's export: err = %v, want ErrNotFound", err)
 	}
-	if _, err := h.s.StartExport(as(globex), e.ID, "run-g", time.Now().Add(time.Minute)); !errors.Is(err, store.ErrNotFound) {
+	if _, err := h.as(globex).StartExport(bg, e.ID, "run-g", time.Now().Add(time.Minute)); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("globex starts acme's export: err = %v, want ErrNotFound", err)
 	}
 
-	running, err := h.s.StartExport(ctx, e.ID, "run-1", time.Now().Add(time.Hour))
+	running, err := data.StartExport(bg, e.ID, "run-1", time.Now().Add(time.Hour))
 	if err != nil || running.Status != export.StatusRunning || running.StartedAt == nil {
 		t.Fatalf("start = %+v, %v", running, err)
 	}
-	if _, err := h.s.StartExport(ctx, e.ID, "run-2", time.Now().Add(time.Hour)); !errors.Is(err, store.ErrExportRunning) {
+	if _, err := data.StartExport(bg, e.ID, "run-2", time.Now().Add(time.Hour)); !errors.Is(err, store.ErrExportRunning) {
 		t.Fatalf("second start under a live lease: err = %v, want ErrExportRunning", err)
 	}
-	if _, err := h.s.FinishExport(ctx, e.ID, "run-2", 1, "x"); !errors.Is(err, store.ErrExportNotOurs) {
+	if _, err := data.FinishExport(bg, e.ID, "run-2", 1, "x"); !errors.Is(err, store.ErrExportNotOurs) {
 		t.Fatalf("finish by a run that does not hold it: err = %v, want ErrExportNotOurs", err)
 	}
-	if err := h.s.DeleteQueuedExport(ctx, e.ID); !errors.Is(err, store.ErrNotFound) {
+	if err := data.DeleteQueuedExport(bg, e.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("delete of a running export: err = %v, want ErrNotFound", err)
 	}
 
 	// run-1 crashed: once its lease has run out, run-3 takes over.
 	later := store.New(h.ddb, crypto.NewEnvelope(kms.NewFromConfig(h.e.Config)), store.WithCredentials(h.creds),
 		store.WithClock(func() time.Time { return time.Now().Add(2 * time.Hour) }))
-	if _, err := later.StartExport(ctx, e.ID, "run-3", time.Now().Add(3*time.Hour)); err != nil {
+	if _, err := (harness{s: later}).as(acme).StartExport(bg, e.ID, "run-3", time.Now().Add(3*time.Hour)); err != nil {
 		t.Fatalf("take over after the lease: %v", err)
 	}
-	if _, err := h.s.FinishExport(ctx, e.ID, "run-1", 1, "x"); !errors.Is(err, store.ErrExportNotOurs) {
+	if _, err := data.FinishExport(bg, e.ID, "run-1", 1, "x"); !errors.Is(err, store.ErrExportNotOurs) {
 		t.Fatalf("finish by the run that lost its lease: err = %v, want ErrExportNotOurs", err)
 	}
 	key := export.ObjectKey(acme.TenantID, e.ID)
-	done, err := h.s.FinishExport(ctx, e.ID, "run-3", 42, key)
+	done, err := data.FinishExport(bg, e.ID, "run-3", 42, key)
 	if err != nil || done.Status != export.StatusDone || done.ItemCount != 42 || done.ObjectKey != key || done.FinishedAt == nil {
 		t.Fatalf("finish = %+v, %v", done, err)
 	}
-	if _, err := later.StartExport(ctx, e.ID, "run-4", time.Now().Add(3*time.Hour)); !errors.Is(err, store.ErrExportFinished) {
+	if _, err := (harness{s: later}).as(acme).StartExport(bg, e.ID, "run-4", time.Now().Add(3*time.Hour)); !errors.Is(err, store.ErrExportFinished) {
 		t.Fatalf("start of a DONE export: err = %v, want ErrExportFinished", err)
 	}
-	if _, err := h.s.FailExport(ctx, e.ID, "run-3", export.ReasonFailed); !errors.Is(err, store.ErrExportNotOurs) {
+	if _, err := data.FailExport(bg, e.ID, "run-3", export.ReasonFailed); !errors.Is(err, store.ErrExportNotOurs) {
 		t.Fatalf("fail of a DONE export: err = %v, want ErrExportNotOurs", err)
 	}
-	got, err := h.s.GetExport(ctx, e.ID)
+	got, err := data.GetExport(bg, e.ID)
 	if err != nil || got.Status != export.StatusDone || got.ItemCount != 42 {
 		t.Fatalf("get = %+v, %v", got, err)
 	}
@@ -83,7 +83,7 @@ func TestExportTransitions(t *testing.T) {
 func TestExportRequeueFailAndDelete(t *testing.T) {
 	h := newHarness(t)
 	acme := fixture.NewTenant(t, h.e, "acme").Record
-	ctx := as(acme)
+	data := h.as(acme)
 	tests := []struct {
 		name string
 		// act moves a fresh export and returns the error to expect nil.
@@ -92,42 +92,42 @@ func TestExportRequeueFailAndDelete(t *testing.T) {
 		wantGone   bool
 	}{
 		{name: "requeue by the holder", wantStatus: export.StatusQueued, act: func(id string) error {
-			if _, err := h.s.StartExport(ctx, id, "r", time.Now().Add(time.Hour)); err != nil {
+			if _, err := data.StartExport(bg, id, "r", time.Now().Add(time.Hour)); err != nil {
 				return err
 			}
-			if err := h.s.RequeueExport(ctx, id, "other"); !errors.Is(err, store.ErrExportNotOurs) {
+			if err := data.RequeueExport(bg, id, "other"); !errors.Is(err, store.ErrExportNotOurs) {
 				return errors.Join(errors.New("requeue by a stranger succeeded"), err)
 			}
-			return h.s.RequeueExport(ctx, id, "r")
+			return data.RequeueExport(bg, id, "r")
 		}},
 		{name: "fail a queued export", wantStatus: export.StatusFailed, act: func(id string) error {
-			_, err := h.s.FailExport(ctx, id, "", export.ReasonTenantNotActive)
+			_, err := data.FailExport(bg, id, "", export.ReasonTenantNotActive)
 			return err
 		}},
 		{name: "fail a running export by its holder", wantStatus: export.StatusFailed, act: func(id string) error {
-			if _, err := h.s.StartExport(ctx, id, "r", time.Now().Add(time.Hour)); err != nil {
+			if _, err := data.StartExport(bg, id, "r", time.Now().Add(time.Hour)); err != nil {
 				return err
 			}
-			if _, err := h.s.FailExport(ctx, id, "", export.ReasonFailed); !errors.Is(err, store.ErrExportNotOurs) {
+			if _, err := data.FailExport(bg, id, "", export.ReasonFailed); !errors.Is(err, store.ErrExportNotOurs) {
 				return errors.Join(errors.New("fail without the run id succeeded"), err)
 			}
-			_, err := h.s.FailExport(ctx, id, "r", export.ReasonFailed)
+			_, err := data.FailExport(bg, id, "r", export.ReasonFailed)
 			return err
 		}},
 		{name: "delete a queued export", wantGone: true, act: func(id string) error {
-			return h.s.DeleteQueuedExport(ctx, id)
+			return data.DeleteQueuedExport(bg, id)
 		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e, err := h.s.CreateExport(ctx)
+			e, err := data.CreateExport(bg)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if err := tc.act(e.ID); err != nil {
 				t.Fatal(err)
 			}
-			got, err := h.s.GetExport(ctx, e.ID)
+			got, err := data.GetExport(bg, e.ID)
 			if tc.wantGone {
 				if !errors.Is(err, store.ErrNotFound) {
 					t.Fatalf("get after delete = %+v, %v", got, err)

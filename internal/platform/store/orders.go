@@ -8,7 +8,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/tessera-saas/tessera/internal/platform/crypto"
@@ -83,8 +82,8 @@ func productExists(sc scope, productID string) (types.TransactWriteItem, error) 
 
 // CreateOrder stores a new order if its product exists in the caller's
 // tenant, in one transaction.
-func (s *Store) CreateOrder(ctx context.Context, in order.Input) (order.Order, error) {
-	sc, err := s.scopeOf(ctx)
+func (d TenantData) CreateOrder(ctx context.Context, in order.Input) (order.Order, error) {
+	s, sc, err := d.open(ctx)
 	if err != nil {
 		return order.Order{}, err
 	}
@@ -102,10 +101,7 @@ func (s *Store) CreateOrder(ctx context.Context, in order.Input) (order.Order, e
 	if err != nil {
 		return order.Order{}, err
 	}
-	out, err := s.ddb.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{check, put}, ReturnConsumedCapacity: returnCapacity}, sc.opts)
-	if out != nil {
-		consumed(ctx, writeCapacity, out.ConsumedCapacity...)
-	}
+	err = s.transact(ctx, sc, check, put)
 	if reasons := cancellation(err); failedAt(reasons, 0) {
 		return order.Order{}, fmt.Errorf("create order: product %s: %w", in.ProductID, ErrUnknownProduct)
 	}
@@ -117,8 +113,8 @@ func (s *Store) CreateOrder(ctx context.Context, in order.Input) (order.Order, e
 }
 
 // GetOrder reads one order of the caller's tenant.
-func (s *Store) GetOrder(ctx context.Context, id string) (order.Order, error) {
-	sc, err := s.scopeOf(ctx)
+func (d TenantData) GetOrder(ctx context.Context, id string) (order.Order, error) {
+	s, sc, err := d.open(ctx)
 	if err != nil {
 		return order.Order{}, err
 	}
@@ -130,8 +126,8 @@ func (s *Store) GetOrder(ctx context.Context, id string) (order.Order, error) {
 }
 
 // ListOrders returns a page of the caller's orders, oldest first.
-func (s *Store) ListOrders(ctx context.Context, req PageRequest) (Page[order.Order], error) {
-	sc, err := s.scopeOf(ctx)
+func (d TenantData) ListOrders(ctx context.Context, req PageRequest) (Page[order.Order], error) {
+	s, sc, err := d.open(ctx)
 	if err != nil {
 		return Page[order.Order]{}, err
 	}
@@ -153,8 +149,8 @@ func (s *Store) ListOrders(ctx context.Context, req PageRequest) (Page[order.Ord
 
 // UpdateOrder replaces an order's fields if its version is still version and
 // its (possibly new) product exists, in one transaction.
-func (s *Store) UpdateOrder(ctx context.Context, id string, version int64, in order.Input) (order.Order, error) {
-	sc, err := s.scopeOf(ctx)
+func (d TenantData) UpdateOrder(ctx context.Context, id string, version int64, in order.Input) (order.Order, error) {
+	s, sc, err := d.open(ctx)
 	if err != nil {
 		return order.Order{}, err
 	}
@@ -179,10 +175,7 @@ func (s *Store) UpdateOrder(ctx context.Context, id string, version int64, in or
 	if err != nil {
 		return order.Order{}, err
 	}
-	out, err := s.ddb.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{check, put}, ReturnConsumedCapacity: returnCapacity}, sc.opts)
-	if out != nil {
-		consumed(ctx, writeCapacity, out.ConsumedCapacity...)
-	}
+	err = s.transact(ctx, sc, check, put)
 	reasons := cancellation(err)
 	switch {
 	case failedAt(reasons, 0):
@@ -197,24 +190,12 @@ func (s *Store) UpdateOrder(ctx context.Context, id string, version int64, in or
 }
 
 // DeleteOrder removes an order of the caller's tenant.
-func (s *Store) DeleteOrder(ctx context.Context, id string) error {
-	sc, err := s.scopeOf(ctx)
+func (d TenantData) DeleteOrder(ctx context.Context, id string) error {
+	s, sc, err := d.open(ctx)
 	if err != nil {
 		return err
 	}
-	av, err := attributevalue.MarshalMap(tenantKey(sc.tenantID, entityOrder, id))
-	if err != nil {
-		return fmt.Errorf("marshal key: %w", err)
-	}
-	expr, err := expression.NewBuilder().WithCondition(expression.AttributeExists(expression.Name(attrPK))).Build()
-	if err != nil {
-		return fmt.Errorf("build condition: %w", err)
-	}
-	out, err := s.ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(sc.table), Key: av,
-		ConditionExpression: expr.Condition(), ExpressionAttributeNames: expr.Names(), ReturnConsumedCapacity: returnCapacity}, sc.opts)
-	if out != nil {
-		consumed(ctx, writeCapacity, one(out.ConsumedCapacity)...)
-	}
+	err = s.deleteItem(ctx, sc, tenantKey(sc.tenantID, entityOrder, id), expression.AttributeExists(expression.Name(attrPK)))
 	if IsCondCheckFailed(err) {
 		return fmt.Errorf("delete order %s: %w", id, ErrNotFound)
 	}

@@ -42,8 +42,8 @@ var notExists = expression.AttributeNotExists(expression.Name(attrPK))
 
 // CreateProduct stores a new product and reserves its SKU in one
 // transaction: either both are written or neither.
-func (s *Store) CreateProduct(ctx context.Context, in product.Input) (product.Product, error) {
-	sc, err := s.scopeOf(ctx)
+func (d TenantData) CreateProduct(ctx context.Context, in product.Input) (product.Product, error) {
+	s, sc, err := d.open(ctx)
 	if err != nil {
 		return product.Product{}, err
 	}
@@ -59,12 +59,7 @@ func (s *Store) CreateProduct(ctx context.Context, in product.Input) (product.Pr
 	if err != nil {
 		return product.Product{}, err
 	}
-	out, err := s.ddb.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
-		TransactItems: []types.TransactWriteItem{putProduct, putSKU}, ReturnConsumedCapacity: returnCapacity,
-	}, sc.opts)
-	if out != nil {
-		consumed(ctx, writeCapacity, out.ConsumedCapacity...)
-	}
+	err = s.transact(ctx, sc, putProduct, putSKU)
 	if reasons := cancellation(err); failedAt(reasons, 1) {
 		return product.Product{}, fmt.Errorf("create product: sku %q: %w", in.SKU, ErrSKUTaken)
 	}
@@ -75,8 +70,8 @@ func (s *Store) CreateProduct(ctx context.Context, in product.Input) (product.Pr
 }
 
 // GetProduct reads one product of the caller's tenant.
-func (s *Store) GetProduct(ctx context.Context, id string) (product.Product, error) {
-	sc, err := s.scopeOf(ctx)
+func (d TenantData) GetProduct(ctx context.Context, id string) (product.Product, error) {
+	s, sc, err := d.open(ctx)
 	if err != nil {
 		return product.Product{}, err
 	}
@@ -96,8 +91,8 @@ func (s *Store) getProduct(ctx context.Context, sc scope, id string, consistent 
 }
 
 // ListProducts returns a page of the caller's products, oldest first.
-func (s *Store) ListProducts(ctx context.Context, req PageRequest) (Page[product.Product], error) {
-	sc, err := s.scopeOf(ctx)
+func (d TenantData) ListProducts(ctx context.Context, req PageRequest) (Page[product.Product], error) {
+	s, sc, err := d.open(ctx)
 	if err != nil {
 		return Page[product.Product]{}, err
 	}
@@ -115,8 +110,8 @@ func (s *Store) ListProducts(ctx context.Context, req PageRequest) (Page[product
 
 // UpdateProduct replaces a product's fields if its version is still version,
 // moving the SKU reservation when the SKU changes, all in one transaction.
-func (s *Store) UpdateProduct(ctx context.Context, id string, version int64, in product.Input) (product.Product, error) {
-	sc, err := s.scopeOf(ctx)
+func (d TenantData) UpdateProduct(ctx context.Context, id string, version int64, in product.Input) (product.Product, error) {
+	s, sc, err := d.open(ctx)
 	if err != nil {
 		return product.Product{}, err
 	}
@@ -150,10 +145,7 @@ func (s *Store) UpdateProduct(ctx context.Context, id string, version int64, in 
 		}
 		items = append(items, release, reserve)
 	}
-	out, err := s.ddb.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items, ReturnConsumedCapacity: returnCapacity}, sc.opts)
-	if out != nil {
-		consumed(ctx, writeCapacity, out.ConsumedCapacity...)
-	}
+	err = s.transact(ctx, sc, items...)
 	reasons := cancellation(err)
 	switch {
 	case failedAt(reasons, 0) || failedAt(reasons, 1):
@@ -167,8 +159,8 @@ func (s *Store) UpdateProduct(ctx context.Context, id string, version int64, in 
 }
 
 // DeleteProduct removes a product and releases its SKU.
-func (s *Store) DeleteProduct(ctx context.Context, id string) error {
-	sc, err := s.scopeOf(ctx)
+func (d TenantData) DeleteProduct(ctx context.Context, id string) error {
+	s, sc, err := d.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -185,10 +177,7 @@ func (s *Store) DeleteProduct(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	out, err := s.ddb.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{del, release}, ReturnConsumedCapacity: returnCapacity}, sc.opts)
-	if out != nil {
-		consumed(ctx, writeCapacity, out.ConsumedCapacity...)
-	}
+	err = s.transact(ctx, sc, del, release)
 	if reasons := cancellation(err); failedAt(reasons, 0) || failedAt(reasons, 1) {
 		return fmt.Errorf("delete product %s: changed meanwhile: %w", id, ErrVersionConflict)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/tessera-saas/tessera/internal/local/testenv/fixture"
 	"github.com/tessera-saas/tessera/internal/platform/crypto"
 	"github.com/tessera-saas/tessera/internal/platform/order"
+	"github.com/tessera-saas/tessera/internal/platform/store"
 )
 
 func (h harness) rawOrder(t *testing.T, tenantID, id string) map[string]types.AttributeValue {
@@ -44,13 +45,13 @@ func TestSealedFieldsAreBoundToTheirItem(t *testing.T) {
 	h := newHarness(t)
 	acme := fixture.NewTenant(t, h.e, "acme").Record
 	globex := fixture.NewTenant(t, h.e, "globex").Record
-	a, g := as(acme), as(globex)
-	newOrder := func(ctx context.Context, email string) string {
-		p, err := h.s.CreateProduct(ctx, anvil("S-"+email[:3]))
+	a, g := h.as(acme), h.as(globex)
+	newOrder := func(data store.TenantData, email string) string {
+		p, err := data.CreateProduct(bg, anvil("S-"+email[:3]))
 		if err != nil {
 			t.Fatal(err)
 		}
-		o, err := h.s.CreateOrder(ctx, order.Input{ProductID: p.ID, Quantity: 1, Status: order.StatusPending,
+		o, err := data.CreateOrder(bg, order.Input{ProductID: p.ID, Quantity: 1, Status: order.StatusPending,
 			Customer: &order.Customer{Name: "Name of " + email, Email: email}})
 		if err != nil {
 			t.Fatal(err)
@@ -67,24 +68,24 @@ func TestSealedFieldsAreBoundToTheirItem(t *testing.T) {
 	// Within the item: email ciphertext into the name attribute.
 	a2 := newOrder(a, "two@acme.test")
 	h.setAttr(t, acme.TenantID, a2, "customerName", raw["customerEmail"])
-	if _, err := h.s.GetOrder(a, a2); !errors.Is(err, crypto.ErrIntegrity) {
+	if _, err := a.GetOrder(bg, a2); !errors.Is(err, crypto.ErrIntegrity) {
 		t.Fatalf("swapped attribute: err = %v, want ErrIntegrity", err)
 	}
 	// Another item of the same tenant.
 	a3 := newOrder(a, "thr@acme.test")
 	h.setAttr(t, acme.TenantID, a3, "customerEmail", raw["customerEmail"])
-	if _, err := h.s.GetOrder(a, a3); !errors.Is(err, crypto.ErrIntegrity) {
+	if _, err := a.GetOrder(bg, a3); !errors.Is(err, crypto.ErrIntegrity) {
 		t.Fatalf("moved to another item: err = %v, want ErrIntegrity", err)
 	}
 	// Another tenant's item.
 	g1 := newOrder(g, "one@globex.test")
 	h.setAttr(t, globex.TenantID, g1, "customerEmail", raw["customerEmail"])
-	o, err := h.s.GetOrder(g, g1)
+	o, err := g.GetOrder(bg, g1)
 	if err == nil || o.Customer.Email == "one@acme.test" {
 		t.Fatalf("acme ciphertext opened in globex's item: %+v, %v", o, err)
 	}
 	// The original still opens.
-	if got, err := h.s.GetOrder(a, a1); err != nil || got.Customer.Email != "one@acme.test" {
+	if got, err := a.GetOrder(bg, a1); err != nil || got.Customer.Email != "one@acme.test" {
 		t.Fatalf("original = %+v, %v", got, err)
 	}
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -11,7 +12,6 @@ import (
 	"github.com/tessera-saas/tessera/internal/platform/catalog"
 	"github.com/tessera-saas/tessera/internal/platform/crypto"
 	"github.com/tessera-saas/tessera/internal/platform/entityid"
-	"github.com/tessera-saas/tessera/internal/platform/tenant"
 )
 
 // DynamoDB is the part of the DynamoDB client the store uses.
@@ -100,29 +100,39 @@ func (sc scope) cryptoKey() crypto.Key {
 	return crypto.Key{TenantID: sc.tenantID, KeyID: sc.keyARN, Credentials: sc.creds}
 }
 
-// scopeOf reads the caller's tenant and its catalog record from ctx. Both
-// must be present and agree.
-func (s *Store) scopeOf(ctx context.Context) (scope, error) {
-	t, ok := tenant.FromContext(ctx)
-	if !ok {
-		return scope{}, fmt.Errorf("%w: no tenant", ErrNoScope)
+// TenantData is one tenant's data: every tenant-scoped read and write of
+// the store is a method of it, so none can run without a scope.
+type TenantData struct {
+	s     *Store
+	scope catalog.Scope
+}
+
+// For returns the data of the tenant that sc acts for (built from verified
+// claims or from a catalog record: see catalog.Scope).
+func (s *Store) For(sc catalog.Scope) TenantData { return TenantData{s: s, scope: sc} }
+
+// TenantID is the tenant whose data d is.
+func (d TenantData) TenantID() string { return d.scope.TenantID() }
+
+// errZeroScope: a TenantData made without a scope (a programming error).
+var errZeroScope = errors.New("store: tenant data without a scope")
+
+// open resolves d's scope into what a data call needs: the table, the key
+// and the tenant's scoped credentials (cached by the credential source).
+func (d TenantData) open(ctx context.Context) (*Store, scope, error) {
+	if d.s == nil || !d.scope.Valid() {
+		return nil, scope{}, errZeroScope
 	}
-	rec, ok := catalog.FromContext(ctx)
-	if !ok || rec.TenantID != t.ID {
-		return scope{}, fmt.Errorf("%w: no catalog record for tenant %s", ErrNoScope, t.ID)
-	}
-	if !tenant.ValidID(t.ID) || rec.Placement.Table == "" {
-		return scope{}, fmt.Errorf("%w: tenant %s has no placement", ErrNoScope, t.ID)
-	}
-	sc := scope{tenantID: t.ID, table: rec.Placement.Table, keyARN: rec.Placement.KeyARN}
-	if s.creds != nil {
-		p, err := s.creds.ForTenant(ctx, t.ID)
+	p := d.scope.Placement()
+	sc := scope{tenantID: d.scope.TenantID(), table: p.Table, keyARN: p.KeyARN}
+	if d.s.creds != nil {
+		c, err := d.s.creds.ForTenant(ctx, sc.tenantID)
 		if err != nil {
-			return scope{}, fmt.Errorf("credentials for tenant %s: %w", t.ID, err)
+			return nil, scope{}, fmt.Errorf("credentials for tenant %s: %w", sc.tenantID, err)
 		}
-		sc.creds = p
+		sc.creds = c
 	}
-	return sc, nil
+	return d.s, sc, nil
 }
 
 // Page is one page of a list.

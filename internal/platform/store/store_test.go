@@ -41,10 +41,17 @@ func newHarness(t *testing.T) harness {
 		s: store.New(ddb, crypto.NewEnvelope(kms.NewFromConfig(e.Config)), store.WithCredentials(creds))}
 }
 
-// as returns a context for rec's tenant, as the API edge builds it.
-func as(rec catalog.Record) context.Context {
-	ctx := tenant.NewContext(context.Background(), tenant.Tenant{ID: rec.TenantID, UserID: "u", Role: tenant.RoleAdmin})
-	return catalog.NewContext(ctx, rec)
+// bg is the context of the test's store calls.
+var bg = context.Background()
+
+// as returns rec's tenant's data, as the API edge builds it for a verified
+// caller of that tenant.
+func (h harness) as(rec catalog.Record) store.TenantData {
+	sc, err := catalog.ScopeOf(tenant.Tenant{ID: rec.TenantID, UserID: "u", Role: tenant.RoleAdmin}, rec)
+	if err != nil {
+		panic(err) // fixture records always have a placement
+	}
+	return h.s.For(sc)
 }
 
 func anvil(sku string) product.Input {
@@ -68,9 +75,9 @@ func (h harness) partition(t *testing.T, pk string) []map[string]types.Attribute
 func TestProductLifecycleAndKeys(t *testing.T) {
 	h := newHarness(t)
 	acme := fixture.NewTenant(t, h.e, "acme").Record
-	ctx := as(acme)
+	data := h.as(acme)
 
-	p, err := h.s.CreateProduct(ctx, anvil("ANV-1"))
+	p, err := data.CreateProduct(bg, anvil("ANV-1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,33 +89,33 @@ func TestProductLifecycleAndKeys(t *testing.T) {
 		t.Fatalf("sku reservation missing: %v", skus)
 	}
 
-	got, err := h.s.GetProduct(ctx, p.ID)
+	got, err := data.GetProduct(bg, p.ID)
 	if err != nil || got.SKU != "ANV-1" || got.Version != 1 {
 		t.Fatalf("get = %+v, %v", got, err)
 	}
 	upd := anvil("ANV-2")
 	upd.Name = "Anvil II"
-	p2, err := h.s.UpdateProduct(ctx, p.ID, 1, upd)
+	p2, err := data.UpdateProduct(bg, p.ID, 1, upd)
 	if err != nil || p2.Version != 2 || p2.SKU != "ANV-2" {
 		t.Fatalf("update = %+v, %v", p2, err)
 	}
-	if _, err := h.s.UpdateProduct(ctx, p.ID, 1, upd); !errors.Is(err, store.ErrVersionConflict) {
+	if _, err := data.UpdateProduct(bg, p.ID, 1, upd); !errors.Is(err, store.ErrVersionConflict) {
 		t.Fatalf("stale update: err = %v, want ErrVersionConflict", err)
 	}
 	// The old SKU was released, the new one is reserved.
-	if _, err := h.s.CreateProduct(ctx, anvil("ANV-1")); err != nil {
+	if _, err := data.CreateProduct(bg, anvil("ANV-1")); err != nil {
 		t.Fatalf("old sku not released: %v", err)
 	}
-	if _, err := h.s.CreateProduct(ctx, anvil("ANV-2")); !errors.Is(err, store.ErrSKUTaken) {
+	if _, err := data.CreateProduct(bg, anvil("ANV-2")); !errors.Is(err, store.ErrSKUTaken) {
 		t.Fatalf("duplicate sku: err = %v, want ErrSKUTaken", err)
 	}
-	if err := h.s.DeleteProduct(ctx, p.ID); err != nil {
+	if err := data.DeleteProduct(bg, p.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.s.GetProduct(ctx, p.ID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := data.GetProduct(bg, p.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("after delete: err = %v", err)
 	}
-	if err := h.s.DeleteProduct(ctx, p.ID); !errors.Is(err, store.ErrNotFound) {
+	if err := data.DeleteProduct(bg, p.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("second delete: err = %v", err)
 	}
 	if len(h.partition(t, acme.TenantID+"#PRODUCT")) != 1 || len(h.partition(t, acme.TenantID+"#SKU")) != 1 {
@@ -119,17 +126,17 @@ func TestProductLifecycleAndKeys(t *testing.T) {
 func TestFailedTransactionsWriteNothing(t *testing.T) {
 	h := newHarness(t)
 	acme := fixture.NewTenant(t, h.e, "acme").Record
-	ctx := as(acme)
-	if _, err := h.s.CreateProduct(ctx, anvil("DUP")); err != nil {
+	data := h.as(acme)
+	if _, err := data.CreateProduct(bg, anvil("DUP")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.s.CreateProduct(ctx, anvil("DUP")); !errors.Is(err, store.ErrSKUTaken) {
+	if _, err := data.CreateProduct(bg, anvil("DUP")); !errors.Is(err, store.ErrSKUTaken) {
 		t.Fatalf("err = %v", err)
 	}
 	if n := len(h.partition(t, acme.TenantID+"#PRODUCT")); n != 1 {
 		t.Fatalf("rejected duplicate left %d products, want 1", n)
 	}
-	_, err := h.s.CreateOrder(ctx, order.Input{ProductID: "01JCZ8W3T1K5Q7R9S2V4X6Y8Z0", Quantity: 1,
+	_, err := data.CreateOrder(bg, order.Input{ProductID: "01JCZ8W3T1K5Q7R9S2V4X6Y8Z0", Quantity: 1,
 		Customer: &order.Customer{Name: "Ann", Email: "ann@example.com"}, Status: order.StatusPending})
 	if !errors.Is(err, store.ErrUnknownProduct) {
 		t.Fatalf("order of missing product: err = %v", err)
@@ -143,42 +150,42 @@ func TestTenantsCannotSeeEachOther(t *testing.T) {
 	h := newHarness(t)
 	acme := fixture.NewTenant(t, h.e, "acme").Record
 	globex := fixture.NewTenant(t, h.e, "globex").Record
-	a, g := as(acme), as(globex)
+	a, g := h.as(acme), h.as(globex)
 
-	p, err := h.s.CreateProduct(a, anvil("SHARED-SKU"))
+	p, err := a.CreateProduct(bg, anvil("SHARED-SKU"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, err := h.s.CreateOrder(a, order.Input{ProductID: p.ID, Quantity: 2,
+	o, err := a.CreateOrder(bg, order.Input{ProductID: p.ID, Quantity: 2,
 		Customer: &order.Customer{Name: "Ann", Email: "ann@acme.test"}, Status: order.StatusPending})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Same SKU is free in another tenant.
-	if _, err := h.s.CreateProduct(g, anvil("SHARED-SKU")); err != nil {
+	if _, err := g.CreateProduct(bg, anvil("SHARED-SKU")); err != nil {
 		t.Fatalf("sku should be per tenant: %v", err)
 	}
-	if _, err := h.s.GetProduct(g, p.ID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := g.GetProduct(bg, p.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("globex read acme's product: %v", err)
 	}
-	if _, err := h.s.GetOrder(g, o.ID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := g.GetOrder(bg, o.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("globex read acme's order: %v", err)
 	}
-	if _, err := h.s.UpdateProduct(g, p.ID, 1, anvil("X")); !errors.Is(err, store.ErrNotFound) {
+	if _, err := g.UpdateProduct(bg, p.ID, 1, anvil("X")); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("globex updated acme's product: %v", err)
 	}
-	if err := h.s.DeleteOrder(g, o.ID); !errors.Is(err, store.ErrNotFound) {
+	if err := g.DeleteOrder(bg, o.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("globex deleted acme's order: %v", err)
 	}
-	if _, err := h.s.CreateOrder(g, order.Input{ProductID: p.ID, Quantity: 1,
+	if _, err := g.CreateOrder(bg, order.Input{ProductID: p.ID, Quantity: 1,
 		Customer: &order.Customer{Name: "Eve", Email: "eve@globex.test"}, Status: order.StatusPending}); !errors.Is(err, store.ErrUnknownProduct) {
 		t.Fatalf("globex ordered acme's product: %v", err)
 	}
-	page, err := h.s.ListOrders(g, store.PageRequest{Limit: 100})
+	page, err := g.ListOrders(bg, store.PageRequest{Limit: 100})
 	if err != nil || len(page.Items) != 0 {
 		t.Fatalf("globex lists %d orders, %v", len(page.Items), err)
 	}
-	if got, err := h.s.GetOrder(a, o.ID); err != nil || got.Customer.Email != "ann@acme.test" {
+	if got, err := a.GetOrder(bg, o.ID); err != nil || got.Customer.Email != "ann@acme.test" {
 		t.Fatalf("acme's own order = %+v, %v", got, err)
 	}
 }
@@ -187,12 +194,12 @@ func TestPaginationAndCursorBinding(t *testing.T) {
 	h := newHarness(t)
 	acme := fixture.NewTenant(t, h.e, "acme").Record
 	globex := fixture.NewTenant(t, h.e, "globex").Record
-	a, g := as(acme), as(globex)
+	a, g := h.as(acme), h.as(globex)
 	for i := 0; i < 5; i++ {
-		if _, err := h.s.CreateProduct(a, anvil(fmt.Sprintf("P-%d", i))); err != nil {
+		if _, err := a.CreateProduct(bg, anvil(fmt.Sprintf("P-%d", i))); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := h.s.CreateProduct(g, anvil(fmt.Sprintf("G-%d", i))); err != nil {
+		if _, err := g.CreateProduct(bg, anvil(fmt.Sprintf("G-%d", i))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -202,7 +209,7 @@ func TestPaginationAndCursorBinding(t *testing.T) {
 		if pages > 5 {
 			t.Fatal("pagination does not end")
 		}
-		page, err := h.s.ListProducts(a, req)
+		page, err := a.ListProducts(bg, req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -213,15 +220,15 @@ func TestPaginationAndCursorBinding(t *testing.T) {
 			break
 		}
 		// Replayed by another tenant, or used on another list: rejected.
-		if _, err := h.s.ListProducts(g, store.PageRequest{Limit: 2, Cursor: page.Next}); !errors.Is(err, store.ErrInvalidCursor) {
+		if _, err := g.ListProducts(bg, store.PageRequest{Limit: 2, Cursor: page.Next}); !errors.Is(err, store.ErrInvalidCursor) {
 			t.Fatalf("cursor replayed by globex: err = %v", err)
 		}
-		if _, err := h.s.ListOrders(a, store.PageRequest{Limit: 2, Cursor: page.Next}); !errors.Is(err, store.ErrInvalidCursor) {
+		if _, err := a.ListOrders(bg, store.PageRequest{Limit: 2, Cursor: page.Next}); !errors.Is(err, store.ErrInvalidCursor) {
 			t.Fatalf("product cursor on orders: err = %v", err)
 		}
 		edited := []byte(page.Next)
 		edited[len(edited)/2] ^= 1
-		if _, err := h.s.ListProducts(a, store.PageRequest{Limit: 2, Cursor: string(edited)}); !errors.Is(err, store.ErrInvalidCursor) {
+		if _, err := a.ListProducts(bg, store.PageRequest{Limit: 2, Cursor: string(edited)}); !errors.Is(err, store.ErrInvalidCursor) {
 			t.Fatalf("edited cursor: err = %v", err)
 		}
 		req.Cursor = page.Next
@@ -239,15 +246,26 @@ func TestPaginationAndCursorBinding(t *testing.T) {
 func TestNoScopeNoAccess(t *testing.T) {
 	h := newHarness(t)
 	acme := fixture.NewTenant(t, h.e, "acme").Record
-	tests := map[string]context.Context{
-		"empty":             context.Background(),
-		"tenant only":       tenant.NewContext(context.Background(), tenant.Tenant{ID: acme.TenantID}),
-		"record only":       catalog.NewContext(context.Background(), acme),
-		"mismatched record": catalog.NewContext(tenant.NewContext(context.Background(), tenant.Tenant{ID: "t-other"}), acme),
+	// Without a scope there is no tenant data to call: the zero scope, and
+	// the zero TenantData, reach nothing.
+	if _, err := h.s.For(catalog.Scope{}).ListProducts(bg, store.PageRequest{Limit: 1}); err == nil {
+		t.Error("the zero scope listed products")
 	}
-	for name, ctx := range tests {
-		if _, err := h.s.ListProducts(ctx, store.PageRequest{Limit: 1}); !errors.Is(err, store.ErrNoScope) {
-			t.Errorf("%s: err = %v, want ErrNoScope", name, err)
+	if _, err := (store.TenantData{}).ListProducts(bg, store.PageRequest{Limit: 1}); err == nil {
+		t.Error("the zero TenantData listed products")
+	}
+	// A scope is only built for a caller whose record it is, with a placement.
+	tests := map[string]struct {
+		t   tenant.Tenant
+		rec catalog.Record
+	}{
+		"mismatched record": {tenant.Tenant{ID: "t-other"}, acme},
+		"no placement":      {tenant.Tenant{ID: acme.TenantID}, func() catalog.Record { r := acme; r.Placement = catalog.Placement{}; return r }()},
+		"invalid tenant id": {tenant.Tenant{ID: "T#1"}, func() catalog.Record { r := acme; r.TenantID = "T#1"; return r }()},
+	}
+	for name, tc := range tests {
+		if _, err := catalog.ScopeOf(tc.t, tc.rec); err == nil {
+			t.Errorf("%s: ScopeOf built a scope", name)
 		}
 	}
 }

@@ -109,8 +109,8 @@ func (l *Ledger) Totals(ctx context.Context, tenantID string, from, to time.Time
 
 // CountItems counts the caller's tenant's stored items (its own partitions
 // only, with its scoped credentials).
-func (s *Store) CountItems(ctx context.Context) (int64, error) {
-	sc, err := s.scopeOf(ctx)
+func (d TenantData) CountItems(ctx context.Context) (int64, error) {
+	s, sc, err := d.open(ctx)
 	if err != nil {
 		return 0, err
 	}

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -32,29 +32,23 @@ type userItem struct {
 }
 
 // PutUser records a user of the caller's tenant (idempotent).
-func (s *Store) PutUser(ctx context.Context, u UserRecord) error {
-	sc, err := s.scopeOf(ctx)
+func (d TenantData) PutUser(ctx context.Context, u UserRecord) error {
+	s, sc, err := d.open(ctx)
 	if err != nil {
 		return err
 	}
 	if u.CreatedAt.IsZero() {
 		u.CreatedAt = s.now().UTC()
 	}
-	av, err := attributevalue.MarshalMap(userItem{key: tenantKey(sc.tenantID, entityUser, u.Email), Role: u.Role, Sub: u.Sub, CreatedAt: u.CreatedAt})
-	if err != nil {
-		return fmt.Errorf("marshal user: %w", err)
-	}
-	out, err := s.ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(sc.table), Item: av, ReturnConsumedCapacity: returnCapacity}, sc.opts)
-	if err != nil {
+	if err := s.putItem(ctx, sc, userItem{key: tenantKey(sc.tenantID, entityUser, u.Email), Role: u.Role, Sub: u.Sub, CreatedAt: u.CreatedAt}, nil); err != nil {
 		return fmt.Errorf("put user: %w", err)
 	}
-	consumed(ctx, writeCapacity, one(out.ConsumedCapacity)...)
 	return nil
 }
 
 // ListUsers returns a page of the caller's tenant's users.
-func (s *Store) ListUsers(ctx context.Context, req PageRequest) (Page[UserRecord], error) {
-	sc, err := s.scopeOf(ctx)
+func (d TenantData) ListUsers(ctx context.Context, req PageRequest) (Page[UserRecord], error) {
+	s, sc, err := d.open(ctx)
 	if err != nil {
 		return Page[UserRecord]{}, err
 	}
@@ -76,8 +70,8 @@ var purgeEntities = []string{entityProduct, entitySKU, entityOrder, entityUser, 
 // PurgeTenant deletes every item of the caller's tenant from its table (only
 // its own partitions; with its own scoped credentials) and returns how many
 // it deleted. It is idempotent.
-func (s *Store) PurgeTenant(ctx context.Context) (int, error) {
-	sc, err := s.scopeOf(ctx)
+func (d TenantData) PurgeTenant(ctx context.Context) (int, error) {
+	s, sc, err := d.open(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -120,6 +114,10 @@ func (q queryOnly) Query(ctx context.Context, in *dynamodb.QueryInput, opts ...f
 	return q.ddb.Query(ctx, in, append(opts, q.sc.opts)...)
 }
 
+// batchBackoff spaces the retries of unprocessed batch items: the SDK's own
+// exponential backoff with full jitter, capped at 5 s.
+var batchBackoff = retry.NewExponentialJitterBackoff(5 * time.Second)
+
 // deleteBatch deletes up to 25 keys, retrying unprocessed ones with backoff.
 func (s *Store) deleteBatch(ctx context.Context, sc scope, keys []map[string]types.AttributeValue) error {
 	reqs := make([]types.WriteRequest, 0, len(keys))
@@ -132,10 +130,14 @@ func (s *Store) deleteBatch(ctx context.Context, sc scope, keys []map[string]typ
 			return errors.New("batch delete: items still unprocessed after 8 attempts")
 		}
 		if attempt > 0 {
+			delay, err := batchBackoff.BackoffDelay(attempt, nil)
+			if err != nil {
+				return fmt.Errorf("batch delete: %w", err)
+			}
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
-			case <-time.After(time.Duration(50<<attempt) * time.Millisecond):
+			case <-time.After(delay):
 			}
 		}
 		out, err := s.ddb.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: pending}, sc.opts)

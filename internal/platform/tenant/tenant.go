@@ -1,7 +1,6 @@
 package tenant
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"regexp"
@@ -117,19 +116,6 @@ func (t Tenant) InGroup(g string) bool {
 		}
 	}
 	return false
-}
-
-type ctxKey struct{}
-
-// NewContext returns a copy of ctx carrying t.
-func NewContext(ctx context.Context, t Tenant) context.Context {
-	return context.WithValue(ctx, ctxKey{}, t)
-}
-
-// FromContext returns the caller carried by ctx.
-func FromContext(ctx context.Context) (Tenant, bool) {
-	t, ok := ctx.Value(ctxKey{}).(Tenant)
-	return t, ok
 }
 
 // NewID returns a fresh tenant id: "t-" and a lowercase ULID.

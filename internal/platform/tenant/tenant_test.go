@@ -1,7 +1,6 @@
 package tenant_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -99,16 +98,6 @@ func TestFromClaims(t *testing.T) {
 				t.Fatalf("got %+v, %v", got, err)
 			}
 		})
-	}
-}
-
-func TestContextRoundTrip(t *testing.T) {
-	if _, ok := tenant.FromContext(context.Background()); ok {
-		t.Fatal("empty context has a tenant")
-	}
-	ctx := tenant.NewContext(context.Background(), tenant.Tenant{ID: "t-x1"})
-	if got, ok := tenant.FromContext(ctx); !ok || got.ID != "t-x1" {
-		t.Fatalf("got %+v %v", got, ok)
 	}
 }
 

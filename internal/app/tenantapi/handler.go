@@ -1,0 +1,97 @@
+package tenantapi
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/tessera-saas/tessera/internal/platform/catalog"
+	"github.com/tessera-saas/tessera/internal/platform/edge"
+	"github.com/tessera-saas/tessera/internal/platform/metering"
+	"github.com/tessera-saas/tessera/internal/platform/route"
+	"github.com/tessera-saas/tessera/internal/platform/store"
+	"github.com/tessera-saas/tessera/internal/platform/tenant"
+)
+
+// Tenants looks up tenant records (a catalog.Cache in production).
+type Tenants interface {
+	Get(ctx context.Context, tenantID string) (catalog.Record, error)
+}
+
+// Data is the store the handler reaches each caller's tenant data through
+// (*store.Store).
+type Data interface {
+	For(sc catalog.Scope) store.TenantData
+}
+
+// caller is whom an endpoint serves: the verified user, its tenant's scope,
+// and that tenant's data (and no other tenant's).
+type caller struct {
+	tenant.Tenant
+	scope catalog.Scope
+	data  store.TenantData
+}
+
+// Handler serves the tenant app routes of functions/api.
+type Handler struct {
+	tenants Tenants
+	data    Data
+	users   Users
+	log     *slog.Logger
+	routes  edge.Routes[caller]
+	meters  *Metering
+	exports Exports
+}
+
+// New returns the handler. It makes no AWS call.
+func New(tenants Tenants, data Data, users Users, log *slog.Logger) *Handler {
+	h := &Handler{tenants: tenants, data: data, users: users, log: log}
+	h.routes = edge.NewRoutes(route.FunctionAPI, map[string]edge.Endpoint[caller]{
+		"ListProducts": products.list, "CreateProduct": products.create, "GetProduct": products.get,
+		"UpdateProduct": products.update, "DeleteProduct": products.delete,
+		"ListOrders": orders.list, "CreateOrder": orders.create, "GetOrder": orders.get,
+		"UpdateOrder": orders.update, "DeleteOrder": orders.delete,
+		"ListUsers": h.listUsers, "CreateUser": h.createUser,
+		"CreateExport": h.createExport, "GetExport": h.getExport,
+	})
+	return h
+}
+
+// Handle is the Lambda entry point.
+func (h *Handler) Handle(ctx context.Context, req events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+	start := time.Now()
+	log := edge.RequestLog(h.log, req)
+	var meter *metering.Meter
+	status, payload, err := h.serve(ctx, req, start, &log, &meter)
+	resp := edge.Finish(log, start, status, payload, err)
+	h.meterRequest(ctx, log, meter, edge.RouteKey(req), start, resp.StatusCode, req.RequestContext.RequestID)
+	return resp, nil
+}
+
+// serve is the tenant edge: claims -> tenant -> catalog record -> scope.
+func (h *Handler) serve(ctx context.Context, req events.APIGatewayProxyRequest, start time.Time, log **slog.Logger, meter **metering.Meter) (int, any, error) {
+	ep, err := h.routes.Find(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	t, err := tenant.FromRESTRequest(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	*log = (*log).With("tenantId", t.ID)
+	rec, err := h.tenants.Get(ctx, t.ID)
+	if err != nil {
+		return 0, nil, err
+	}
+	*meter = metering.Start(t.ID, rec.Tier, edge.RouteKey(req), start)
+	if err := rec.Usable(); err != nil {
+		return 0, nil, err
+	}
+	sc, err := catalog.ScopeOf(t, rec)
+	if err != nil {
+		return 0, nil, err
+	}
+	return ep(metering.NewContext(ctx, *meter), caller{Tenant: t, scope: sc, data: h.data.For(sc)}, req)
+}

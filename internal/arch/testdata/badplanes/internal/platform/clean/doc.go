@@ -1,0 +1,2 @@
+// Package clean breaks no rule.
+package clean

@@ -1,0 +1,343 @@
+package operatorapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/tessera-saas/tessera/internal/control/bus"
+	"github.com/tessera-saas/tessera/internal/control/outbox"
+	"github.com/tessera-saas/tessera/internal/platform/catalog"
+	"github.com/tessera-saas/tessera/internal/platform/directory"
+	"github.com/tessera-saas/tessera/internal/platform/edge"
+	"github.com/tessera-saas/tessera/internal/platform/route"
+	"github.com/tessera-saas/tessera/internal/platform/store"
+	"github.com/tessera-saas/tessera/internal/platform/tenant"
+)
+
+// Publisher publishes outbox events right after the change they announce.
+type Publisher interface {
+	PublishOrKeep(ctx context.Context, ev *store.OutboxEvent)
+}
+
+// Handler serves the operator's tenant management routes
+// (functions/tenants). Every call checks the operators group.
+type Handler struct {
+	catalog *store.Catalog
+	pub     Publisher
+	log     *slog.Logger
+	sweeper Sweeper
+	routes  edge.Routes[tenant.Operator]
+	newID   func() string
+}
+
+// Outbox publishes and sweeps the catalog's outbox (internal/control/outbox).
+type Outbox interface {
+	Publisher
+	Sweeper
+}
+
+// New returns the operator handler. It makes no AWS call.
+func New(c *store.Catalog, ob Outbox, log *slog.Logger) *Handler {
+	h := &Handler{catalog: c, pub: ob, sweeper: ob, log: log, newID: tenant.NewID}
+	h.routes = edge.NewRoutes(route.FunctionTenants, map[string]edge.Endpoint[tenant.Operator]{
+		"ListTenants": h.list, "CreateTenant": h.create, "GetTenant": h.get,
+		"ChangeTenantTier": h.changeTier, "SuspendTenant": h.suspend, "ResumeTenant": h.resume,
+		"OffboardTenant": h.offboard,
+	})
+	return h
+}
+
+// Handle is the Lambda entry point of the operator API.
+func (h *Handler) Handle(ctx context.Context, req events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+	start := time.Now()
+	log := edge.RequestLog(h.log, req)
+	status, payload, err := func() (int, any, error) {
+		ep, err := h.routes.Find(req)
+		if err != nil {
+			return 0, nil, err
+		}
+		op, err := tenant.OperatorFromRESTRequest(req)
+		if err != nil {
+			return 0, nil, err
+		}
+		log = log.With("operator", op.UserID)
+		return ep(ctx, op, req)
+	}()
+	return edge.Finish(log, start, status, payload, err), nil
+}
+
+type createTenant struct {
+	Name       string       `json:"name"`
+	Tier       catalog.Tier `json:"tier"`
+	AdminEmail string       `json:"adminEmail"`
+}
+
+func (in createTenant) validate() error {
+	name := strings.TrimSpace(in.Name)
+	switch {
+	case name == "" || !utf8.ValidString(name) || utf8.RuneCountInString(name) > 100:
+		return edge.NewError(http.StatusBadRequest, edge.CodeValidation, "name is required, at most 100 characters")
+	case !in.Tier.Valid():
+		return edge.NewError(http.StatusBadRequest, edge.CodeValidation, "tier must be basic, standard or premium")
+	case !directory.ValidEmail(in.AdminEmail):
+		return edge.NewError(http.StatusBadRequest, edge.CodeValidation, "adminEmail must be an email address")
+	}
+	return nil
+}
+
+// MaxIdempotencyKeyLen bounds the Idempotency-Key header.
+const MaxIdempotencyKeyLen = 128
+
+func (h *Handler) create(ctx context.Context, op tenant.Operator, req events.APIGatewayProxyRequest) (int, any, error) {
+	var in createTenant
+	if err := edge.DecodeJSON(req, &in); err != nil {
+		return 0, nil, err
+	}
+	if err := in.validate(); err != nil {
+		return 0, nil, err
+	}
+	in.Name = strings.TrimSpace(in.Name)
+	idemKey := edge.Header(req, "Idempotency-Key")
+	if len(idemKey) > MaxIdempotencyKeyLen || strings.ContainsAny(idemKey, "#\x00") {
+		return 0, nil, edge.NewError(http.StatusBadRequest, edge.CodeValidation, "Idempotency-Key must be at most 128 characters without '#'")
+	}
+	sum := sha256.Sum256([]byte(in.Name + "\x00" + string(in.Tier) + "\x00" + in.AdminEmail))
+	now := time.Now().UTC()
+	rec := catalog.Record{TenantID: h.newID(), Name: in.Name, Tier: in.Tier, Status: catalog.StatusProvisioning,
+		AdminEmail: in.AdminEmail, CreatedAt: now, UpdatedAt: now, Version: 1}
+	ev, err := outbox.Event(bus.TenantOnboardingRequested, bus.Detail{TenantID: rec.TenantID, Tier: string(rec.Tier),
+		CorrelationID: correlationID(req), TenantName: rec.Name, AdminEmail: rec.AdminEmail})
+	if err != nil {
+		return 0, nil, err
+	}
+	got, replayed, err := h.catalog.Create(ctx, rec, store.Idempotency{Key: idemKey, RequestHash: hex.EncodeToString(sum[:])}, ev,
+		&store.AuditEntry{Action: "create", Actor: op.Email, Detail: "tier " + string(rec.Tier)})
+	if errors.Is(err, store.ErrIdempotencyMismatch) {
+		return 0, nil, edge.NewError(http.StatusConflict, edge.CodeIdempotencyMismatch, "this Idempotency-Key was used for a different request")
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	if replayed {
+		return http.StatusOK, got, nil
+	}
+	h.pub.PublishOrKeep(ctx, ev)
+	return http.StatusAccepted, got, nil
+}
+
+// correlationID is the caller's X-Correlation-Id, else API Gateway's
+// request id.
+func correlationID(req events.APIGatewayProxyRequest) string {
+	if v := edge.Header(req, "X-Correlation-Id"); v != "" && len(v) <= 128 {
+		return v
+	}
+	if req.RequestContext.RequestID != "" {
+		return req.RequestContext.RequestID
+	}
+	return bus.NewCorrelationID()
+}
+
+func (h *Handler) list(ctx context.Context, _ tenant.Operator, req events.APIGatewayProxyRequest) (int, any, error) {
+	pr, err := edge.PageRequest(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	page, err := h.catalog.ListTenants(ctx, pr)
+	return http.StatusOK, page, err
+}
+
+func tenantID(req events.APIGatewayProxyRequest) (string, error) {
+	id := req.PathParameters["id"]
+	if !tenant.ValidID(id) {
+		return "", edge.NewError(http.StatusBadRequest, edge.CodeInvalidID, "the id in the path is not a tenant id")
+	}
+	return id, nil
+}
+
+func (h *Handler) get(ctx context.Context, _ tenant.Operator, req events.APIGatewayProxyRequest) (int, any, error) {
+	id, err := tenantID(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	rec, err := h.catalog.GetTenant(ctx, id)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return 0, nil, store.ErrNotFound
+	}
+	return http.StatusOK, rec, err
+}
+
+// transition applies a lifecycle change; a change that already happened
+// (the tenant is in the target state) answers with the record unchanged.
+func (h *Handler) transition(ctx context.Context, op tenant.Operator, req events.APIGatewayProxyRequest,
+	from, done []catalog.Status, to catalog.Status, dt bus.DetailType, action, reason string) (int, any, error) {
+	id, err := tenantID(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	cur, err := h.catalog.GetTenant(ctx, id)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return 0, nil, store.ErrNotFound
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	for _, d := range done {
+		if cur.Status == d {
+			return http.StatusOK, cur, nil
+		}
+	}
+	ev, err := outbox.Event(dt, bus.Detail{TenantID: id, Tier: string(cur.Tier), CorrelationID: correlationID(req), Reason: reason})
+	if err != nil {
+		return 0, nil, err
+	}
+	ch := store.Change{From: from, To: to, Reason: reason, ClearReason: reason == ""}
+	rec, err := h.catalog.Apply(ctx, id, ch, ev, &store.AuditEntry{Action: action, Actor: op.Email, Detail: reason})
+	if errors.Is(err, store.ErrStatusChanged) {
+		return 0, nil, edge.NewError(http.StatusConflict, edge.CodeInvalidState, "the tenant is "+string(cur.Status)+"; this change is not possible now")
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	h.pub.PublishOrKeep(ctx, ev)
+	return http.StatusOK, rec, nil
+}
+
+type reasonBody struct {
+	Reason string `json:"reason"`
+}
+
+func optionalReason(req events.APIGatewayProxyRequest) (string, error) {
+	if strings.TrimSpace(req.Body) == "" {
+		return "", nil
+	}
+	var b reasonBody
+	if err := edge.DecodeJSON(req, &b); err != nil {
+		return "", err
+	}
+	if utf8.RuneCountInString(b.Reason) > 500 {
+		return "", edge.NewError(http.StatusBadRequest, edge.CodeValidation, "reason must be at most 500 characters")
+	}
+	return strings.TrimSpace(b.Reason), nil
+}
+
+func (h *Handler) suspend(ctx context.Context, op tenant.Operator, req events.APIGatewayProxyRequest) (int, any, error) {
+	reason, err := optionalReason(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	if reason == "" {
+		reason = "suspended by operator"
+	}
+	return h.transition(ctx, op, req, []catalog.Status{catalog.StatusActive}, []catalog.Status{catalog.StatusSuspended}, catalog.StatusSuspended, bus.TenantSuspended, "suspend", reason)
+}
+
+func (h *Handler) resume(ctx context.Context, op tenant.Operator, req events.APIGatewayProxyRequest) (int, any, error) {
+	return h.transition(ctx, op, req, []catalog.Status{catalog.StatusSuspended}, []catalog.Status{catalog.StatusActive}, catalog.StatusActive, bus.TenantResumed, "resume", "")
+}
+
+func (h *Handler) offboard(ctx context.Context, op tenant.Operator, req events.APIGatewayProxyRequest) (int, any, error) {
+	reason, err := optionalReason(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	if reason == "" {
+		reason = "offboarded by operator"
+	}
+	status, payload, err := h.transition(ctx, op, req,
+		[]catalog.Status{catalog.StatusActive, catalog.StatusSuspended, catalog.StatusFailed},
+		[]catalog.Status{catalog.StatusOffboarding, catalog.StatusOffboarded},
+		catalog.StatusOffboarding, bus.TenantOffboardingRequested, "offboard", reason)
+	if rec, ok := payload.(catalog.Record); err == nil && ok && rec.Status == catalog.StatusOffboarding {
+		return http.StatusAccepted, rec, nil // the provisioner finishes the work
+	}
+	return status, payload, err
+}
+
+type tierBody struct {
+	Tier catalog.Tier `json:"tier"`
+}
+
+func (h *Handler) changeTier(ctx context.Context, op tenant.Operator, req events.APIGatewayProxyRequest) (int, any, error) {
+	id, err := tenantID(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	var b tierBody
+	if err := edge.DecodeJSON(req, &b); err != nil {
+		return 0, nil, err
+	}
+	if !b.Tier.Valid() {
+		return 0, nil, edge.NewError(http.StatusBadRequest, edge.CodeValidation, "tier must be basic, standard or premium")
+	}
+	cur, err := h.catalog.GetTenant(ctx, id)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return 0, nil, store.ErrNotFound
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	if cur.Tier == b.Tier {
+		return http.StatusOK, cur, nil
+	}
+	ev, err := outbox.Event(bus.TenantTierChanged, bus.Detail{TenantID: id, Tier: string(b.Tier), PreviousTier: string(cur.Tier), CorrelationID: correlationID(req)})
+	if err != nil {
+		return 0, nil, err
+	}
+	// The tier is recorded; moving data between placements is a later step.
+	rec, err := h.catalog.Apply(ctx, id, store.Change{
+		From: []catalog.Status{catalog.StatusProvisioning, catalog.StatusActive, catalog.StatusSuspended}, Tier: b.Tier,
+	}, ev, &store.AuditEntry{Action: "change-tier", Actor: op.Email, Detail: string(cur.Tier) + " -> " + string(b.Tier)})
+	if errors.Is(err, store.ErrStatusChanged) {
+		return 0, nil, edge.NewError(http.StatusConflict, edge.CodeInvalidState, "the tenant is "+string(cur.Status)+"; its tier cannot change now")
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	h.pub.PublishOrKeep(ctx, ev)
+	return http.StatusOK, rec, nil
+}
+
+// Sweeper republishes events a crash left in the outbox.
+type Sweeper interface {
+	Sweep(ctx context.Context, age time.Duration, limit int32) (int, error)
+}
+
+// SweepRequest is the scheduled event that asks the tenants function to
+// sweep the outbox ({"tessera":"sweep-outbox"}).
+const SweepRequest = "sweep-outbox"
+
+// Invoke is the tenants function's entry point: API Gateway proxy events,
+// and the scheduled outbox sweep.
+func (h *Handler) Invoke(ctx context.Context, raw json.RawMessage) (any, error) {
+	var probe struct {
+		Tessera string `json:"tessera"`
+	}
+	if err := json.Unmarshal(raw, &probe); err == nil && probe.Tessera == SweepRequest {
+		if h.sweeper == nil {
+			return nil, errors.New("tenants: no outbox sweeper configured")
+		}
+		n, err := h.sweeper.Sweep(ctx, time.Minute, 100)
+		if err != nil {
+			h.log.Error("outbox sweep failed", "published", n, "error", err.Error())
+			return nil, err
+		}
+		h.log.Info("outbox swept", "published", n)
+		return map[string]int{"published": n}, nil
+	}
+	var req events.APIGatewayProxyRequest
+	if err := json.Unmarshal(raw, &req); err != nil {
+		return nil, fmt.Errorf("tenants: unknown event: %w", err)
+	}
+	return h.Handle(ctx, req)
+}

@@ -1,0 +1,113 @@
+package edge
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/tessera-saas/tessera/internal/platform/catalog"
+	"github.com/tessera-saas/tessera/internal/platform/crypto"
+	"github.com/tessera-saas/tessera/internal/platform/order"
+	"github.com/tessera-saas/tessera/internal/platform/product"
+	"github.com/tessera-saas/tessera/internal/platform/store"
+	"github.com/tessera-saas/tessera/internal/platform/tenant"
+)
+
+// Error codes are part of the API contract: clients branch on them.
+const (
+	CodeMalformedJSON    = "malformed_json"
+	CodeInvalidType      = "invalid_type"
+	CodeUnknownField     = "unknown_field"
+	CodeValidation       = "validation_failed"
+	CodeInvalidID        = "invalid_id"
+	CodeInvalidLimit     = "invalid_limit"
+	CodeInvalidCursor    = "invalid_cursor"
+	CodeUnknownProduct   = "unknown_product"
+	CodeUnauthenticated  = "unauthenticated"
+	CodeForbidden        = "forbidden"
+	CodeTenantUnknown    = "tenant_unknown"
+	CodeTenantSuspended  = "tenant_suspended"
+	CodeNotFound         = "not_found"
+	CodeRouteNotFound    = "route_not_found"
+	CodeMethodNotAllowed = "method_not_allowed"
+	CodeSKUConflict      = "sku_conflict"
+	CodeVersionConflict  = "version_conflict"
+	CodeBodyTooLarge     = "body_too_large"
+	CodeUnsupportedMedia = "unsupported_media_type"
+	CodeRateLimited      = "rate_limited"
+	CodeInternal         = "internal"
+	// Operator API and users.
+	CodeIdempotencyMismatch = "idempotency_key_reused"
+	CodeInvalidState        = "invalid_state"
+	CodeUserExists          = "user_exists"
+)
+
+// Error is an error with an HTTP status and a code, safe to show to clients.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// NewError returns an error that reaches the client as it is.
+func NewError(status int, code, msg string) *Error {
+	return &Error{Status: status, Code: code, Message: msg}
+}
+
+// ErrorBody is the JSON shape of every error response.
+type ErrorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// classify maps any error to what the client sees. The second result is
+// false for unexpected errors, which the caller logs; their text never
+// reaches the client.
+func classify(err error) (*Error, bool) {
+	var e *Error
+	switch {
+	case errors.As(err, &e):
+		return e, true
+	case errors.Is(err, tenant.ErrNotOperator):
+		return NewError(http.StatusForbidden, CodeForbidden, "only operators may manage tenants"), true
+	case errors.Is(err, tenant.ErrUnauthenticated):
+		return NewError(http.StatusUnauthorized, CodeUnauthenticated, "a valid tenant identity is required"), true
+	case errors.Is(err, catalog.ErrNotFound):
+		return NewError(http.StatusForbidden, CodeTenantUnknown, "the tenant of this identity is not known"), true
+	case errors.Is(err, catalog.ErrSuspended):
+		return NewError(http.StatusForbidden, CodeTenantSuspended, "the tenant is not active"), true
+	case errors.Is(err, product.ErrInvalid), errors.Is(err, order.ErrInvalid):
+		return NewError(http.StatusBadRequest, CodeValidation, validationMessage(err)), true
+	case errors.Is(err, store.ErrNotFound):
+		return NewError(http.StatusNotFound, CodeNotFound, "no such resource"), true
+	case errors.Is(err, store.ErrSKUTaken):
+		return NewError(http.StatusConflict, CodeSKUConflict, "another product of this tenant has this sku"), true
+	case errors.Is(err, store.ErrVersionConflict):
+		return NewError(http.StatusConflict, CodeVersionConflict, "the resource was changed by someone else; read it again and retry with its current version"), true
+	case errors.Is(err, store.ErrUnknownProduct):
+		return NewError(http.StatusBadRequest, CodeUnknownProduct, "productId does not name a product of this tenant"), true
+	case errors.Is(err, store.ErrInvalidCursor):
+		return NewError(http.StatusBadRequest, CodeInvalidCursor, "cursor is not valid for this list"), true
+	}
+	return NewError(http.StatusInternalServerError, CodeInternal, "internal error"), false
+}
+
+// isIntegrity reports a sealed value that failed authentication: tampering or
+// a value moved between items or tenants.
+func isIntegrity(err error) bool { return errors.Is(err, crypto.ErrIntegrity) }
+
+// validationMessage keeps the part after the sentinel's prefix
+// ("invalid product: name is required" -> "name is required").
+func validationMessage(err error) string {
+	msg := err.Error()
+	for _, s := range []error{product.ErrInvalid, order.ErrInvalid} {
+		if i := strings.Index(msg, s.Error()+": "); i >= 0 {
+			return msg[i+len(s.Error())+2:]
+		}
+	}
+	return msg
+}
