@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tessera-saas/tessera/internal/platform/edge"
 	"github.com/tessera-saas/tessera/internal/local/throttle"
+	"github.com/tessera-saas/tessera/internal/platform/edge"
 )
 
 // TestGatewayResponses checks that API Gateway answers what it refuses

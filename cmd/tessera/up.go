@@ -15,10 +15,10 @@ import (
 
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 
-	"github.com/tessera-saas/tessera/internal/platform/directory"
 	"github.com/tessera-saas/tessera/internal/local/bootstrap"
 	"github.com/tessera-saas/tessera/internal/local/emulator"
 	"github.com/tessera-saas/tessera/internal/local/seed"
+	"github.com/tessera-saas/tessera/internal/platform/directory"
 	"github.com/tessera-saas/tessera/internal/platform/idtoken"
 )
 

@@ -8,9 +8,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/tessera-saas/tessera/internal/platform/export"
 	"github.com/tessera-saas/tessera/internal/platform/catalog"
 	"github.com/tessera-saas/tessera/internal/platform/edge"
+	"github.com/tessera-saas/tessera/internal/platform/export"
 )
 
 // Exports starts and reads the caller's tenant's data exports

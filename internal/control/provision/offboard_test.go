@@ -14,10 +14,10 @@ import (
 
 	"github.com/tessera-saas/tessera/internal/control/apikey"
 	"github.com/tessera-saas/tessera/internal/control/bus"
-	"github.com/tessera-saas/tessera/internal/platform/directory"
 	"github.com/tessera-saas/tessera/internal/control/provision"
 	"github.com/tessera-saas/tessera/internal/platform/catalog"
 	"github.com/tessera-saas/tessera/internal/platform/crypto"
+	"github.com/tessera-saas/tessera/internal/platform/directory"
 	"github.com/tessera-saas/tessera/internal/platform/order"
 	"github.com/tessera-saas/tessera/internal/platform/product"
 	"github.com/tessera-saas/tessera/internal/platform/store"
