@@ -30,6 +30,7 @@ help: ## list the targets
 
 tools: $(VENV)/.installed $(LOCALKMS) $(IAMSIM) $(CDK) ## install the pinned tools: Go modules, .venv (moto, cfn-lint), local-kms, IAM simulator, CDK CLI
 	@$(GO) mod download
+	@cd infra && $(GO) mod download
 
 $(IAMSIM): tools/iamsim/package-lock.json
 	$(NPM) ci --prefix tools/iamsim --no-audit --no-fund --loglevel=error
@@ -61,15 +62,21 @@ run: tools ## start the local stack and serve the API with the demo tenants (Ctr
 
 test: tools lint ## everything, from a fresh clone: vet, staticcheck, unit and integration tests
 	$(GO) test -count=1 ./...
+	cd infra && $(GO) test -count=1 ./...
 
 unit: ## unit tests only (no emulator needed; integration tests skip unless CI=true)
 	$(GO) test -short ./...
+	cd infra && $(GO) test -short ./...
 
-lint: tools ## gofmt, go vet and staticcheck
+lint: tools ## gofmt, then go vet, staticcheck and go mod tidy -diff in both modules (the root and infra/)
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.venv/*')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	cd infra && $(GO) vet ./...
 	$(GO) tool staticcheck ./...
+	cd infra && $(GO) tool staticcheck ./...
+	$(GO) mod tidy -diff
+	cd infra && $(GO) mod tidy -diff
 
 bench: tools $(DDBLOCAL) ## isolation tax, STS/KMS calls, init, size, onboarding, metering overhead, flood on DynamoDB Local (bench/results.txt), then micro-benchmarks
 	$(GO) run ./cmd/tessera-bench -out bench/results.txt -dynamodb-local $(DDBLOCAL_LIB)
@@ -82,7 +89,7 @@ build: ## build the Lambda binaries (linux/arm64, lambda.norpc) into dist/
 	done
 
 synth: tools ## build the functions, synthesize the CDK app into cdk.out, refresh the TenantStack template, cfn-lint
-	$(GO) run ./infra -write-tenant-template internal/control/tenantstack/TenantStack.template.json
+	$(GO) run -C infra . -write-tenant-template internal/control/tenantstack/TenantStack.template.json
 	$(CDK) synth --quiet --no-notices -c stage=$(STAGE)
 	$(CFNLINT) --ignore-checks W3005 -- cdk.out/*.template.json
 

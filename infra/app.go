@@ -93,8 +93,8 @@ func newStacks(app awscdk.App, cfg config, codeDir string) (stacks, error) {
 	return stacks{Data: data, App: appStack, Tenant: tenant}, nil
 }
 
-// newApp returns an App with the context of cdk.json (so that `go run
-// ./infra` and the tests synthesize what `cdk synth` does) and then
+// newApp returns an App with the context of cdk.json (so that `go run -C
+// infra .` and the tests synthesize what `cdk synth` does) and then
 // override, which wins over everything, the cdk CLI's context included.
 // outdir is the cloud assembly directory; "" leaves it to the cdk CLI
 // (CDK_OUTDIR) or a temporary directory.
@@ -131,23 +131,31 @@ func loadCDKContext(root string) (map[string]any, error) {
 	return f.Context, nil
 }
 
-// repoRoot walks up from the working directory to the directory holding
-// go.mod, so the app works from the repository root (cdk) and from infra/
-// (go test).
+// repoRoot walks up from the working directory to the repository root: the
+// directory holding both go.mod and cdk.json. infra/ has a go.mod of its own
+// (the CDK app is a module apart from the Lambda module) but no cdk.json, so
+// the app finds the same root from the repository root (cdk, make synth) and
+// from infra/ (go test, go run).
 func repoRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", fmt.Errorf("find repo root: %w", err)
 	}
 	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+		found := true
+		for _, name := range []string{"go.mod", "cdk.json"} {
+			if _, err := os.Stat(filepath.Join(dir, name)); errors.Is(err, os.ErrNotExist) {
+				found = false
+			} else if err != nil {
+				return "", fmt.Errorf("find repo root: %w", err)
+			}
+		}
+		if found {
 			return dir, nil
-		} else if !errors.Is(err, os.ErrNotExist) {
-			return "", fmt.Errorf("find repo root: %w", err)
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", errors.New("find repo root: no go.mod above the working directory")
+			return "", errors.New("find repo root: no directory with go.mod and cdk.json above the working directory")
 		}
 		dir = parent
 	}

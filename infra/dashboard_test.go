@@ -14,7 +14,7 @@ import (
 // emfLine is metering's golden EMF line (a premium request).
 func emfLine(t *testing.T, root string) map[string]any {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(root, "internal", "metering", "testdata", "line-premium.json"))
+	b, err := os.ReadFile(filepath.Join(root, "internal", "platform", "metering", "testdata", "line-premium.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

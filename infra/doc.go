@@ -1,5 +1,7 @@
-// Command infra is Tessera's AWS CDK app. `cdk synth` (cdk.json: "go run
-// ./infra") builds the Lambda functions and synthesizes three stacks:
+// Command infra is Tessera's AWS CDK app, a Go module of its own (so that the
+// Lambda module at the repository root has no CDK dependency). `cdk synth`
+// (cdk.json: "go run -C infra .") builds the Lambda functions and
+// synthesizes three stacks:
 //
 //   - Tessera-<stage>-Data: the pooled and catalog tables, the event bus, the
 //     provisioning queue and its dead-letter queue, the Cognito user pool,
@@ -24,7 +26,11 @@
 // from CDK_DEFAULT_ACCOUNT / CDK_DEFAULT_REGION; when neither is given the
 // stacks are environment-agnostic, so synth needs no AWS credentials.
 //
-// Flags (for `go run ./infra`, not used by the cdk CLI):
+// Relative paths (the flag's, the cdk CLI's CDK_OUTDIR) are resolved against
+// the repository root, the directory above with go.mod and cdk.json, so they
+// mean the same whether the app is started there or in infra/.
+//
+// Flags (for `go run -C infra .`, not used by the cdk CLI):
 //
 //	-write-tenant-template FILE   write the TenantStack template and exit
 //

@@ -3,8 +3,7 @@ package main
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
 	"github.com/aws/jsii-runtime-go"
-
-	"github.com/tessera-saas/tessera/internal/local/throttle"
+	"github.com/tessera-saas/tessera/internal/platform/edge"
 )
 
 // gatewayResponse is how API Gateway answers a request it refuses itself,
@@ -62,8 +61,8 @@ var gatewayResponses = []gatewayResponse{
 	{Type: "INVALID_API_KEY", Status: "403", Code: "invalid_api_key", Message: `"a valid API key is required in the x-api-key header"`},
 	// The usage plan's (or the stage's) rate and burst, and the plan's
 	// monthly quota, as the local gateway answers them (internal/local/throttle).
-	{Type: "THROTTLED", Status: "429", Code: throttle.CodeRateLimited, Message: `"Too Many Requests: over the request rate"`},
-	{Type: "QUOTA_EXCEEDED", Status: "429", Code: throttle.CodeQuotaExceeded, Message: `"the tenant has used its monthly request quota"`},
+	{Type: "THROTTLED", Status: "429", Code: edge.CodeRateLimited, Message: `"Too Many Requests: over the request rate"`},
+	{Type: "QUOTA_EXCEEDED", Status: "429", Code: edge.CodeQuotaExceeded, Message: `"the tenant has used its monthly request quota"`},
 	{Type: "REQUEST_TOO_LARGE", Status: "413", Code: "body_too_large", Message: `"request body too large"`},
 	// The request validator: the body is not one JSON object.
 	{Type: "BAD_REQUEST_BODY", Status: "400", Code: "malformed_json", Message: `"a JSON object body is required"`},

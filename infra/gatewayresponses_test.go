@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tessera-saas/tessera/internal/local/throttle"
 	"github.com/tessera-saas/tessera/internal/platform/edge"
 )
 
@@ -38,8 +37,8 @@ func TestGatewayResponses(t *testing.T) {
 		{"ACCESS_DENIED", "403", edge.CodeForbidden},
 		{"MISSING_AUTHENTICATION_TOKEN", "404", edge.CodeRouteNotFound},
 		{"INVALID_API_KEY", "403", "invalid_api_key"},
-		{"THROTTLED", "429", throttle.CodeRateLimited},
-		{"QUOTA_EXCEEDED", "429", throttle.CodeQuotaExceeded},
+		{"THROTTLED", "429", edge.CodeRateLimited},
+		{"QUOTA_EXCEEDED", "429", edge.CodeQuotaExceeded},
 		{"REQUEST_TOO_LARGE", "413", edge.CodeBodyTooLarge},
 		{"BAD_REQUEST_BODY", "400", edge.CodeMalformedJSON},
 	} {

@@ -17,7 +17,7 @@ func main() {
 }
 
 func run() error {
-	writeTenant := flag.String("write-tenant-template", "", "write the TenantStack template to this file and exit")
+	writeTenant := flag.String("write-tenant-template", "", "write the TenantStack template to this file (relative to the repository root) and exit")
 	flag.Parse()
 	defer jsii.Close()
 
@@ -26,7 +26,7 @@ func run() error {
 		return err
 	}
 	if *writeTenant != "" {
-		return writeTenantTemplate(root, *writeTenant)
+		return writeTenantTemplate(root, fromRoot(root, *writeTenant))
 	}
 
 	distDir := filepath.Join(root, "dist")
@@ -35,7 +35,16 @@ func run() error {
 			return err
 		}
 	}
-	app, err := newApp(root, "", nil)
+	// The app runs in infra/ (cdk.json: "go run -C infra ."), and so does
+	// the CDK's node process, which the package's variables start before
+	// main. The cdk CLI runs in the repository root, where cdk.json is, and
+	// names its output directory relative to that (CDK_OUTDIR=cdk.out): pass
+	// it on resolved, or the app would write infra/cdk.out.
+	outdir := os.Getenv("CDK_OUTDIR")
+	if outdir != "" {
+		outdir = fromRoot(root, outdir)
+	}
+	app, err := newApp(root, outdir, nil)
 	if err != nil {
 		return err
 	}
@@ -48,4 +57,13 @@ func run() error {
 	}
 	app.Synth(nil)
 	return nil
+}
+
+// fromRoot resolves a relative path against the repository root, so that
+// paths mean the same whether the app was started in the root or in infra/.
+func fromRoot(root, path string) string {
+	if filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(root, path)
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/tessera-saas/tessera/internal/platform/access"
 )
 
-const regenerateHint = "regenerate it with `make synth` (go run ./infra -write-tenant-template internal/control/tenantstack/TenantStack.template.json)"
+const regenerateHint = "regenerate it with `make synth` (go run -C infra . -write-tenant-template internal/control/tenantstack/TenantStack.template.json)"
 
 func TestTenantStackTable(t *testing.T) {
 	s := synth(t)

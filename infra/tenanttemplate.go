@@ -10,7 +10,7 @@ import (
 )
 
 // synthTenantTemplate synthesizes TenantStack alone, in an app of its own
-// whose context pins what would otherwise vary between `go run ./infra` and
+// whose context pins what would otherwise vary between `go run -C infra .` and
 // `cdk synth` (path metadata, version reporting), and returns the template
 // in its canonical form (see canonicalJSON).
 func synthTenantTemplate(root string) ([]byte, error) {

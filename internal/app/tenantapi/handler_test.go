@@ -296,5 +296,3 @@ func TestTamperedCiphertextIs500WithoutInternals(t *testing.T) {
 		t.Fatal("plaintext in logs")
 	}
 }
-
-func slogDiscard() *slog.Logger { return slog.New(slog.NewJSONHandler(io.Discard, nil)) }

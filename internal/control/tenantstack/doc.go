@@ -5,7 +5,7 @@
 // here) and reads the table from the stack's outputs.
 //
 // Regenerate the template after changing infra/tenantstack.go with
-// `make synth` (which runs `go run ./infra -write-tenant-template
+// `make synth` (which runs `go run -C infra . -write-tenant-template
 // internal/control/tenantstack/TenantStack.template.json`); a test in infra/ fails
 // while the checked-in copy differs from a fresh synth.
 //

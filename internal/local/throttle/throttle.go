@@ -5,13 +5,16 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tessera-saas/tessera/internal/platform/edge"
 	"github.com/tessera-saas/tessera/internal/platform/plan"
 )
 
-// The codes of refused requests, as the API answers them (429).
+// The codes of refused requests, as the API answers them (429): the API
+// contract's own (internal/platform/edge), which API Gateway's responses in
+// infra/ use too.
 const (
-	CodeRateLimited   = "rate_limited"
-	CodeQuotaExceeded = "quota_exceeded"
+	CodeRateLimited   = edge.CodeRateLimited
+	CodeQuotaExceeded = edge.CodeQuotaExceeded
 )
 
 // Decision is the answer for one request.

@@ -35,6 +35,7 @@ const (
 	CodeBodyTooLarge     = "body_too_large"
 	CodeUnsupportedMedia = "unsupported_media_type"
 	CodeRateLimited      = "rate_limited"
+	CodeQuotaExceeded    = "quota_exceeded"
 	CodeInternal         = "internal"
 	// Operator API and users.
 	CodeIdempotencyMismatch = "idempotency_key_reused"
