@@ -1,13 +1,11 @@
 package crypto
 
 import (
-	"container/list"
 	"context"
 	"crypto/cipher"
-	"errors"
-	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/tessera-saas/tessera/internal/platform/memo"
 )
 
 // dataKey is a usable plaintext data key: its AEAD, and the data key as KMS
@@ -24,121 +22,43 @@ type cacheKey struct {
 	edkHash         [32]byte
 }
 
-type cacheEntry struct {
-	key     cacheKey
-	dk      *dataKey
-	created time.Time
-	uses    int
-}
-
-type flight struct {
-	done chan struct{}
-	err  error
-}
-
-// keyCache holds at most maxEntries data keys, each for at most maxAge and,
-// when maxUses > 0, at most maxUses uses; least recently used keys go first.
-// Concurrent misses of one key share one load.
+// keyCache holds at most maxEntries data keys (least recently used go
+// first), each for at most maxAge from its load and, when maxUses > 0, for
+// at most maxUses uses. It is a memo.Cache, whose rules for concurrent and
+// failed loads apply (see package memo).
 type keyCache struct {
-	maxAge     time.Duration
-	maxUses    int
-	maxEntries int
-	now        func() time.Time
-
-	mu       sync.Mutex
-	entries  map[cacheKey]*list.Element
-	lru      *list.List // of *cacheEntry, most recent first
-	inflight map[cacheKey]*flight
-
-	hits, misses atomic.Int64
+	maxAge time.Duration
+	now    func() time.Time
+	keys   *memo.Cache[cacheKey, *dataKey]
 }
 
 func newKeyCache(maxAge time.Duration, maxUses, maxEntries int, now func() time.Time) *keyCache {
-	return &keyCache{maxAge: maxAge, maxUses: maxUses, maxEntries: maxEntries, now: now,
-		entries: map[cacheKey]*list.Element{}, lru: list.New(), inflight: map[cacheKey]*flight{}}
+	return &keyCache{maxAge: maxAge, now: now,
+		keys: memo.New[cacheKey, *dataKey](maxEntries, memo.WithClock(now), memo.WithMaxUses(maxUses))}
 }
 
+// lookup returns a usable cached key for k, counting one use of it. Seal
+// and Open try it before get, so that they build get's loader (a closure,
+// which escapes) only on a miss.
+func (c *keyCache) lookup(k cacheKey) (*dataKey, bool) { return c.keys.Lookup(k) }
+
 // get returns a usable key for k, counting one use of it, or loads one.
-// A hit is a key served from the cache (possibly after waiting for another
-// caller's load); a miss is a call that ran load. A load error is returned to
-// the waiters and not cached, except that a waiter whose own context is live
-// retries when the loader's context was cancelled.
 func (c *keyCache) get(ctx context.Context, k cacheKey, load func(context.Context) (*dataKey, error)) (*dataKey, error) {
-	for {
-		c.mu.Lock()
-		if el, ok := c.entries[k]; ok {
-			e := el.Value.(*cacheEntry)
-			if c.usable(e) {
-				e.uses++
-				c.lru.MoveToFront(el)
-				c.mu.Unlock()
-				c.hits.Add(1)
-				return e.dk, nil
-			}
-			c.lru.Remove(el)
-			delete(c.entries, k)
-		}
-		if f, ok := c.inflight[k]; ok {
-			c.mu.Unlock()
-			select {
-			case <-f.done:
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			}
-			if f.err != nil && !(isContextErr(f.err) && ctx.Err() == nil) {
-				return nil, f.err
-			}
-			continue // the key is cached now (or the load must be retried)
-		}
-		f := &flight{done: make(chan struct{})}
-		c.inflight[k] = f
-		c.mu.Unlock()
-		c.misses.Add(1)
-
+	return c.keys.Get(ctx, k, func(ctx context.Context) (*dataKey, time.Time, error) {
 		dk, err := load(ctx)
-
-		c.mu.Lock()
-		delete(c.inflight, k)
-		if err == nil {
-			c.insertLocked(k, dk, 1)
-		}
-		f.err = err
-		c.mu.Unlock()
-		close(f.done)
-		return dk, err
-	}
+		return dk, c.now().Add(c.maxAge), err
+	})
 }
 
 // put caches dk for k without counting a use, replacing any entry.
-func (c *keyCache) put(k cacheKey, dk *dataKey) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.insertLocked(k, dk, 0)
-}
+func (c *keyCache) put(k cacheKey, dk *dataKey) { c.keys.Set(k, dk, c.now().Add(c.maxAge)) }
 
-func (c *keyCache) insertLocked(k cacheKey, dk *dataKey, uses int) {
-	if el, ok := c.entries[k]; ok {
-		c.lru.Remove(el)
-	}
-	c.entries[k] = c.lru.PushFront(&cacheEntry{key: k, dk: dk, created: c.now(), uses: uses})
-	for c.lru.Len() > c.maxEntries {
-		old := c.lru.Back()
-		c.lru.Remove(old)
-		delete(c.entries, old.Value.(*cacheEntry).key)
-	}
-}
-
-func (c *keyCache) usable(e *cacheEntry) bool {
-	return c.now().Sub(e.created) < c.maxAge && (c.maxUses <= 0 || e.uses < c.maxUses)
+// stats returns the hits (keys served from the cache, possibly after
+// waiting for another caller's load) and the misses (calls that ran a load).
+func (c *keyCache) stats() (hits, misses int64) {
+	s := c.keys.Stats()
+	return s.Hits + s.Shared, s.Loads
 }
 
 // len is the number of cached keys, usable or not.
-func (c *keyCache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.lru.Len()
-}
-
-func isContextErr(err error) bool {
-	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
-}
+func (c *keyCache) len() int { return c.keys.Len() }

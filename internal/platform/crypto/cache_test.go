@@ -70,7 +70,7 @@ func TestKeyCacheLimits(t *testing.T) {
 			if got := l.n.Load(); got != tt.wantLoads {
 				t.Fatalf("%d loads, want %d", got, tt.wantLoads)
 			}
-			if hits, misses := c.hits.Load(), c.misses.Load(); misses != tt.wantLoads || hits+misses != int64(tt.calls) {
+			if hits, misses := c.stats(); misses != tt.wantLoads || hits+misses != int64(tt.calls) {
 				t.Fatalf("hits %d misses %d for %d calls", hits, misses, tt.calls)
 			}
 		})
@@ -165,6 +165,39 @@ func TestKeyCacheWaiterRetriesAfterLoaderCancelled(t *testing.T) {
 	time.Sleep(10 * time.Millisecond)
 	cancel()
 	if err := <-loaderDone; !errors.Is(err, context.Canceled) {
+		t.Fatalf("loader: %v", err)
+	}
+	if err := <-waiterDone; err != nil || l.n.Load() != 1 {
+		t.Fatalf("waiter: %v after %d loads, want its own load", err, l.n.Load())
+	}
+}
+
+// Nor its failure: a waiter whose context is live loads for itself (package
+// memo's rule). The old data-key cache returned KMS errors to every waiter.
+func TestKeyCacheWaiterLoadsAfterLoaderFailed(t *testing.T) {
+	c := newKeyCache(time.Hour, 0, 10, time.Now)
+	k := cacheKey{tenantID: "t"}
+	throttled := errors.New("throttling exception")
+	started, fail := make(chan struct{}), make(chan struct{})
+	loaderDone := make(chan error)
+	go func() {
+		_, err := c.get(context.Background(), k, func(context.Context) (*dataKey, error) {
+			close(started)
+			<-fail
+			return nil, throttled
+		})
+		loaderDone <- err
+	}()
+	<-started
+	var l loads
+	waiterDone := make(chan error)
+	go func() {
+		_, err := c.get(context.Background(), k, l.load)
+		waiterDone <- err
+	}()
+	time.Sleep(10 * time.Millisecond)
+	close(fail)
+	if err := <-loaderDone; !errors.Is(err, throttled) {
 		t.Fatalf("loader: %v", err)
 	}
 	if err := <-waiterDone; err != nil || l.n.Load() != 1 {

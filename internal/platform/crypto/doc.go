@@ -4,9 +4,10 @@
 // the data key encrypted by KMS, and its associated data binds the tenant,
 // table, partition key, sort key and attribute name, so a value copied into
 // another item, attribute or tenant fails with ErrIntegrity. Data keys are
-// cached per process with a bounded age, use count and size, so KMS is not
-// called per request; disabling or deleting the tenant key (package
-// tenantkey) makes every sealed value unreadable once cached keys age out.
+// cached per process (in a memo.Cache) with a bounded age, use count and
+// size, so KMS is not called per request; disabling or deleting the tenant
+// key (package tenantkey) makes every sealed value unreadable once cached
+// keys age out.
 //
 // Sealed format, version 1:
 //

@@ -169,11 +169,10 @@ func NewEnvelope(client KMS, opts ...Option) *Envelope {
 
 // Stats returns the counters so far.
 func (e *Envelope) Stats() Stats {
-	return Stats{
-		GenerateDataKeyCalls: e.gdk.Load(), DecryptCalls: e.decry.Load(),
-		SealHits: e.seal.hits.Load(), SealMisses: e.seal.misses.Load(),
-		OpenHits: e.open.hits.Load(), OpenMisses: e.open.misses.Load(),
-	}
+	s := Stats{GenerateDataKeyCalls: e.gdk.Load(), DecryptCalls: e.decry.Load()}
+	s.SealHits, s.SealMisses = e.seal.stats()
+	s.OpenHits, s.OpenMisses = e.open.stats()
+	return s
 }
 
 // Seal encrypts plaintext for field f of tenant k.TenantID under a data key
@@ -182,11 +181,16 @@ func (e *Envelope) Seal(ctx context.Context, k Key, f Field, plaintext []byte) (
 	if err := validate(k, f); err != nil {
 		return nil, fmt.Errorf("seal %s: %w", f, err)
 	}
-	dk, err := e.seal.get(ctx, cacheKey{tenantID: k.TenantID, keyID: k.KeyID}, func(ctx context.Context) (*dataKey, error) {
-		return e.generate(ctx, k)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("seal %s: %w", f, err)
+	ck := cacheKey{tenantID: k.TenantID, keyID: k.KeyID}
+	dk, ok := e.seal.lookup(ck)
+	if !ok {
+		var err error
+		dk, err = e.seal.get(ctx, ck, func(ctx context.Context) (*dataKey, error) {
+			return e.generate(ctx, k)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("seal %s: %w", f, err)
+		}
 	}
 	out := make([]byte, 0, headerFixed+len(dk.edk)+dk.aead.Overhead()+len(plaintext))
 	out = appendHeader(out, dk.edk)
@@ -205,11 +209,14 @@ func (e *Envelope) Open(ctx context.Context, k Key, f Field, value []byte) ([]by
 		return nil, fmt.Errorf("open %s: %w", f, err)
 	}
 	ck := cacheKey{tenantID: k.TenantID, keyID: k.KeyID, edkHash: sha256.Sum256(s.edk)}
-	dk, err := e.open.get(ctx, ck, func(ctx context.Context) (*dataKey, error) {
-		return e.decrypt(ctx, k, s.edk)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", f, err)
+	dk, ok := e.open.lookup(ck)
+	if !ok {
+		dk, err = e.open.get(ctx, ck, func(ctx context.Context) (*dataKey, error) {
+			return e.decrypt(ctx, k, s.edk)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("open %s: %w", f, err)
+		}
 	}
 	plaintext, err := dk.aead.Open(nil, nil, s.body, associatedData(s.header, f))
 	if err != nil {
