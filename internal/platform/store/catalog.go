@@ -99,20 +99,13 @@ func (c *Catalog) GetTenant(ctx context.Context, tenantID string) (catalog.Recor
 }
 
 func (c *Catalog) getItem(ctx context.Context, tenantID string, consistent bool) (catalogItem, error) {
-	av, err := attributevalue.MarshalMap(catalogKey(tenantID))
-	if err != nil {
-		return catalogItem{}, fmt.Errorf("marshal key: %w", err)
-	}
-	res, err := c.ddb.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(c.table), Key: av, ConsistentRead: aws.Bool(consistent)})
+	var it catalogItem
+	_, found, err := getItem(ctx, c.ddb, c.table, catalogKey(tenantID), consistent, &it, "")
 	if err != nil {
 		return catalogItem{}, fmt.Errorf("get tenant %s: %w", tenantID, err)
 	}
-	if len(res.Item) == 0 {
+	if !found {
 		return catalogItem{}, fmt.Errorf("get tenant %s: %w", tenantID, catalog.ErrNotFound)
-	}
-	var it catalogItem
-	if err := attributevalue.UnmarshalMap(res.Item, &it); err != nil {
-		return catalogItem{}, fmt.Errorf("unmarshal tenant %s: %w", tenantID, err)
 	}
 	return it, nil
 }
@@ -172,17 +165,9 @@ func (c *Catalog) Create(ctx context.Context, rec catalog.Record, idem Idempoten
 }
 
 func (c *Catalog) replay(ctx context.Context, idem Idempotency) (catalog.Record, bool, error) {
-	av, err := attributevalue.MarshalMap(key{PK: idempotencyPrefix + idem.Key, SK: "CREATE"})
-	if err != nil {
-		return catalog.Record{}, false, fmt.Errorf("marshal key: %w", err)
-	}
-	res, err := c.ddb.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(c.table), Key: av, ConsistentRead: aws.Bool(true)})
-	if err != nil {
+	var it idempotencyItem // stays empty, and so mismatches, when the key is gone
+	if _, _, err := getItem(ctx, c.ddb, c.table, key{PK: idempotencyPrefix + idem.Key, SK: "CREATE"}, true, &it, ""); err != nil {
 		return catalog.Record{}, false, fmt.Errorf("read idempotency key: %w", err)
-	}
-	var it idempotencyItem
-	if err := attributevalue.UnmarshalMap(res.Item, &it); err != nil {
-		return catalog.Record{}, false, fmt.Errorf("unmarshal idempotency key: %w", err)
 	}
 	if it.RequestHash != idem.RequestHash {
 		return catalog.Record{}, false, ErrIdempotencyMismatch

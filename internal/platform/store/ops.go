@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
-// The single-item and transaction writes of tenant data. Each one marshals
+// The single-item reads and writes and the transactions of tenant data. Each one marshals
 // the item or key, builds the expression, calls DynamoDB with the scope's
 // credentials and adds the consumed capacity to the request's meter. DynamoDB
 // errors come back unwrapped, so callers can tell a failed condition
@@ -103,4 +103,27 @@ func updateWhen(ctx context.Context, ddb DynamoDB, table string, k key, cond exp
 		}
 	}
 	return res.ConsumedCapacity, nil
+}
+
+// getItem reads the item at k of table into out; found is false (and out
+// untouched) when there is none. rc asks for the consumed capacity (empty:
+// none).
+func getItem(ctx context.Context, ddb DynamoDB, table string, k key, consistent bool, out any,
+	rc types.ReturnConsumedCapacity, optFns ...func(*dynamodb.Options)) (cc *types.ConsumedCapacity, found bool, err error) {
+	av, err := attributevalue.MarshalMap(k)
+	if err != nil {
+		return nil, false, fmt.Errorf("marshal key: %w", err)
+	}
+	res, err := ddb.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: av, ConsistentRead: aws.Bool(consistent),
+		ReturnConsumedCapacity: rc}, optFns...)
+	if err != nil {
+		return nil, false, err
+	}
+	if len(res.Item) == 0 {
+		return res.ConsumedCapacity, false, nil
+	}
+	if err := attributevalue.UnmarshalMap(res.Item, out); err != nil {
+		return res.ConsumedCapacity, true, fmt.Errorf("unmarshal item: %w", err)
+	}
+	return res.ConsumedCapacity, true, nil
 }

@@ -229,20 +229,13 @@ func deleteWhen(table string, k key, cond expression.ConditionBuilder) (types.Tr
 
 // get reads one item into out; ErrNotFound when absent.
 func (s *Store) get(ctx context.Context, sc scope, k key, consistent bool, out any) error {
-	av, err := attributevalue.MarshalMap(k)
-	if err != nil {
-		return fmt.Errorf("marshal key: %w", err)
-	}
-	res, err := s.ddb.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(sc.table), Key: av, ConsistentRead: aws.Bool(consistent), ReturnConsumedCapacity: returnCapacity}, sc.opts)
+	cc, found, err := getItem(ctx, s.ddb, sc.table, k, consistent, out, returnCapacity, sc.opts)
+	consumed(ctx, readCapacity, one(cc)...)
 	if err != nil {
 		return err
 	}
-	consumed(ctx, readCapacity, one(res.ConsumedCapacity)...)
-	if len(res.Item) == 0 {
+	if !found {
 		return ErrNotFound
-	}
-	if err := attributevalue.UnmarshalMap(res.Item, out); err != nil {
-		return fmt.Errorf("unmarshal item: %w", err)
 	}
 	return nil
 }
