@@ -38,7 +38,7 @@ type restAPI struct {
 //
 // Body size: API Gateway REST APIs accept payloads up to 10 MB (a hard
 // limit, not configurable); the api handler rejects bodies over 256 KiB
-// (internal/api.MaxBodyBytes). Validation here is structural only: a JSON
+// (internal/platform/edge.MaxBodyBytes). Validation here is structural only: a JSON
 // body must be an object, and path parameters must be present.
 func newRestAPI(stack awscdk.Stack, cfg config, data *DataStack) restAPI {
 	accessLogs := newLogGroup(stack, "ApiAccessLogs", cfg)

@@ -41,8 +41,8 @@ var responseTypes = map[responseType]awsapigateway.ResponseType{
 const apiErrorMessage = "$context.error.messageString"
 
 // gatewayResponses are the responses API Gateway sends instead of its
-// default {"message": "..."} bodies. The error codes are internal/api's
-// (CodeUnauthenticated, CodeForbidden, ...) and internal/local/throttle's; the
+// default {"message": "..."} bodies. The error codes are the API contract's,
+// internal/platform/edge's (CodeUnauthenticated, CodeForbidden, ...); the
 // tests compare them.
 var gatewayResponses = []gatewayResponse{
 	// Anything not named below keeps its status and API Gateway's message.

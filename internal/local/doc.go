@@ -8,6 +8,5 @@
 // control plane, and internal/wire, whose composition it runs — but nothing
 // deployed imports them: not the platform, app, control or wire, and no
 // Lambda under functions/ links one, directly or not. Outside the local
-// stack only cmd/, tests and the CDK app (infra/, for throttle's error
-// codes) use it. internal/arch checks these rules.
+// stack only cmd/ and tests use it. internal/arch checks these rules.
 package local
