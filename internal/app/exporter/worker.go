@@ -21,8 +21,8 @@ import (
 	"github.com/tessera-saas/tessera/internal/platform/store"
 )
 
-// Tenants looks up tenant records (a catalog.Cache in production).
-type Tenants interface {
+// Catalog looks up tenant records (a catalog.Cache in production).
+type Catalog interface {
 	Get(ctx context.Context, tenantID string) (catalog.Record, error)
 }
 
@@ -66,7 +66,7 @@ var (
 // Worker runs exports from a tier queue; Handle is the Lambda handler of
 // functions/exports.
 type Worker struct {
-	tenants  Tenants
+	tenants  Catalog
 	data     Source
 	objects  Objects
 	creds    CredentialSource
@@ -94,7 +94,7 @@ func WithPageSize(n int) Option {
 }
 
 // NewWorker returns a worker writing to bucket. It makes no AWS call.
-func NewWorker(tenants Tenants, data Source, objects Objects, creds CredentialSource, bucket string, log *slog.Logger, opts ...Option) *Worker {
+func NewWorker(tenants Catalog, data Source, objects Objects, creds CredentialSource, bucket string, log *slog.Logger, opts ...Option) *Worker {
 	w := &Worker{tenants: tenants, data: data, objects: objects, creds: creds, bucket: bucket, log: log, now: time.Now,
 		lease: DefaultLease, partSize: DefaultPartSize, pageSize: DefaultPageSize}
 	for _, o := range opts {

@@ -15,8 +15,8 @@ import (
 	"github.com/tessera-saas/tessera/internal/platform/tenant"
 )
 
-// Tenants looks up tenant records (a catalog.Cache in production).
-type Tenants interface {
+// Catalog looks up tenant records (a catalog.Cache in production).
+type Catalog interface {
 	Get(ctx context.Context, tenantID string) (catalog.Record, error)
 }
 
@@ -36,7 +36,7 @@ type caller struct {
 
 // Handler serves the tenant app routes of functions/api.
 type Handler struct {
-	tenants Tenants
+	tenants Catalog
 	data    Data
 	users   Users
 	log     *slog.Logger
@@ -46,7 +46,7 @@ type Handler struct {
 }
 
 // New returns the handler. It makes no AWS call.
-func New(tenants Tenants, data Data, users Users, log *slog.Logger) *Handler {
+func New(tenants Catalog, data Data, users Users, log *slog.Logger) *Handler {
 	h := &Handler{tenants: tenants, data: data, users: users, log: log}
 	h.routes = edge.NewRoutes(route.FunctionAPI, map[string]edge.Endpoint[caller]{
 		"ListProducts": products.list, "CreateProduct": products.create, "GetProduct": products.get,
