@@ -11,14 +11,7 @@ import (
 
 	"github.com/tessera-saas/tessera/internal/platform/catalog"
 	"github.com/tessera-saas/tessera/internal/platform/export"
-	"github.com/tessera-saas/tessera/internal/platform/store"
 )
-
-// Records is the store the export records of a tenant are in
-// (*store.Store).
-type Records interface {
-	For(sc catalog.Scope) store.TenantData
-}
 
 // Queue sends export messages; *sqs.Client satisfies it.
 type Queue interface {
@@ -32,14 +25,14 @@ var ErrNoQueue = errors.New("exporter: no export queue for the tier")
 // Requester starts and reads exports of the caller's tenant, named by its
 // scope.
 type Requester struct {
-	records Records
+	records Source
 	queue   Queue
 	urls    map[catalog.Tier]string
 }
 
 // NewRequester returns a Requester that queues each tier's exports on
 // queueURLs[tier]. It makes no AWS call.
-func NewRequester(records Records, queue Queue, queueURLs map[catalog.Tier]string) *Requester {
+func NewRequester(records Source, queue Queue, queueURLs map[catalog.Tier]string) *Requester {
 	urls := make(map[catalog.Tier]string, len(queueURLs))
 	for t, u := range queueURLs {
 		urls[t] = u

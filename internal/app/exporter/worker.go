@@ -26,8 +26,9 @@ type Catalog interface {
 	Get(ctx context.Context, tenantID string) (catalog.Record, error)
 }
 
-// Source is the store the worker reaches each tenant's data through
-// (*store.Store): its products and orders, and its export records.
+// Source is the store both sides reach a tenant's data through
+// (*store.Store): its export records, and for the worker its products and
+// orders.
 type Source interface {
 	For(sc catalog.Scope) store.TenantData
 }
@@ -146,17 +147,18 @@ func (w *Worker) handleRecord(ctx context.Context, rec events.SQSMessage) error 
 		log.Warn("tenant lookup failed; will retry", "attempt", attempt, "error", err.Error())
 		return err
 	}
+	if tr.Status != catalog.StatusActive && tr.Status != catalog.StatusSuspended {
+		log.Warn("dropping export message: tenant is not active", "status", string(tr.Status))
+		return nil
+	}
 	// The run acts for the tenant the message names, as its catalog record
 	// says: the store and the object writer take the tenant from here.
 	sc, err := catalog.ActAs(tr)
 	if err != nil {
-		log.Error("dropping export message: tenant has no placement", "error", err.Error())
-		return nil
+		return fmt.Errorf("export of tenant %s: %w", tr.TenantID, err)
 	}
 	data := w.data.For(sc)
-	switch tr.Status {
-	case catalog.StatusActive:
-	case catalog.StatusSuspended:
+	if tr.Status == catalog.StatusSuspended {
 		if !lastAttempt {
 			log.Warn("tenant suspended; export waits for a later delivery", "attempt", attempt)
 			return errTenantSuspended
@@ -168,9 +170,6 @@ func (w *Worker) handleRecord(ctx context.Context, rec events.SQSMessage) error 
 			return err
 		}
 		log.Error("export failed: tenant suspended for every attempt", "attempt", attempt)
-		return nil
-	default:
-		log.Warn("dropping export message: tenant is not active", "status", string(tr.Status))
 		return nil
 	}
 	return w.run(ctx, log, data, msg, tr, attempt)

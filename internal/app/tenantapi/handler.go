@@ -62,17 +62,18 @@ func New(tenants Catalog, data Data, users Users, log *slog.Logger) *Handler {
 // Handle is the Lambda entry point.
 func (h *Handler) Handle(ctx context.Context, req events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
 	start := time.Now()
-	log := edge.RequestLog(h.log, req)
+	routeKey := edge.RouteKey(req)
+	log := edge.RequestLog(h.log, req.RequestContext.RequestID, routeKey)
 	var meter *metering.Meter
-	status, payload, err := h.serve(ctx, req, start, &log, &meter)
+	status, payload, err := h.serve(ctx, req, routeKey, start, &log, &meter)
 	resp := edge.Finish(log, start, status, payload, err)
-	h.meterRequest(ctx, log, meter, edge.RouteKey(req), start, resp.StatusCode, req.RequestContext.RequestID)
+	h.meterRequest(ctx, log, meter, routeKey, start, resp.StatusCode, req.RequestContext.RequestID)
 	return resp, nil
 }
 
 // serve is the tenant edge: claims -> tenant -> catalog record -> scope.
-func (h *Handler) serve(ctx context.Context, req events.APIGatewayProxyRequest, start time.Time, log **slog.Logger, meter **metering.Meter) (int, any, error) {
-	ep, err := h.routes.Find(req)
+func (h *Handler) serve(ctx context.Context, req events.APIGatewayProxyRequest, routeKey string, start time.Time, log **slog.Logger, meter **metering.Meter) (int, any, error) {
+	ep, err := h.routes.Find(routeKey)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -85,7 +86,7 @@ func (h *Handler) serve(ctx context.Context, req events.APIGatewayProxyRequest, 
 	if err != nil {
 		return 0, nil, err
 	}
-	*meter = metering.Start(t.ID, rec.Tier, edge.RouteKey(req), start)
+	*meter = metering.Start(t.ID, rec.Tier, routeKey, start)
 	if err := rec.Usable(); err != nil {
 		return 0, nil, err
 	}

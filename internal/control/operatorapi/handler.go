@@ -61,9 +61,10 @@ func New(c *store.Catalog, ob Outbox, log *slog.Logger) *Handler {
 // Handle is the Lambda entry point of the operator API.
 func (h *Handler) Handle(ctx context.Context, req events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
 	start := time.Now()
-	log := edge.RequestLog(h.log, req)
+	routeKey := edge.RouteKey(req)
+	log := edge.RequestLog(h.log, req.RequestContext.RequestID, routeKey)
 	status, payload, err := func() (int, any, error) {
-		ep, err := h.routes.Find(req)
+		ep, err := h.routes.Find(routeKey)
 		if err != nil {
 			return 0, nil, err
 		}

@@ -37,9 +37,10 @@ func NewRoutes[C any](fn route.Function, byName map[string]Endpoint[C]) Routes[C
 // RouteKey is the key API Gateway's REST proxy event names a route by.
 func RouteKey(req events.APIGatewayProxyRequest) string { return req.HTTPMethod + " " + req.Resource }
 
-// Find returns the endpoint of req's route, or a 404 route_not_found.
-func (rs Routes[C]) Find(req events.APIGatewayProxyRequest) (Endpoint[C], error) {
-	ep, ok := rs[RouteKey(req)]
+// Find returns the endpoint of the route routeKey (RouteKey of the
+// request), or a 404 route_not_found.
+func (rs Routes[C]) Find(routeKey string) (Endpoint[C], error) {
+	ep, ok := rs[routeKey]
 	if !ok {
 		return nil, NewError(http.StatusNotFound, CodeRouteNotFound, "no such route")
 	}
@@ -47,8 +48,8 @@ func (rs Routes[C]) Find(req events.APIGatewayProxyRequest) (Endpoint[C], error)
 }
 
 // RequestLog is the logger of one request, with its request id and route.
-func RequestLog(log *slog.Logger, req events.APIGatewayProxyRequest) *slog.Logger {
-	return log.With("requestId", req.RequestContext.RequestID, "route", RouteKey(req))
+func RequestLog(log *slog.Logger, requestID, routeKey string) *slog.Logger {
+	return log.With("requestId", requestID, "route", routeKey)
 }
 
 // Finish turns a result or an error into the response, logging once.

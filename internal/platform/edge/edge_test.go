@@ -36,7 +36,7 @@ func TestRoutesBindEveryRouteOfTheFunction(t *testing.T) {
 	for _, fn := range []route.Function{route.FunctionAPI, route.FunctionTenants} {
 		rs := edge.NewRoutes(fn, endpoints(fn))
 		for _, r := range route.ForFunction(fn) {
-			ep, err := rs.Find(events.APIGatewayProxyRequest{HTTPMethod: r.Method, Resource: r.Path})
+			ep, err := rs.Find(edge.RouteKey(events.APIGatewayProxyRequest{HTTPMethod: r.Method, Resource: r.Path}))
 			if err != nil {
 				t.Fatalf("%s %s: %v", r.Method, r.Path, err)
 			}
@@ -46,7 +46,7 @@ func TestRoutesBindEveryRouteOfTheFunction(t *testing.T) {
 		}
 	}
 	rs := edge.NewRoutes(route.FunctionAPI, endpoints(route.FunctionAPI))
-	_, err := rs.Find(events.APIGatewayProxyRequest{HTTPMethod: "GET", Resource: "/v1/tenants"})
+	_, err := rs.Find(edge.RouteKey(events.APIGatewayProxyRequest{HTTPMethod: "GET", Resource: "/v1/tenants"}))
 	var e *edge.Error
 	if !errors.As(err, &e) || e.Status != http.StatusNotFound || e.Code != edge.CodeRouteNotFound {
 		t.Fatalf("operator route on the api function: %v, want 404 route_not_found", err)
