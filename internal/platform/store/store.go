@@ -111,9 +111,6 @@ type TenantData struct {
 // claims or from a catalog record: see catalog.Scope).
 func (s *Store) For(sc catalog.Scope) TenantData { return TenantData{s: s, scope: sc} }
 
-// TenantID is the tenant whose data d is.
-func (d TenantData) TenantID() string { return d.scope.TenantID() }
-
 // errZeroScope: a TenantData made without a scope (a programming error).
 var errZeroScope = errors.New("store: tenant data without a scope")
 
