@@ -140,67 +140,60 @@ func TestKeyCacheErrors(t *testing.T) {
 	}
 }
 
-// A waiter must not inherit the cancellation of the caller that loads.
-func TestKeyCacheWaiterRetriesAfterLoaderCancelled(t *testing.T) {
-	c := newKeyCache(time.Hour, 0, 10, time.Now)
-	k := cacheKey{tenantID: "t"}
-	loaderCtx, cancel := context.WithCancel(context.Background())
-	started := make(chan struct{})
-	loaderDone := make(chan error)
-	go func() {
-		_, err := c.get(loaderCtx, k, func(ctx context.Context) (*dataKey, error) {
-			close(started)
-			<-ctx.Done()
-			return nil, ctx.Err()
-		})
-		loaderDone <- err
-	}()
-	<-started
-	var l loads
-	waiterDone := make(chan error)
-	go func() {
-		_, err := c.get(context.Background(), k, l.load)
-		waiterDone <- err
-	}()
-	time.Sleep(10 * time.Millisecond)
-	cancel()
-	if err := <-loaderDone; !errors.Is(err, context.Canceled) {
-		t.Fatalf("loader: %v", err)
-	}
-	if err := <-waiterDone; err != nil || l.n.Load() != 1 {
-		t.Fatalf("waiter: %v after %d loads, want its own load", err, l.n.Load())
-	}
-}
-
-// Nor its failure: a waiter whose context is live loads for itself (package
+// A waiter must not inherit the cancellation of the caller that loads, nor
+// its failure: a waiter whose context is live loads for itself (package
 // memo's rule). The old data-key cache returned KMS errors to every waiter.
-func TestKeyCacheWaiterLoadsAfterLoaderFailed(t *testing.T) {
-	c := newKeyCache(time.Hour, 0, 10, time.Now)
-	k := cacheKey{tenantID: "t"}
+func TestKeyCacheWaiterLoadsForItself(t *testing.T) {
 	throttled := errors.New("throttling exception")
-	started, fail := make(chan struct{}), make(chan struct{})
-	loaderDone := make(chan error)
-	go func() {
-		_, err := c.get(context.Background(), k, func(context.Context) (*dataKey, error) {
-			close(started)
-			<-fail
-			return nil, throttled
-		})
-		loaderDone <- err
-	}()
-	<-started
-	var l loads
-	waiterDone := make(chan error)
-	go func() {
-		_, err := c.get(context.Background(), k, l.load)
-		waiterDone <- err
-	}()
-	time.Sleep(10 * time.Millisecond)
-	close(fail)
-	if err := <-loaderDone; !errors.Is(err, throttled) {
-		t.Fatalf("loader: %v", err)
+	tests := []struct {
+		name string
+		// loader is the first caller's load; end makes it return.
+		loader func(end <-chan struct{}) func(context.Context) (*dataKey, error)
+		// cancelLoader: end also cancels the first caller's context.
+		cancelLoader bool
+		want         error
+	}{
+		{"loader cancelled", func(<-chan struct{}) func(context.Context) (*dataKey, error) {
+			return func(ctx context.Context) (*dataKey, error) { <-ctx.Done(); return nil, ctx.Err() }
+		}, true, context.Canceled},
+		{"loader failed", func(end <-chan struct{}) func(context.Context) (*dataKey, error) {
+			return func(context.Context) (*dataKey, error) { <-end; return nil, throttled }
+		}, false, throttled},
 	}
-	if err := <-waiterDone; err != nil || l.n.Load() != 1 {
-		t.Fatalf("waiter: %v after %d loads, want its own load", err, l.n.Load())
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newKeyCache(time.Hour, 0, 10, time.Now)
+			k := cacheKey{tenantID: "t"}
+			loaderCtx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			started, end := make(chan struct{}), make(chan struct{})
+			load := tc.loader(end)
+			loaderDone := make(chan error)
+			go func() {
+				_, err := c.get(loaderCtx, k, func(ctx context.Context) (*dataKey, error) {
+					close(started)
+					return load(ctx)
+				})
+				loaderDone <- err
+			}()
+			<-started
+			var l loads
+			waiterDone := make(chan error)
+			go func() {
+				_, err := c.get(context.Background(), k, l.load)
+				waiterDone <- err
+			}()
+			time.Sleep(10 * time.Millisecond)
+			if tc.cancelLoader {
+				cancel()
+			}
+			close(end)
+			if err := <-loaderDone; !errors.Is(err, tc.want) {
+				t.Fatalf("loader: %v, want %v", err, tc.want)
+			}
+			if err := <-waiterDone; err != nil || l.n.Load() != 1 {
+				t.Fatalf("waiter: %v after %d loads, want its own load", err, l.n.Load())
+			}
+		})
 	}
 }
