@@ -78,9 +78,9 @@ lint: tools ## gofmt, then go vet, staticcheck and go mod tidy -diff in both mod
 	$(GO) mod tidy -diff
 	cd infra && $(GO) mod tidy -diff
 
-bench: tools $(DDBLOCAL) ## isolation tax, STS/KMS calls, init, size, onboarding, metering overhead, flood on DynamoDB Local (bench/results.txt), then micro-benchmarks
+bench: tools $(DDBLOCAL) ## isolation tax, STS/KMS calls, init, size, onboarding, metering overhead, flood on DynamoDB Local, token verification (bench/results.txt), then micro-benchmarks
 	$(GO) run ./cmd/tessera-bench -out bench/results.txt -dynamodb-local $(DDBLOCAL_LIB)
-	$(GO) test -run '^$$' -bench . -benchmem ./internal/platform/crypto ./internal/platform/idtoken ./internal/platform/memo ./internal/platform/metering ./internal/local/throttle
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/platform/crypto ./internal/platform/idtoken ./internal/platform/memo ./internal/platform/metering ./internal/platform/tenant ./internal/local/throttle
 
 build: ## build the Lambda binaries (linux/arm64, lambda.norpc) into dist/
 	@for f in $(FUNCTIONS); do \

@@ -18,23 +18,40 @@ import (
 type restAPI struct {
 	RestAPI    awsapigateway.RestApi
 	UsagePlans map[string]awsapigateway.UsagePlan
+	// authorizer is the operator routes' Cognito user pool authorizer.
 	authorizer awsapigateway.IAuthorizer
 	validator  awsapigateway.IRequestValidator
 	jsonObject awsapigateway.IModel
+	stage      string
 }
+
+// tenantAuthorizerTTL is how long API Gateway caches the tenant
+// authorizer's answer per Authorization header (its default, kept on: a
+// token's requests skip the authorizer for that long). The local gateway's
+// gateway.AuthorizerCacheTTL is the same.
+const tenantAuthorizerTTL = 300 // seconds
 
 // newRestAPI defines the REST API without its methods (addRoutes adds them,
 // once the functions exist): the Cognito user pool authorizer, access logs,
 // stage throttling, the gateway responses, and one usage plan per tier.
 //
-// Operator routes (route.Operator) use the same authorizer: it proves a
-// user of the pool, and the handler checks the "operators" group in the
-// cognito:groups claim (a user pool authorizer cannot check groups).
+// Tenant routes (route.TenantUser) use the tenant authorizer, a Lambda
+// REQUEST authorizer (functions/authorizer, internal/app/authorizer) that
+// addRoutes defines: it verifies the ID token and returns the tenant's API
+// key as the usageIdentifierKey. Operator routes (route.Operator) use the
+// Cognito user pool authorizer: it proves a user of the pool, and the
+// handler checks the "operators" group in the verified token (a user pool
+// authorizer cannot check groups). Both functions verify the token again
+// themselves, so a direct invoke with forged claims is refused.
 //
 // Usage plans: a usage plan only limits requests that carry an API key of
-// the plan, so tenant routes require a key (x-api-key). The provisioner
-// creates one key per tenant (never one per tier) and binds it to its
-// tier's plan (internal/control/apikey); operator routes take no key.
+// the plan, so tenant routes require a key. The API takes it from the
+// authorizer (apiKeySource AUTHORIZER), never from a client's x-api-key:
+// limits follow the verified tenant, and clients never handle keys. The
+// provisioner creates one key per tenant (never one per tier), binds it to
+// its tier's plan (internal/control/apikey) and records its value in the
+// tenant's catalog record, where the authorizer reads it; operator routes
+// take no key.
 //
 // Body size: API Gateway REST APIs accept payloads up to 10 MB (a hard
 // limit, not configurable); the api handler rejects bodies over 256 KiB
@@ -43,10 +60,12 @@ type restAPI struct {
 func newRestAPI(stack awscdk.Stack, cfg config, data *DataStack) restAPI {
 	accessLogs := newLogGroup(stack, "ApiAccessLogs", cfg)
 	api := awsapigateway.NewRestApi(stack, jsii.String("Api"), &awsapigateway.RestApiProps{
-		RestApiName:    jsii.String("tessera-" + cfg.Stage),
-		Description:    jsii.String("Tessera " + cfg.Stage + " API"),
-		EndpointTypes:  &[]awsapigateway.EndpointType{awsapigateway.EndpointType_REGIONAL},
-		CloudWatchRole: jsii.Bool(true), // access logging needs the account's API Gateway CloudWatch role
+		RestApiName:   jsii.String("tessera-" + cfg.Stage),
+		Description:   jsii.String("Tessera " + cfg.Stage + " API"),
+		EndpointTypes: &[]awsapigateway.EndpointType{awsapigateway.EndpointType_REGIONAL},
+		// Usage plans count the key the tenant authorizer returns.
+		ApiKeySourceType: awsapigateway.ApiKeySourceType_AUTHORIZER,
+		CloudWatchRole:   jsii.Bool(true), // access logging needs the account's API Gateway CloudWatch role
 		DeployOptions: &awsapigateway.StageOptions{
 			StageName:            jsii.String(cfg.Stage),
 			ThrottlingRateLimit:  jsii.Number(stageRateLimit),
@@ -62,7 +81,7 @@ func newRestAPI(stack awscdk.Stack, cfg config, data *DataStack) restAPI {
 	})
 	addGatewayResponses(api)
 
-	r := restAPI{RestAPI: api, UsagePlans: map[string]awsapigateway.UsagePlan{}}
+	r := restAPI{RestAPI: api, UsagePlans: map[string]awsapigateway.UsagePlan{}, stage: cfg.Stage}
 	r.authorizer = awsapigateway.NewCognitoUserPoolsAuthorizer(stack, jsii.String("Authorizer"), &awsapigateway.CognitoUserPoolsAuthorizerProps{
 		AuthorizerName:   jsii.String("tessera-" + cfg.Stage + "-cognito"),
 		CognitoUserPools: &[]awscognito.IUserPool{data.UserPool},
@@ -94,10 +113,21 @@ func newRestAPI(stack awscdk.Stack, cfg config, data *DataStack) restAPI {
 	return r
 }
 
-// addRoutes adds one method per route of route.All, each behind the Cognito
-// user pool authorizer and proxied to the route's function; tenant routes
-// also require the tenant's API key.
-func addRoutes(r restAPI, fns map[route.Function]awslambda.Function) error {
+// addRoutes defines the tenant authorizer on its function and adds one
+// method per route of route.All, proxied to the route's function: tenant
+// routes behind the tenant authorizer, requiring the API key it returns;
+// operator routes behind the Cognito user pool authorizer.
+func addRoutes(stack awscdk.Stack, r restAPI, fns map[route.Function]awslambda.Function) error {
+	authzFn, ok := fns[functionAuthorizer]
+	if !ok {
+		return fmt.Errorf("function %q is not defined in infra (functionSpecs)", functionAuthorizer)
+	}
+	tenantAuthorizer := awsapigateway.NewRequestAuthorizer(stack, jsii.String("TenantAuthorizer"), &awsapigateway.RequestAuthorizerProps{
+		AuthorizerName:  jsii.String("tessera-" + r.stage + "-tenant"),
+		Handler:         authzFn,
+		IdentitySources: &[]*string{awsapigateway.IdentitySource_Header(jsii.String("Authorization"))},
+		ResultsCacheTtl: awscdk.Duration_Seconds(jsii.Number(tenantAuthorizerTTL)),
+	})
 	integrations := map[route.Function]awsapigateway.LambdaIntegration{}
 	for _, rt := range route.All {
 		fn, ok := fns[rt.Function]
@@ -120,6 +150,9 @@ func addRoutes(r restAPI, fns map[route.Function]awslambda.Function) error {
 			RequestValidator:  r.validator,
 			RequestParameters: pathParams(rt.Path),
 			ApiKeyRequired:    jsii.Bool(rt.Audience == route.TenantUser),
+		}
+		if rt.Audience == route.TenantUser {
+			opts.AuthorizationType, opts.Authorizer = awsapigateway.AuthorizationType_CUSTOM, tenantAuthorizer
 		}
 		if rt.Method == "POST" || rt.Method == "PUT" || rt.Method == "PATCH" {
 			opts.RequestModels = &map[string]awsapigateway.IModel{"application/json": r.jsonObject}

@@ -13,19 +13,19 @@ import (
 	"github.com/tessera-saas/tessera/internal/platform/settings"
 )
 
-// TestEveryRouteHasCognitoAuthorizer checks that the API has exactly the
-// methods of route.All, each behind the Cognito authorizer and proxied to
-// its route's function.
-func TestEveryRouteHasCognitoAuthorizer(t *testing.T) {
+// TestEveryRouteHasItsAuthorizer checks that the API has exactly the
+// methods of route.All, each proxied to its route's function, the operator
+// routes behind the Cognito authorizer and the tenant routes behind the
+// tenant authorizer (TestTenantRoutesUseTheLambdaAuthorizer checks that
+// one).
+func TestEveryRouteHasItsAuthorizer(t *testing.T) {
 	s := synth(t)
 	check(t, "ResourceCountIs", func() {
 		s.App.ResourceCountIs(jsii.String("AWS::ApiGateway::Method"), jsii.Number(len(route.All)))
 	})
 	check(t, "AllResourcesProperties", func() {
 		s.App.AllResourcesProperties(jsii.String("AWS::ApiGateway::Method"), map[string]any{
-			"AuthorizationType": "COGNITO_USER_POOLS",
-			"AuthorizerId":      map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("^Authorizer"))},
-			"Integration":       assertions.Match_ObjectLike(&map[string]any{"Type": "AWS_PROXY"}),
+			"Integration": assertions.Match_ObjectLike(&map[string]any{"Type": "AWS_PROXY"}),
 		})
 	})
 	check(t, "HasResourceProperties", func() {
@@ -51,8 +51,15 @@ func TestEveryRouteHasCognitoAuthorizer(t *testing.T) {
 			if !ok {
 				t.Fatalf("no method for %s; methods: %v", r.Key(), keys(got))
 			}
-			if p["AuthorizationType"] != "COGNITO_USER_POOLS" {
-				t.Errorf("AuthorizationType = %v", p["AuthorizationType"])
+			want := "COGNITO_USER_POOLS"
+			if r.Audience == route.TenantUser {
+				want = "CUSTOM"
+			}
+			if p["AuthorizationType"] != want {
+				t.Errorf("AuthorizationType = %v, want %s", p["AuthorizationType"], want)
+			}
+			if r.Audience != route.TenantUser && !strings.HasPrefix(flatten(p["AuthorizerId"]), "${Authorizer") {
+				t.Errorf("AuthorizerId = %s, want the Cognito authorizer", jsonOf(p["AuthorizerId"]))
 			}
 			fnID := s.AppJSON.logicalID(t, "AWS::Lambda::Function", fnID(r.Function)+"Function")
 			if uri := jsonOf(p["Integration"]); !strings.Contains(uri, `"`+fnID+`"`) {

@@ -86,7 +86,7 @@ func NewAppStack(scope constructs.Construct, id string, props *AppStackProps) (*
 		a.Functions[spec.Name], a.FunctionLogs[spec.Name] = fn, logs
 		grantFunction(data, a.DataAccessRole, spec, role)
 		if spec.Provisioner {
-			grantProvisioner(stack, data, role)
+			grantProvisioner(stack, cfg, data, role)
 			grantAPIKeys(stack, role, a.UsagePlans)
 			consumeProvisioningQueue(fn, data)
 		}
@@ -97,7 +97,7 @@ func NewAppStack(scope constructs.Construct, id string, props *AppStackProps) (*
 	if fn, ok := a.Functions[route.FunctionTenants]; ok {
 		scheduleOutboxSweep(stack, fn)
 	}
-	if err := addRoutes(api, a.Functions); err != nil {
+	if err := addRoutes(stack, api, a.Functions); err != nil {
 		return nil, err
 	}
 	a.Dashboard = newDashboard(stack, cfg, a.FunctionLogs[route.FunctionAPI])
@@ -119,6 +119,7 @@ func NewAppStack(scope constructs.Construct, id string, props *AppStackProps) (*
 // session lasts at most an hour, hence the maximum session duration.
 func newDataAccessRole(stack awscdk.Stack, cfg config, data *DataStack, trusted []awsiam.Role) awsiam.Role {
 	policy := access.DataAccessPolicy(access.Resources{
+		Stage:           cfg.Stage,
 		PooledTableARN:  *data.PooledTable.TableArn(),
 		Partition:       *stack.Partition(),
 		Region:          *stack.Region(),
@@ -165,6 +166,7 @@ func functionEnv(stack awscdk.Stack, cfg config, data *DataStack, dataRole, role
 		// The function's own role manages the tenant keys it creates.
 		settings.EnvKeyAdminRoleARN: role.RoleArn(),
 		settings.EnvExportBucket:    data.ExportBucket.BucketName(),
+		settings.EnvCursorSecretARN: data.CursorSecret.SecretArn(),
 	}
 	for _, tier := range plan.Tiers {
 		all[settings.TierEnv(settings.EnvExportQueuePrefix, tier)] = data.ExportQueues[tier].Queue.QueueUrl()

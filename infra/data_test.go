@@ -9,6 +9,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/tessera-saas/tessera/internal/control/bus"
+	"github.com/tessera-saas/tessera/internal/platform/store"
 )
 
 // TestTablesPITRAndSSE checks every table of every stack, and that no
@@ -169,7 +170,8 @@ func TestOnboardingRule(t *testing.T) {
 	})
 	check(t, "HasResourceProperties", func() {
 		s.Data.HasResourceProperties(jsii.String("AWS::SQS::Queue"), map[string]any{
-			"RedrivePolicy": map[string]any{"deadLetterTargetArn": getAttArn(dlqID), "maxReceiveCount": 5},
+			// provision.MaxAttempts + 1, as the local queue has it (README).
+			"RedrivePolicy": map[string]any{"deadLetterTargetArn": getAttArn(dlqID), "maxReceiveCount": 6},
 		})
 	})
 
@@ -181,5 +183,20 @@ func TestOnboardingRule(t *testing.T) {
 	}
 	if timeout <= 0 || visibility < 6*timeout {
 		t.Errorf("provisioning queue VisibilityTimeout = %v s, want at least 6 × the provisioner's %v s", visibility, timeout)
+	}
+}
+
+// TestCatalogTTL: the catalog table expires items through the attribute the
+// store writes on idempotency keys; the pooled table has no TTL.
+func TestCatalogTTL(t *testing.T) {
+	s := synth(t)
+	tables := s.DataJSON.resources("AWS::DynamoDB::Table")
+	catalog := props(tables[s.DataJSON.logicalID(t, "AWS::DynamoDB::Table", "CatalogTable")])
+	if got := jsonOf(catalog["TimeToLiveSpecification"]); got != `{"AttributeName":"`+store.CatalogTTLAttribute+`","Enabled":true}` {
+		t.Errorf("catalog TimeToLiveSpecification = %s", got)
+	}
+	pooled := props(tables[s.DataJSON.logicalID(t, "AWS::DynamoDB::Table", "PooledTable")])
+	if _, ok := pooled["TimeToLiveSpecification"]; ok {
+		t.Errorf("pooled TimeToLiveSpecification = %s, want none", jsonOf(pooled["TimeToLiveSpecification"]))
 	}
 }

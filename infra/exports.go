@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/tessera-saas/tessera/internal/platform/access"
 	"github.com/tessera-saas/tessera/internal/platform/catalog"
 	"github.com/tessera-saas/tessera/internal/platform/export"
 	"github.com/tessera-saas/tessera/internal/platform/plan"
@@ -30,15 +31,18 @@ type exportQueues struct {
 // under its tenant's prefix by that tenant's scoped session
 // (access.Resources.ExportBucketARN). Objects are SSE-KMS with the tenant's
 // own key (the worker asks for it on every upload); the bucket's default
-// encryption (S3-managed keys) only covers what arrives without. No
-// versioning: an expired or overwritten export is gone, and so is every copy.
-// Retained in prod, like the tables; never emptied by CloudFormation.
+// encryption (S3-managed keys) would only cover what arrives without, and
+// the bucket policy refuses that: every PutObject must ask for SSE-KMS with
+// a key ARN of this account and Region (access.ExportBucketPolicy), and KMS
+// lets a tenant session use only its own tenant's key. No versioning: an
+// expired or overwritten export is gone, and so is every copy. Retained in
+// prod, like the tables; never emptied by CloudFormation.
 func newExportBucket(stack awscdk.Stack, cfg config) awss3.Bucket {
 	removal := awscdk.RemovalPolicy_DESTROY
 	if cfg.Prod() {
 		removal = awscdk.RemovalPolicy_RETAIN
 	}
-	return awss3.NewBucket(stack, jsii.String("ExportBucket"), &awss3.BucketProps{
+	bucket := awss3.NewBucket(stack, jsii.String("ExportBucket"), &awss3.BucketProps{
 		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
 		EnforceSSL:        jsii.Bool(true),
 		Encryption:        awss3.BucketEncryption_S3_MANAGED,
@@ -52,6 +56,10 @@ func newExportBucket(stack awscdk.Stack, cfg config) awss3.Bucket {
 		AutoDeleteObjects: jsii.Bool(false),
 		RemovalPolicy:     removal,
 	})
+	for _, st := range access.ExportBucketPolicy(*bucket.BucketArn(), *stack.Partition(), *stack.Region(), *stack.Account()).Statement {
+		bucket.AddToResourcePolicy(fromAccess(st))
+	}
+	return bucket
 }
 
 // newExportQueues defines one export queue per tier, so that the tiers'

@@ -12,6 +12,8 @@ import (
 const (
 	functionProvisioner route.Function = "provisioner"
 	functionExports     route.Function = "exports"
+	// functionAuthorizer is the tenant routes' Lambda REQUEST authorizer.
+	functionAuthorizer route.Function = "authorizer"
 )
 
 // provisionerTimeout bounds one provisioner run. A premium tenant's stack is
@@ -99,6 +101,7 @@ var functionSpecs = []functionSpec{
 		Env: append([]string{
 			settings.EnvStage, settings.EnvPooledTable, settings.EnvCatalogTable, settings.EnvDataAccessRoleARN,
 			settings.EnvEventBus, settings.EnvUserPoolID, settings.EnvAppClientID,
+			settings.EnvCursorSecretARN, // list cursors
 		}, tierEnv(settings.EnvExportQueuePrefix)...),
 		TenantData: true,
 		Catalog:    catalogRead,
@@ -117,9 +120,24 @@ var functionSpecs = []functionSpec{
 		Timeout:     20 * time.Second,
 		Env: []string{
 			settings.EnvStage, settings.EnvCatalogTable, settings.EnvEventBus, settings.EnvUserPoolID,
+			settings.EnvAppClientID,     // it verifies operators' ID tokens itself
+			settings.EnvCursorSecretARN, // list cursors
 		},
 		Catalog:   catalogReadWriteList,
 		PutEvents: true,
+	},
+	{
+		Name:        functionAuthorizer,
+		Description: "Tessera tenant authorizer: verifies the ID token, returns the tenant's API key as the usage identifier",
+		MemoryMB:    256,
+		// API Gateway waits at most 30 s for an authorizer; a warm call
+		// takes a catalog read (cached) and a cached token check.
+		Timeout: 10 * time.Second,
+		Env: []string{
+			settings.EnvStage, settings.EnvCatalogTable, settings.EnvUserPoolID, settings.EnvAppClientID,
+		},
+		// Tenant records by key (their API key among them), nothing else.
+		Catalog: catalogRead,
 	},
 	{
 		Name:        functionProvisioner,
@@ -131,6 +149,7 @@ var functionSpecs = []functionSpec{
 			settings.EnvEventBus, settings.EnvUserPoolID, settings.EnvProvisioningQueue,
 			// Principals of the tenant key policies (access.TenantKeyPolicy).
 			settings.EnvPartition, settings.EnvAccountID, settings.EnvKeyAdminRoleARN,
+			settings.EnvCursorSecretARN, // its store follows list cursors
 		}, tierEnv(settings.EnvUsagePlanPrefix)...), // each tenant's API key goes into its tier's plan
 		TenantData: true,
 		Catalog:    catalogReadWrite,
@@ -148,7 +167,7 @@ var functionSpecs = []functionSpec{
 		Timeout:  exportsTimeout,
 		Env: []string{
 			settings.EnvStage, settings.EnvPooledTable, settings.EnvCatalogTable, settings.EnvDataAccessRoleARN,
-			settings.EnvExportBucket,
+			settings.EnvExportBucket, settings.EnvCursorSecretARN, // its store follows list cursors
 		},
 		// Reads and writes a tenant's items and export objects only in
 		// that tenant's TenantDataAccessRole session.

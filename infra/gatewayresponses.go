@@ -50,15 +50,18 @@ var gatewayResponses = []gatewayResponse{
 	// Integration failures and timeouts (502, 504) keep their status; what
 	// failed is in the logs, not in the body.
 	{Type: "DEFAULT_5XX", Code: "internal", Message: `"internal error"`},
-	// The Cognito authorizer refused the ID token (missing, expired, forged).
+	// An authorizer refused the ID token (missing, expired, forged): the
+	// tenant authorizer's "Unauthorized", or the Cognito authorizer's.
 	{Type: "UNAUTHORIZED", Status: "401", Code: "unauthenticated", Message: `"a valid ID token is required in the Authorization header"`},
+	// The tenant authorizer's Deny: a tenant unknown, not active, or without
+	// its API key yet.
 	{Type: "ACCESS_DENIED", Status: "403", Code: "forbidden", Message: `"access denied"`},
 	// A REST API answers an unknown path or method this way (403 "Missing
 	// Authentication Token"); the local gateway answers 404 route_not_found.
 	{Type: "MISSING_AUTHENTICATION_TOKEN", Status: "404", Code: "route_not_found", Message: `"no such route"`},
-	// A tenant route without the tenant's API key (x-api-key), or with one
-	// that is disabled, deleted or in no usage plan of this stage.
-	{Type: "INVALID_API_KEY", Status: "403", Code: "invalid_api_key", Message: `"a valid API key is required in the x-api-key header"`},
+	// The key the tenant authorizer returned (apiKeySource AUTHORIZER) is
+	// missing, disabled, deleted or in no usage plan of this stage.
+	{Type: "INVALID_API_KEY", Status: "403", Code: "invalid_api_key", Message: `"the tenant has no valid API key"`},
 	// The usage plan's (or the stage's) rate and burst, and the plan's
 	// monthly quota, as the local gateway answers them (internal/local/throttle).
 	{Type: "THROTTLED", Status: "429", Code: edge.CodeRateLimited, Message: `"Too Many Requests: over the request rate"`},

@@ -83,6 +83,7 @@ func TestDataAccessRoleIsAccessPolicy(t *testing.T) {
 	}
 	got := normPolicy(policies[0].(map[string]any)["PolicyDocument"])
 	want := normPolicy(access.DataAccessPolicy(access.Resources{
+		Stage:           testStage,
 		PooledTableARN:  "${Data:" + pooledID + ".Arn}",
 		Partition:       "${AWS::Partition}",
 		Region:          "${AWS::Region}",
@@ -108,6 +109,13 @@ func TestDataAccessRoleIsAccessPolicy(t *testing.T) {
 // flatten renders it: every leading key under store.UsagePrefix, and some.
 var ledgerCondition = jsonOf(map[string]any{
 	"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": []any{store.UsagePrefix + "*"}},
+	"Null":                    map[string]any{"dynamodb:LeadingKeys": []any{"false"}},
+})
+
+// catalogReadCondition is the condition of the catalog read statement of
+// the functions that only read tenant records.
+var catalogReadCondition = jsonOf(map[string]any{
+	"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": []any{store.CatalogTenantPrefix + "*"}},
 	"Null":                    map[string]any{"dynamodb:LeadingKeys": []any{"false"}},
 })
 
@@ -177,8 +185,16 @@ func TestFunctionRolesHaveNoTenantData(t *testing.T) {
 				if len(granted) == 0 {
 					continue
 				}
+				if st["Condition"] != nil && spec.Catalog == catalogRead && jsonOf(normConditionLists(st["Condition"])) == catalogReadCondition {
+					// Tenant records only (TestCatalogReadIsTenantRecordsOnly).
+					if res := sortedFlat(st["Resource"]); !slices.Equal(res, []string{"${Data:" + catalogID + ".Arn}"}) {
+						t.Errorf("catalog read statement %d on %v, want only the catalog table", i, res)
+					}
+					onTable = append(onTable, granted...)
+					continue
+				}
 				if st["Condition"] != nil {
-					// Only the ledger's condition narrows a grant here.
+					// Otherwise only the ledger's condition narrows a grant here.
 					if got := jsonOf(normConditionLists(st["Condition"])); got != ledgerCondition {
 						t.Errorf("statement %d grants %v under the condition %s, want only the ledger's %s", i, granted, got, ledgerCondition)
 					}

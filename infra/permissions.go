@@ -1,7 +1,7 @@
 package main
 
 import (
-	"strings"
+	"slices"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/tessera-saas/tessera/internal/platform/access"
 	"github.com/tessera-saas/tessera/internal/platform/plan"
+	"github.com/tessera-saas/tessera/internal/platform/settings"
 	"github.com/tessera-saas/tessera/internal/platform/store"
 )
 
@@ -33,30 +34,6 @@ var (
 // operator's usage report, not a function's.
 var usageLedgerActions = []string{"dynamodb:PutItem"}
 
-// tenantTableControlActions are the DynamoDB control-plane actions
-// CloudFormation performs with the provisioner's credentials when it creates,
-// tags or deletes a TenantStack table. None reads or writes an item.
-var tenantTableControlActions = []string{
-	"dynamodb:CreateTable", "dynamodb:DescribeTable", "dynamodb:UpdateTable", "dynamodb:DeleteTable",
-	"dynamodb:UpdateContinuousBackups", "dynamodb:DescribeContinuousBackups",
-	"dynamodb:TagResource", "dynamodb:UntagResource", "dynamodb:ListTagsOfResource",
-}
-
-// tenantStackActions are the CloudFormation actions of the provisioner on
-// TenantStack stacks. CreateStack passes a tenantId stack tag, hence
-// TagResource.
-var tenantStackActions = []string{
-	"cloudformation:CreateStack", "cloudformation:DescribeStacks", "cloudformation:DeleteStack",
-	"cloudformation:TagResource",
-}
-
-// tenantKeyActions are what the provisioner may do to existing tenant keys
-// (keys tagged with a tenantId).
-var tenantKeyActions = []string{
-	"kms:DescribeKey", "kms:CreateAlias", "kms:DeleteAlias", "kms:DisableKey",
-	"kms:ScheduleKeyDeletion", "kms:PutKeyPolicy",
-}
-
 // grantFunction gives a function role what its spec says, and nothing of
 // tenant data: a TenantData function reaches tenant items only through
 // TenantDataAccessRole sessions.
@@ -70,7 +47,10 @@ func grantFunction(data *DataStack, dataRole awsiam.Role, spec functionSpec, rol
 	// catalog's index (every index) and more actions than needed.
 	switch spec.Catalog {
 	case catalogRead:
-		role.AddToPrincipalPolicy(statement("CatalogRead", catalogReadActions, nil, data.CatalogTable.TableArn()))
+		// Tenant records only (store.CatalogTenantPrefix): not the outbox,
+		// idempotency records or the usage ledger of the same table.
+		role.AddToPrincipalPolicy(fromAccess(access.PrefixedItemsStatement(
+			"CatalogRead", *data.CatalogTable.TableArn(), store.CatalogTenantPrefix, catalogReadActions...)))
 	case catalogReadWrite, catalogReadWriteList:
 		role.AddToPrincipalPolicy(statement("CatalogReadWrite", catalogReadWriteActions, nil, data.CatalogTable.TableArn()))
 	}
@@ -87,6 +67,10 @@ func grantFunction(data *DataStack, dataRole awsiam.Role, spec functionSpec, rol
 	if spec.RequestsExports {
 		grantExportRequests(data, role)
 	}
+	if slices.Contains(spec.Env, settings.EnvCursorSecretARN) {
+		// The stage's list cursor key, read once per process.
+		role.AddToPrincipalPolicy(statement("CursorKeyRead", []string{"secretsmanager:GetSecretValue"}, nil, data.CursorSecret.SecretArn()))
+	}
 	if spec.PutEvents {
 		data.Bus.GrantPutEventsTo(role, nil)
 	}
@@ -96,58 +80,23 @@ func grantFunction(data *DataStack, dataRole awsiam.Role, spec functionSpec, rol
 }
 
 // grantProvisioner gives the provisioner's role its control-plane
-// permissions: tenant keys (KMS API), TenantStack stacks, and the tables
-// CloudFormation creates for them with the provisioner's credentials.
-func grantProvisioner(stack awscdk.Stack, data *DataStack, role awsiam.Role) {
-	tenantTagged := map[string]any{"StringLike": map[string]any{"aws:ResourceTag/" + access.TenantTag: "?*"}}
-	keys := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("kms"), Resource: jsii.String("key"), ResourceName: jsii.String("*")})
-
-	// New keys: only with a tenantId tag and no other tag. CreateKey has no
-	// resource; tagging on create needs TagResource in an IAM policy not
-	// restricted to particular keys (KMS developer guide, "Controlling
-	// access to tags"), hence "*" for both.
-	role.AddToPrincipalPolicy(statement("CreateTenantKeys", []string{"kms:CreateKey", "kms:TagResource"}, map[string]any{
-		"StringLike":                map[string]any{"aws:RequestTag/" + access.TenantTag: "?*"},
-		"ForAllValues:StringEquals": map[string]any{"aws:TagKeys": []string{access.TenantTag}},
-	}, jsii.String("*")))
-	// The tenant aliases (alias side of CreateAlias / DeleteAlias).
-	role.AddToPrincipalPolicy(statement("TenantKeyAliases", []string{"kms:CreateAlias", "kms:DeleteAlias"}, nil,
-		stack.FormatArn(&awscdk.ArnComponents{
-			Service: jsii.String("kms"), Resource: jsii.String("alias"),
-			ResourceName: jsii.String(strings.TrimPrefix(access.KeyAliasPrefix, "alias/") + "*"),
-		})))
-	// Existing tenant keys (key side of the alias actions, lifecycle).
-	role.AddToPrincipalPolicy(statement("ManageTenantKeys", tenantKeyActions, tenantTagged, keys))
-	// Crash recovery (tenantkey.EnsureRecovering) looks for an orphan key
-	// by its tags: ListKeys has no resource-level permission; tags are read
-	// on keys only, and a key whose tags it cannot read is skipped.
-	role.AddToPrincipalPolicy(statement("ListKeys", []string{"kms:ListKeys"}, nil, jsii.String("*")))
-	role.AddToPrincipalPolicy(statement("ReadKeyTags", []string{"kms:ListResourceTags"}, nil, keys))
-	// CloudFormation creates a dedicated table with the provisioner's
-	// credentials; DynamoDB then makes a grant on the tenant key for
-	// itself. Only DynamoDB, only for an AWS resource, only tenant keys
-	// (DescribeKey is in ManageTenantKeys).
-	role.AddToPrincipalPolicy(statement("TenantTableKeyGrants", []string{"kms:CreateGrant"}, map[string]any{
-		"StringEquals": map[string]any{"kms:ViaService": "dynamodb." + *stack.Region() + "." + *stack.UrlSuffix()},
-		"Bool":         map[string]any{"kms:GrantIsForAWSResource": "true"},
-		"StringLike":   map[string]any{"aws:ResourceTag/" + access.TenantTag: "?*"},
-	}, keys))
-
-	// TenantStack stacks (named provision.StackName: the dedicated table
-	// prefix and the tenant id) and their tables.
-	role.AddToPrincipalPolicy(statement("TenantStacks", tenantStackActions, nil,
-		stack.FormatArn(&awscdk.ArnComponents{
-			Service: jsii.String("cloudformation"), Resource: jsii.String("stack"),
-			ResourceName: jsii.String(access.DedicatedTablePrefix + "*/*"),
-		})))
-	role.AddToPrincipalPolicy(statement("TenantTablesControlPlane", tenantTableControlActions, nil,
-		stack.FormatArn(&awscdk.ArnComponents{
-			Service: jsii.String("dynamodb"), Resource: jsii.String("table"),
-			ResourceName: jsii.String(access.DedicatedTablePrefix + "*"),
-		})))
-
+// permissions in cfg's stage: access.ProvisionerPolicy (tenant keys through
+// the KMS API, TenantStack stacks, and the tables CloudFormation creates for
+// them with the provisioner's credentials), and its own queue.
+func grantProvisioner(stack awscdk.Stack, cfg config, data *DataStack, role awsiam.Role) {
+	for _, st := range provisionerPolicy(stack, cfg).Statement {
+		role.AddToPrincipalPolicy(fromAccess(st))
+	}
 	// Its delayed re-checks of premium stacks go to its own queue.
 	data.ProvisioningQueue.GrantSendMessages(role)
+}
+
+// provisionerPolicy is access.ProvisionerPolicy with the stack's tokens.
+func provisionerPolicy(stack awscdk.Stack, cfg config) access.Policy {
+	return access.ProvisionerPolicy(access.ProvisionerResources{
+		Stage: cfg.Stage, Partition: *stack.Partition(), Region: *stack.Region(),
+		Account: *stack.Account(), URLSuffix: *stack.UrlSuffix(),
+	})
 }
 
 // grantAPIKeys gives the provisioner's role what internal/control/apikey calls to

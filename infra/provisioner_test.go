@@ -1,6 +1,7 @@
 package main
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -15,14 +16,13 @@ import (
 
 // Resource ARNs as flatten renders them.
 const (
-	arnPrefix         = "arn:${AWS::Partition}:"
-	regionAccount     = ":${AWS::Region}:${AWS::AccountId}:"
-	tenantKeysArn     = arnPrefix + "kms" + regionAccount + "key/*"
-	tenantAliasesArn  = arnPrefix + "kms" + regionAccount + access.KeyAliasPrefix + "*"
-	tenantStacksArn   = arnPrefix + "cloudformation" + regionAccount + "stack/" + access.DedicatedTablePrefix + "*/*"
-	tenantTablesArn   = arnPrefix + "dynamodb" + regionAccount + "table/" + access.DedicatedTablePrefix + "*"
-	tenantTagPresent  = `{"StringLike":{"aws:ResourceTag/` + access.TenantTag + `":"?*"}}`
-	dynamoDBViaRegion = "dynamodb.${AWS::Region}.${AWS::URLSuffix}"
+	arnPrefix     = "arn:${AWS::Partition}:"
+	regionAccount = ":${AWS::Region}:${AWS::AccountId}:"
+)
+
+var (
+	tenantStacksArn = arnPrefix + "cloudformation" + regionAccount + "stack/" + access.DedicatedTablePrefix(testStage) + "*/*"
+	tenantTablesArn = arnPrefix + "dynamodb" + regionAccount + "table/" + access.DedicatedTablePrefix(testStage) + "*"
 )
 
 // kmsUseActions encrypt or decrypt with a key: only TenantDataAccessRole
@@ -30,6 +30,15 @@ const (
 var kmsUseActions = []string{
 	"kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext",
 	"kms:GenerateDataKeyPair", "kms:ReEncryptFrom", "kms:ReEncryptTo",
+}
+
+// flatProvisionerPolicy is access.ProvisionerPolicy as the test stage's
+// template renders it.
+func flatProvisionerPolicy() access.Policy {
+	return access.ProvisionerPolicy(access.ProvisionerResources{
+		Stage: testStage, Partition: "${AWS::Partition}", Region: "${AWS::Region}",
+		Account: "${AWS::AccountId}", URLSuffix: "${AWS::URLSuffix}",
+	})
 }
 
 // grantedStatements returns a role's Allow statements that grant an action
@@ -51,100 +60,51 @@ func grantedStatements(s *synthesized, t *testing.T, fn route.Function, prefix s
 
 func resourcesOf(st map[string]any) []string { return sortedFlat(st["Resource"]) }
 
-// TestProvisionerKeyPermissions checks the provisioner's KMS statements:
-// new keys only with a tenantId tag, every other key action only on keys
-// tagged with a tenantId, grants only for DynamoDB, and no function role
-// that may encrypt or decrypt with its own credentials.
-func TestProvisionerKeyPermissions(t *testing.T) {
+// TestProvisionerPolicyIsAccessPolicy checks that the provisioner's
+// control-plane statements are access.ProvisionerPolicy for the app's
+// stage, statement for statement (the policy the simulator tests in
+// internal/platform/access evaluate), and that no other statement of any
+// function role grants a KMS action: no tagging, no PutKeyPolicy, no
+// ListKeys, and no key use with a function's own credentials.
+func TestProvisionerPolicyIsAccessPolicy(t *testing.T) {
 	s := synth(t)
-	stmts := grantedStatements(s, t, functionProvisioner, "kms:")
-	if len(stmts) == 0 {
-		t.Fatal("the provisioner role has no KMS statement")
+	want := flatProvisionerPolicy()
+	sids := map[string]bool{}
+	for _, st := range want.Statement {
+		sids[st.Sid] = true
 	}
-	var granted []string
-	for i, st := range stmts {
-		actions := strs(st["Action"])
-		granted = append(granted, actions...)
-		res := resourcesOf(st)
-		cond := jsonOf(st["Condition"])
-		for _, a := range actions {
-			if strings.Contains(a, "*") {
-				t.Errorf("statement %d grants the wildcard action %s: %s", i, a, jsonOf(st))
-			}
-			if slices.Contains(kmsUseActions, a) {
-				t.Errorf("statement %d grants %s to the provisioner's own role: %s", i, a, jsonOf(st))
-			}
-		}
-		switch {
-		case slices.Contains(actions, "kms:CreateKey"):
-			want := `{"ForAllValues:StringEquals":{"aws:TagKeys":["` + access.TenantTag + `"]},"StringLike":{"aws:RequestTag/` + access.TenantTag + `":"?*"}}`
-			if cond != want {
-				t.Errorf("CreateKey statement %d: Condition = %s, want %s", i, cond, want)
-			}
-			if !slices.Equal(sorted(actions), []string{"kms:CreateKey", "kms:TagResource"}) {
-				t.Errorf("CreateKey statement %d grants %v, want only CreateKey and TagResource (tag on create)", i, actions)
-			}
-		case slices.Equal(actions, []string{"kms:ListKeys"}):
-			// No resource-level permission exists for ListKeys.
-		case slices.Equal(res, []string{tenantAliasesArn}):
-			if !slices.Equal(sorted(actions), []string{"kms:CreateAlias", "kms:DeleteAlias"}) {
-				t.Errorf("alias statement %d grants %v", i, actions)
-			}
-		case slices.Equal(actions, []string{"kms:ListResourceTags"}):
-			if !slices.Equal(res, []string{tenantKeysArn}) {
-				t.Errorf("ListResourceTags statement %d on %v, want keys only", i, res)
-			}
-		case slices.Contains(actions, "kms:CreateGrant"):
-			want := jsonOf(map[string]any{
-				"Bool":         map[string]any{"kms:GrantIsForAWSResource": "true"},
-				"StringEquals": map[string]any{"kms:ViaService": dynamoDBViaRegion},
-				"StringLike":   map[string]any{"aws:ResourceTag/" + access.TenantTag: "?*"},
-			})
-			if got := jsonOf(normConditions(st["Condition"])); got != want {
-				t.Errorf("CreateGrant statement %d: Condition = %s, want %s", i, got, want)
-			}
-			if !slices.Equal(actions, []string{"kms:CreateGrant"}) || !slices.Equal(res, []string{tenantKeysArn}) {
-				t.Errorf("CreateGrant statement %d: %s", i, jsonOf(st))
-			}
-		default:
-			if !slices.Equal(res, []string{tenantKeysArn}) || cond != tenantTagPresent {
-				t.Errorf("statement %d must be on keys tagged with a tenantId (%s, %s): %s", i, tenantKeysArn, tenantTagPresent, jsonOf(st))
-			}
+	roleID := s.AppJSON.logicalID(t, "AWS::IAM::Role", fnID(functionProvisioner)+"FunctionRole")
+	var got []any
+	for _, st := range roleStatements(s.AppJSON, roleID) {
+		if sid, _ := st["Sid"].(string); sids[sid] {
+			got = append(got, st)
 		}
 	}
-	for _, a := range append(slices.Clone(tenantKeyActions), "kms:CreateKey", "kms:TagResource", "kms:CreateGrant", "kms:ListKeys", "kms:ListResourceTags") {
-		if !slices.Contains(granted, a) {
-			t.Errorf("the provisioner lacks %s", a)
-		}
+	gotPol := normPolicy(map[string]any{"Version": "2012-10-17", "Statement": got})
+	wantPol := normPolicy(want.Map())
+	if !reflect.DeepEqual(gotPol, wantPol) {
+		t.Errorf("provisioner control-plane statements\n got  %s\n want %s", jsonOf(gotPol), jsonOf(wantPol))
 	}
 
 	for _, spec := range functionSpecs {
-		if spec.Provisioner {
-			continue
-		}
-		if st := grantedStatements(s, t, spec.Name, "kms:"); len(st) > 0 {
-			t.Errorf("the %s role has KMS statements: %s", spec.Name, jsonOf(st))
+		for i, st := range grantedStatements(s, t, spec.Name, "kms:") {
+			sid, _ := st["Sid"].(string)
+			if !spec.Provisioner || !sids[sid] {
+				t.Errorf("%s: KMS statement %d outside access.ProvisionerPolicy: %s", spec.Name, i, jsonOf(st))
+			}
+			for _, a := range strs(st["Action"]) {
+				if strings.Contains(a, "*") || slices.Contains(kmsUseActions, a) ||
+					slices.Contains([]string{"kms:TagResource", "kms:UntagResource", "kms:PutKeyPolicy", "kms:ListKeys", "kms:ListResourceTags", "kms:DeleteAlias"}, a) {
+					t.Errorf("%s: statement %d grants %s: %s", spec.Name, i, a, jsonOf(st))
+				}
+			}
 		}
 	}
-}
-
-// normConditions renders a condition block with tokens flattened.
-func normConditions(v any) map[string]any {
-	out := map[string]any{}
-	c, _ := v.(map[string]any)
-	for op, kv := range c {
-		m := map[string]any{}
-		for k, val := range kv.(map[string]any) {
-			m[k] = flatten(val)
-		}
-		out[op] = m
-	}
-	return out
 }
 
 // TestProvisionerControlPlaneScoped checks that CloudFormation and the
 // DynamoDB control plane are the provisioner's alone, and only on the
-// TenantStack stacks and tables (tessera-tenant-*).
+// TenantStack stacks and tables of the app's stage (tessera-<stage>-tenant-*).
 func TestProvisionerControlPlaneScoped(t *testing.T) {
 	s := synth(t)
 	for _, spec := range functionSpecs {
@@ -178,7 +138,8 @@ func TestProvisionerControlPlaneScoped(t *testing.T) {
 			slices.Sort(ddbControl)
 			var wantCfn, wantDDB []string
 			if spec.Provisioner {
-				wantCfn, wantDDB = sorted(tenantStackActions), sorted(tenantTableControlActions)
+				wantCfn = sorted(append(slices.Clone(access.TenantStackActions), access.TenantStackCreateActions...))
+				wantDDB = sorted(access.TenantTableControlActions)
 			}
 			if !slices.Equal(cfn, wantCfn) {
 				t.Errorf("CloudFormation actions %v, want %v", cfn, wantCfn)

@@ -21,7 +21,8 @@ type TenantStackProps struct {
 }
 
 // NewTenantStack defines the dedicated table of one premium tenant: named
-// tessera-tenant-<TenantId>, the key schema of the pooled table, on demand,
+// tessera-<Stage>-tenant-<TenantId> (access.DedicatedTable) and tagged
+// tenantId and stage, the key schema of the pooled table, on demand,
 // point-in-time recovery, encrypted with the tenant's own KMS key (created
 // by the provisioner through the KMS API and passed as KeyArn). Offboarding
 // deletes the stack, and with it the table.
@@ -42,6 +43,12 @@ func NewTenantStack(scope constructs.Construct, id string, props *TenantStackPro
 	}
 	stack := awscdk.NewStack(scope, jsii.String(id), &sp)
 
+	stage := awscdk.NewCfnParameter(stack, jsii.String(tenantstack.ParamStage), &awscdk.CfnParameterProps{
+		Type:                  jsii.String("String"),
+		Description:           jsii.String("Stage of the deployment the tenant belongs to"),
+		AllowedPattern:        jsii.String(tenantstack.StagePattern),
+		ConstraintDescription: jsii.String("a stage name: lowercase letters and digits, 1 to 12 characters, beginning with a letter"),
+	})
 	tenantID := awscdk.NewCfnParameter(stack, jsii.String(tenantstack.ParamTenantID), &awscdk.CfnParameterProps{
 		Type:                  jsii.String("String"),
 		Description:           jsii.String("Tenant id (generated, lowercase)"),
@@ -56,7 +63,7 @@ func NewTenantStack(scope constructs.Construct, id string, props *TenantStackPro
 	})
 
 	table := awsdynamodb.NewTable(stack, jsii.String("Table"), &awsdynamodb.TableProps{
-		TableName:    jsii.String(access.DedicatedTablePrefix + *tenantID.ValueAsString()),
+		TableName:    jsii.String(access.DedicatedTable(*stage.ValueAsString(), *tenantID.ValueAsString())),
 		PartitionKey: &awsdynamodb.Attribute{Name: jsii.String("pk"), Type: awsdynamodb.AttributeType_STRING},
 		SortKey:      &awsdynamodb.Attribute{Name: jsii.String("sk"), Type: awsdynamodb.AttributeType_STRING},
 		BillingMode:  awsdynamodb.BillingMode_PAY_PER_REQUEST,
@@ -70,6 +77,7 @@ func NewTenantStack(scope constructs.Construct, id string, props *TenantStackPro
 		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 	})
 	awscdk.Tags_Of(table).Add(jsii.String(access.TenantTag), tenantID.ValueAsString(), nil)
+	awscdk.Tags_Of(table).Add(jsii.String(access.StageTag), stage.ValueAsString(), nil)
 
 	awscdk.NewCfnOutput(stack, jsii.String(tenantstack.OutputTableName), &awscdk.CfnOutputProps{
 		Value: table.TableName(), Description: jsii.String("The tenant's dedicated table"),

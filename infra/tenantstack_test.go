@@ -20,7 +20,11 @@ func TestTenantStackTable(t *testing.T) {
 			"DeletionPolicy":      "Delete",
 			"UpdateReplacePolicy": "Delete",
 			"Properties": assertions.Match_ObjectLike(&map[string]any{
-				"TableName": map[string]any{"Fn::Join": []any{"", []any{access.DedicatedTablePrefix, ref(tenantstack.ParamTenantID)}}},
+				"TableName": map[string]any{"Fn::Join": []any{"", []any{"tessera-", ref(tenantstack.ParamStage), "-tenant-", ref(tenantstack.ParamTenantID)}}},
+				"Tags": []any{
+					map[string]any{"Key": access.StageTag, "Value": ref(tenantstack.ParamStage)},
+					map[string]any{"Key": access.TenantTag, "Value": ref(tenantstack.ParamTenantID)},
+				},
 				"KeySchema": []any{
 					map[string]any{"AttributeName": "pk", "KeyType": "HASH"},
 					map[string]any{"AttributeName": "sk", "KeyType": "RANGE"},
@@ -44,6 +48,9 @@ func TestTenantStackTable(t *testing.T) {
 			"Type": "String", "AllowedPattern": tenantstack.TenantIDPattern,
 		})
 		s.Tenant.HasParameter(jsii.String(tenantstack.ParamKeyArn), map[string]any{"Type": "String"})
+		s.Tenant.HasParameter(jsii.String(tenantstack.ParamStage), map[string]any{
+			"Type": "String", "AllowedPattern": tenantstack.StagePattern,
+		})
 	})
 	check(t, "outputs", func() {
 		tableID := s.TenantJSON.logicalID(t, "AWS::DynamoDB::Table", "Table")
@@ -63,7 +70,7 @@ func TestTenantStackTable(t *testing.T) {
 		}
 	}
 	params, _ := s.TenantJSON["Parameters"].(map[string]any)
-	if want := []string{tenantstack.ParamKeyArn, tenantstack.ParamTenantID}; jsonOf(keys(params)) != jsonOf(want) {
+	if want := []string{tenantstack.ParamKeyArn, tenantstack.ParamStage, tenantstack.ParamTenantID}; jsonOf(keys(params)) != jsonOf(want) {
 		t.Errorf("TenantStack parameters = %v, want %v", keys(params), want)
 	}
 }
@@ -71,6 +78,9 @@ func TestTenantStackTable(t *testing.T) {
 // TestTenantTemplateUpToDate fails while the copy the provisioner deploys
 // (internal/control/tenantstack) differs from a fresh synth.
 func TestTenantTemplateUpToDate(t *testing.T) {
+	if stagePattern.String() != tenantstack.StagePattern {
+		t.Errorf("the app's stage pattern %s differs from TenantStack's %s", stagePattern, tenantstack.StagePattern)
+	}
 	s := synth(t)
 	fresh, err := synthTenantTemplate(s.Root)
 	if err != nil {

@@ -16,6 +16,63 @@ const (
 	operatorsGroup = "operators"
 )
 
+// Context keys of the pool's email (cdk.json or `cdk deploy -c key=value`).
+const (
+	// ctxSESFrom is the sender of invitations and password resets, an
+	// address (or an address in a domain) verified in SES. Required for the
+	// prod stage.
+	ctxSESFrom = "sesFrom"
+	// ctxSESFromName is the sender's display name (optional).
+	ctxSESFromName = "sesFromName"
+	// ctxSESRegion is the Region of the SES identity (optional: the stack's
+	// Region; required when the stack's Region is not known at synth).
+	ctxSESRegion = "sesRegion"
+	// ctxSESConfigurationSet is an SES configuration set for the pool's
+	// messages (optional).
+	ctxSESConfigurationSet = "sesConfigurationSet"
+	// ctxSESVerifiedDomain is the verified SES domain, when the identity is
+	// a domain rather than the sender's address (optional).
+	ctxSESVerifiedDomain = "sesVerifiedDomain"
+)
+
+// poolEmail is how the pool sends email. With sesFrom in the context, it is
+// SES in this account (the DEVELOPER sending account: SES's own quota and
+// reputation, configuration set and sender). Without it, a non-prod stage
+// keeps Cognito's built-in email, which allows about 50 messages per day per
+// account (a warning says so at synth), and the prod stage is an error: one
+// busy day of invitations would stop every onboarding.
+func poolEmail(scope constructs.Construct, cfg config) awscognito.UserPoolEmail {
+	ctx := func(key string) *string {
+		if v, ok := scope.Node().TryGetContext(jsii.String(key)).(string); ok && v != "" {
+			return jsii.String(v)
+		}
+		return nil
+	}
+	from := ctx(ctxSESFrom)
+	if from == nil {
+		if cfg.Prod() {
+			awscdk.Annotations_Of(scope).AddError(jsii.String("the prod user pool needs SES: set the context " + ctxSESFrom +
+				" to an SES-verified sender (Cognito's built-in email allows about 50 messages a day per account)"))
+		} else {
+			awscdk.Annotations_Of(scope).AddWarningV2(jsii.String("tessera:cognitoEmail"), jsii.String("no "+ctxSESFrom+
+				" in the context: the user pool sends with Cognito's built-in email, about 50 messages a day per account"))
+		}
+		return awscognito.UserPoolEmail_WithCognito(nil)
+	}
+	region := ctx(ctxSESRegion)
+	if region == nil && *awscdk.Token_IsUnresolved(awscdk.Stack_Of(scope).Region()) {
+		awscdk.Annotations_Of(scope).AddError(jsii.String("the stack's Region is not known at synth: set the context " + ctxSESRegion + " to the Region of the SES identity"))
+		region = jsii.String("us-east-1") // synth goes on to report the error
+	}
+	return awscognito.UserPoolEmail_WithSES(&awscognito.UserPoolSESOptions{
+		FromEmail:            from,
+		FromName:             ctx(ctxSESFromName),
+		SesRegion:            region,
+		ConfigurationSetName: ctx(ctxSESConfigurationSet),
+		SesVerifiedDomain:    ctx(ctxSESVerifiedDomain),
+	})
+}
+
 // newUserPool defines the user pool of tenant users and operators, its app
 // client and the operators group.
 //
@@ -23,13 +80,17 @@ const (
 // by the provisioner, with AdminCreateUser) and absent from the app client's
 // write attributes, so no user can move into another tenant or promote
 // themselves. Sign-up is closed: tenant admins are created by the
-// provisioner.
+// provisioner. Users are known by their sub (records, offboarding); the app
+// client cannot write the email either, and an email changed by an admin
+// takes effect only once the new address is verified (keepOriginal).
 func newUserPool(scope constructs.Construct, cfg config) (awscognito.UserPool, awscognito.UserPoolClient) {
 	removal := awscdk.RemovalPolicy_DESTROY
 	if cfg.Prod() {
 		removal = awscdk.RemovalPolicy_RETAIN
 	}
 	pool := awscognito.NewUserPool(scope, jsii.String("UserPool"), &awscognito.UserPoolProps{
+		Email:               poolEmail(scope, cfg),
+		KeepOriginal:        &awscognito.KeepOriginalAttrs{Email: jsii.Bool(true)},
 		UserPoolName:        jsii.String("tessera-" + cfg.Stage),
 		SelfSignUpEnabled:   jsii.Bool(false),
 		SignInAliases:       &awscognito.SignInAliases{Email: jsii.Bool(true)},
@@ -65,12 +126,15 @@ func newUserPool(scope constructs.Construct, cfg config) (awscognito.UserPool, a
 		IdTokenValidity:            awscdk.Duration_Hours(jsii.Number(1)),
 		AccessTokenValidity:        awscdk.Duration_Hours(jsii.Number(1)),
 		RefreshTokenValidity:       awscdk.Duration_Days(jsii.Number(30)),
-		// Users may read their tenant and role, and write only their email.
+		// Users may read their email, tenant and role, and write only their
+		// display name: not the email (a username attribute, and what an
+		// invitation was sent to), nor anything that grants access. The list
+		// is never empty, as an absent one means "every writable attribute".
 		ReadAttributes: awscognito.NewClientAttributes().
 			WithStandardAttributes(&awscognito.StandardAttributesMask{Email: jsii.Bool(true), EmailVerified: jsii.Bool(true)}).
 			WithCustomAttributes(jsii.String(attrTenantID), jsii.String(attrRole)),
 		WriteAttributes: awscognito.NewClientAttributes().
-			WithStandardAttributes(&awscognito.StandardAttributesMask{Email: jsii.Bool(true)}),
+			WithStandardAttributes(&awscognito.StandardAttributesMask{Fullname: jsii.Bool(true)}),
 	})
 
 	pool.AddGroup(jsii.String("Operators"), &awscognito.UserPoolGroupOptions{

@@ -31,7 +31,7 @@ import (
 // The flood benchmark: 20 well-behaved tenants at a steady rate under their
 // limit, and one tenant of the same tier that sends at 90 % of its rate limit
 // ("without the flood") or floods at floodFactor times its rate limit, all
-// through the real local gateway (ID token verification, usage-plan limits)
+// through the real local gateway (the tenant authorizer, usage-plan limits)
 // and the real handler over loopback HTTP. Each round has a "calm" (no
 // flood) and a "flood" window of one second, in alternating order (calm
 // first in even rounds, flood first in odd ones), back to back: the
@@ -71,15 +71,18 @@ type floodResult struct {
 
 func measureFlood(ctx context.Context, cfg aws.Config, s settings.Settings, fx []fixture) (floodResult, error) {
 	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	v, err := idtoken.NewVerifier(idtoken.Config{UserPoolID: s.UserPoolID, ClientID: s.AppClientID,
-		JWKSURL: idtoken.JWKSURL(os.Getenv("AWS_ENDPOINT_URL"), s.UserPoolID)})
+	v, err := wire.NewVerifier(cfg, s)
 	if err != nil {
 		return floodResult{}, err
 	}
 	app := wire.NewAPI(cfg, s, quiet, io.Discard)
+	flusherCtx, stopFlusher := context.WithCancel(ctx) // the ledger's writes, as in the local gateway
+	defer stopFlusher()
+	go app.RunUsageFlusher(flusherCtx)
 	gw := gateway.New(v, map[route.Function]gateway.Handler{route.FunctionAPI: app.Handler.Handle}, quiet,
-		gateway.WithLimits(wire.NewTierCache(cfg, s), throttle.New()),
-		gateway.WithAuthorizerCache(gateway.AuthorizerCacheTTL, wire.MaxCachedTenants))
+		gateway.WithAuthorizer(wire.NewAuthorizer(cfg, s, quiet).Handle),
+		gateway.WithLimits(throttle.New()),
+		gateway.WithAuthorizerCache(gateway.AuthorizerCacheTTL, wire.MaxCachedTokens))
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return floodResult{}, err

@@ -3,8 +3,10 @@
 // p99 of the full isolated request path against a baseline handler making the
 // same DynamoDB calls with plain credentials and no encryption; (b) STS and
 // KMS calls per 10,000 requests spread over 100 tenants; (c) the api
-// function's init time and binary size. It prints the figures and writes them
-// to bench/results.txt.
+// function's init time and binary size; (d) onboarding; (e) metering; (f)
+// the noisy neighbour; (g) the handlers' own ID token verification per
+// request with a warm cache. It prints the figures and writes them to
+// bench/results.txt.
 package main
 
 import (
@@ -25,16 +27,19 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/tessera-saas/tessera/internal/app/tenantapi"
+	"github.com/tessera-saas/tessera/internal/control/apikey"
 	"github.com/tessera-saas/tessera/internal/local/bootstrap"
 	"github.com/tessera-saas/tessera/internal/local/emulator"
 	"github.com/tessera-saas/tessera/internal/local/seed"
 	"github.com/tessera-saas/tessera/internal/platform/awsconfig"
 	"github.com/tessera-saas/tessera/internal/platform/catalog"
 	"github.com/tessera-saas/tessera/internal/platform/crypto"
+	"github.com/tessera-saas/tessera/internal/platform/idtoken"
 	"github.com/tessera-saas/tessera/internal/platform/settings"
 	"github.com/tessera-saas/tessera/internal/platform/store"
 	"github.com/tessera-saas/tessera/internal/wire"
@@ -87,6 +92,7 @@ type fixture struct {
 	order   string // an order id written by the isolated handler
 	bOrder  string // an order id written by the baseline handler
 	email   string // the tenant admin's sign-in
+	token   string // the tenant admin's ID token
 }
 
 const benchPassword = "Bench-Passw0rd-Long"
@@ -129,9 +135,13 @@ func run(nTenants, taxN, callN int, outPath string, floodOnly bool) error {
 
 	fmt.Fprintf(os.Stderr, "seeding %d tenants...\n", nTenants)
 	deps := seed.Deps{Catalog: store.NewCatalog(store.NewClient(cfg), s.CatalogTable), IDP: cip.NewFromConfig(cfg),
-		KMS: kms.NewFromConfig(cfg), Settings: s, Partition: "aws", Account: emulator.Account}
+		KMS: kms.NewFromConfig(cfg), Settings: s, Partition: "aws", Account: emulator.Account,
+		APIKeys: apikey.New(apigateway.NewFromConfig(cfg), s.Stage, s.UsagePlanIDs)} // the tenant authorizer needs each tenant's key
 	isolated := wire.NewAPI(cfg, s, quiet, io.Discard)
-	baseline := newBaseline(cfg, s, quiet)
+	baseline, err := newBaseline(cfg, s, quiet)
+	if err != nil {
+		return err
+	}
 	fx := make([]fixture, nTenants)
 	for i := range fx {
 		fx[i].email = fmt.Sprintf("bench-%03d-%d@bench.test", i, time.Now().UnixNano())
@@ -141,14 +151,17 @@ func run(nTenants, taxN, callN int, outPath string, floodOnly bool) error {
 			return err
 		}
 		fx[i].rec = rec
-		if fx[i].product, err = create(ctx, isolated.Handler, rec.TenantID, "/v1/products", fmt.Sprintf(`{"name":"P","sku":"SKU-%d","price":{"amount":100,"currency":"EUR"}}`, i)); err != nil {
+		if fx[i].token, err = idtoken.Login(ctx, deps.IDP, s.AppClientID, fx[i].email, benchPassword); err != nil {
+			return err
+		}
+		if fx[i].product, err = create(ctx, isolated.Handler, fx[i].token, "/v1/products", fmt.Sprintf(`{"name":"P","sku":"SKU-%d","price":{"amount":100,"currency":"EUR"}}`, i)); err != nil {
 			return err
 		}
 		orderBody := `{"productId":"` + fx[i].product + `","quantity":1,"customer":{"name":"Customer Name","email":"customer@example.com"}}`
-		if fx[i].order, err = create(ctx, isolated.Handler, rec.TenantID, "/v1/orders", orderBody); err != nil {
+		if fx[i].order, err = create(ctx, isolated.Handler, fx[i].token, "/v1/orders", orderBody); err != nil {
 			return err
 		}
-		if fx[i].bOrder, err = create(ctx, baseline, rec.TenantID, "/v1/orders", orderBody); err != nil {
+		if fx[i].bOrder, err = create(ctx, baseline, fx[i].token, "/v1/orders", orderBody); err != nil {
 			return err
 		}
 	}
@@ -177,9 +190,9 @@ func run(nTenants, taxN, callN int, outPath string, floodOnly bool) error {
 			start := time.Now()
 			var err error
 			if read {
-				_, err = call(ctx, h, f.rec.TenantID, "GET", "/v1/orders/{id}", orderID, "")
+				_, err = call(ctx, h, f.token, "GET", "/v1/orders/{id}", orderID, "")
 			} else {
-				_, err = create(ctx, h, f.rec.TenantID, "/v1/orders", `{"productId":"`+f.product+`","quantity":2,"customer":{"name":"Customer Name","email":"customer@example.com"}}`)
+				_, err = create(ctx, h, f.token, "/v1/orders", `{"productId":"`+f.product+`","quantity":2,"customer":{"name":"Customer Name","email":"customer@example.com"}}`)
 			}
 			return time.Since(start), err
 		}
@@ -215,7 +228,7 @@ func run(nTenants, taxN, callN int, outPath string, floodOnly bool) error {
 		}
 		for _, h := range hs {
 			start := time.Now()
-			if _, err := call(ctx, h, f.rec.TenantID, "GET", "/v1/orders/{id}", f.order, ""); err != nil {
+			if _, err := call(ctx, h, f.token, "GET", "/v1/orders/{id}", f.order, ""); err != nil {
 				return err
 			}
 			if h == metered.Handler {
@@ -251,11 +264,11 @@ func run(nTenants, taxN, callN int, outPath string, floodOnly bool) error {
 		var err error
 		switch (i / len(fx)) % 10 { // every tenant sees the whole mix
 		case 0:
-			_, err = create(ctx, fresh.Handler, f.rec.TenantID, "/v1/orders", `{"productId":"`+f.product+`","quantity":1,"customer":{"name":"N","email":"n@example.com"}}`)
+			_, err = create(ctx, fresh.Handler, f.token, "/v1/orders", `{"productId":"`+f.product+`","quantity":1,"customer":{"name":"N","email":"n@example.com"}}`)
 		case 1, 2:
-			_, err = call(ctx, fresh.Handler, f.rec.TenantID, "GET", "/v1/products/{id}", f.product, "")
+			_, err = call(ctx, fresh.Handler, f.token, "GET", "/v1/products/{id}", f.product, "")
 		default:
-			_, err = call(ctx, fresh.Handler, f.rec.TenantID, "GET", "/v1/orders/{id}", f.order, "")
+			_, err = call(ctx, fresh.Handler, f.token, "GET", "/v1/orders/{id}", f.order, "")
 		}
 		if err != nil {
 			return err
@@ -293,14 +306,21 @@ func run(nTenants, taxN, callN int, outPath string, floodOnly bool) error {
 		return err
 	}
 
+	// (g) the handlers' own token verification, per request, warm cache.
+	fmt.Fprintf(os.Stderr, "measuring the handler-side token verification...\n")
+	authn, err := measureAuthentication(ctx, cfg, s, fx[0].token)
+	if err != nil {
+		return err
+	}
+
 	isoP50, isoP99 := pct(iso, 50), pct(iso, 99)
 	baseP50, baseP99 := pct(base, 50), pct(base, 99)
 	var b strings.Builder
 	fmt.Fprintf(&b, "Tessera benchmark, %s\n", time.Now().UTC().Format(time.RFC3339))
 	fmt.Fprintf(&b, "machine: %s, %d cores, %s/%s, %s; emulators: %s + local-kms\n\n", cpuModel(), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), motoRelease)
 	fmt.Fprintf(&b, "(a) multi-tenant tax, %d requests per variant over %d tenants (3 order reads : 1 order write)\n", taxN, len(fx))
-	fmt.Fprintf(&b, "    isolated (claims, catalog, scoped credentials, key prefix, encryption): p50 %s  p99 %s\n", ms(isoP50), ms(isoP99))
-	fmt.Fprintf(&b, "    baseline (same DynamoDB calls, plain credentials, no encryption):        p50 %s  p99 %s\n", ms(baseP50), ms(baseP99))
+	fmt.Fprintf(&b, "    isolated (verified token, catalog, scoped credentials, key prefix, encryption): p50 %s  p99 %s\n", ms(isoP50), ms(isoP99))
+	fmt.Fprintf(&b, "    baseline (verified token, same DynamoDB calls, plain credentials, no encryption): p50 %s  p99 %s\n", ms(baseP50), ms(baseP99))
 	fmt.Fprintf(&b, "    tax: p50 %.3fx  p99 %.3fx  (target: p50 <= 1.15x)\n\n", ratio(isoP50, baseP50), ratio(isoP99, baseP99))
 	fmt.Fprintf(&b, "(b) AWS calls for %d requests over %d tenants, fresh caches (%.0f req/s)\n", callN, len(fx), float64(callN)/callElapsed.Seconds())
 	fmt.Fprintf(&b, "    STS AssumeRole: %d (%.1f per tenant)\n", stsCalls, float64(stsCalls)/float64(len(fx)))
@@ -318,6 +338,7 @@ func run(nTenants, taxN, callN int, outPath string, floodOnly bool) error {
 		100*(float64(mean(withM))/float64(mean(withoutM))-1))
 	fmt.Fprintf(&b, "    (the metering code alone: see BenchmarkEmit and BenchmarkAggregatorAdd below)\n\n")
 	b.WriteString(floodText)
+	b.WriteString(authn.report())
 	fmt.Print(b.String())
 	if err := os.MkdirAll(filepath.Dir(outPath), 0o755); err != nil {
 		return err
@@ -347,11 +368,16 @@ func pick(isolated bool, f fixture) string {
 }
 
 // newBaseline is the same handler with the isolation taken out: the
-// function's own credentials and no encryption.
-func newBaseline(cfg aws.Config, s settings.Settings, log *slog.Logger) *tenantapi.Handler {
+// function's own credentials and no encryption. It verifies tokens as the
+// isolated one does (that is not isolation: see (g)).
+func newBaseline(cfg aws.Config, s settings.Settings, log *slog.Logger) (*tenantapi.Handler, error) {
 	ddb := store.NewClient(cfg)
 	tenants := catalog.NewCache(store.NewCatalog(ddb, s.CatalogTable), s.CatalogTTL, wire.MaxCachedTenants)
-	return tenantapi.New(tenants, store.New(ddb, plaintext{}), nil, log)
+	tokens, err := wire.NewVerifier(cfg, s)
+	if err != nil {
+		return nil, err
+	}
+	return tenantapi.New(tenants, store.New(ddb, plaintext{}), nil, log).WithVerifier(tokens), nil
 }
 
 // plaintext stores fields as they are: the baseline without encryption.
@@ -364,20 +390,20 @@ func (plaintext) Open(_ context.Context, _ crypto.Key, _ crypto.Field, c []byte)
 	return c, nil
 }
 
-func event(tenantID, method, resource, id, body string) events.APIGatewayProxyRequest {
+// event is a request of the user whose ID token is token; the handler
+// verifies it (requestContext.authorizer is not read).
+func event(token, method, resource, id, body string) events.APIGatewayProxyRequest {
 	ev := events.APIGatewayProxyRequest{HTTPMethod: method, Resource: resource, Body: body,
-		Headers: map[string]string{"Content-Type": "application/json"}}
+		Headers: map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + token}}
 	if id != "" {
 		ev.PathParameters = map[string]string{"id": id}
 	}
 	ev.RequestContext.RequestID = "bench"
-	ev.RequestContext.Authorizer = map[string]any{"claims": map[string]any{
-		"sub": "bench-user", "custom:tenantId": tenantID, "custom:role": "admin", "token_use": "id"}}
 	return ev
 }
 
-func call(ctx context.Context, h *tenantapi.Handler, tenantID, method, resource, id, body string) (map[string]any, error) {
-	resp, err := h.Handle(ctx, event(tenantID, method, resource, id, body))
+func call(ctx context.Context, h *tenantapi.Handler, token, method, resource, id, body string) (map[string]any, error) {
+	resp, err := h.Handle(ctx, event(token, method, resource, id, body))
 	if err != nil {
 		return nil, err
 	}
@@ -393,8 +419,8 @@ func call(ctx context.Context, h *tenantapi.Handler, tenantID, method, resource,
 	return m, nil
 }
 
-func create(ctx context.Context, h *tenantapi.Handler, tenantID, resource, body string) (string, error) {
-	m, err := call(ctx, h, tenantID, "POST", resource, "", body)
+func create(ctx context.Context, h *tenantapi.Handler, token, resource, body string) (string, error) {
+	m, err := call(ctx, h, token, "POST", resource, "", body)
 	if err != nil {
 		return "", err
 	}

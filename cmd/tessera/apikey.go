@@ -11,9 +11,10 @@ import (
 	"github.com/tessera-saas/tessera/internal/platform/tenant"
 )
 
-// runAPIKey prints a tenant's API key, for an operator to hand to the
-// tenant: its clients send it as x-api-key, and API Gateway applies the
-// usage plan of the tenant's tier to it. It needs the operator's AWS
+// runAPIKey prints a tenant's API key, for an operator's inspection: the
+// tenant authorizer returns it as the usageIdentifierKey of the tenant's
+// verified requests, and API Gateway applies the usage plan of the tenant's
+// tier to it; clients never send it. It needs the operator's AWS
 // credentials (apigateway:GET on /apikeys).
 func runAPIKey(ctx context.Context, args []string) error {
 	if len(args) != 1 || !tenant.ValidID(args[0]) {

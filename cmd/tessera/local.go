@@ -13,7 +13,6 @@ import (
 
 	"github.com/tessera-saas/tessera/internal/local/gateway"
 	"github.com/tessera-saas/tessera/internal/local/throttle"
-	"github.com/tessera-saas/tessera/internal/platform/idtoken"
 	"github.com/tessera-saas/tessera/internal/platform/route"
 	"github.com/tessera-saas/tessera/internal/platform/settings"
 	"github.com/tessera-saas/tessera/internal/wire"
@@ -42,11 +41,9 @@ func runLocal(ctx context.Context, args []string) error {
 // serve runs the local gateway in front of the real handlers until ctx ends.
 func serve(ctx context.Context, cfg aws.Config, s settings.Settings, addr string, ready func(net.Addr)) error {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	v, err := idtoken.NewVerifier(idtoken.Config{
-		UserPoolID: s.UserPoolID,
-		ClientID:   s.AppClientID,
-		JWKSURL:    idtoken.JWKSURL(cognitoEndpoint(cfg.Region), s.UserPoolID),
-	})
+	// The operator routes' Cognito authorizer; the tenant routes' Lambda
+	// authorizer verifies tokens with a verifier of its own, as in AWS.
+	v, err := wire.NewVerifier(cfg, s)
 	if err != nil {
 		return err
 	}
@@ -58,22 +55,19 @@ func serve(ctx context.Context, cfg aws.Config, s settings.Settings, addr string
 	}
 	defer metrics.Close()
 	app := wire.NewAPI(cfg, s, log.With("function", "api"), metrics)
+	// The usage ledger is written on the flusher's timer, not on requests,
+	// and once more when the gateway stops (bounded) before the process ends.
+	flusherCtx, stopFlusher := context.WithCancel(ctx)
+	flushed := make(chan struct{})
+	go func() { defer close(flushed); app.RunUsageFlusher(flusherCtx) }()
+	defer func() { stopFlusher(); <-flushed }()
 	tenants := wire.NewTenants(cfg, s, log.With("function", "tenants"))
 	gw := gateway.New(v, map[route.Function]gateway.Handler{
 		route.FunctionAPI:     app.Handler.Handle,
 		route.FunctionTenants: tenants.Handle,
-	}, log.With("component", "gateway"), gateway.WithLimits(wire.NewTierCache(cfg, s), throttle.New()),
-		gateway.WithAuthorizerCache(gateway.AuthorizerCacheTTL, wire.MaxCachedTenants))
+	}, log.With("component", "gateway"),
+		gateway.WithAuthorizer(wire.NewAuthorizer(cfg, s, log.With("function", "authorizer")).Handle),
+		gateway.WithLimits(throttle.New()),
+		gateway.WithAuthorizerCache(gateway.AuthorizerCacheTTL, wire.MaxCachedTokens))
 	return gateway.Serve(ctx, addr, gw, ready)
-}
-
-// cognitoEndpoint is where the user pool's JWKS is served: the endpoint in
-// use for Cognito, or AWS's own.
-func cognitoEndpoint(region string) string {
-	for _, env := range []string{"AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER", "AWS_ENDPOINT_URL"} {
-		if v := os.Getenv(env); v != "" {
-			return v
-		}
-	}
-	return "https://cognito-idp." + region + ".amazonaws.com"
 }

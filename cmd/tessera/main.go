@@ -28,7 +28,7 @@ Usage:
                                          the operator's tenant management API ('tessera tenants' for help)
   tessera usage --from YYYY-MM-DD --to YYYY-MM-DD [--tenant ID] [--format csv|json]
                                          the finance report from the usage ledger
-  tessera api-key TENANT_ID              print the tenant's API key (its clients send it as x-api-key)
+  tessera api-key TENANT_ID              print the tenant's API key (the tenant authorizer sends it; clients never do)
   tessera users set-password --email E --password P
                                          set a user's password in the user pool (local: onboarded
                                          admins get no invitation email)

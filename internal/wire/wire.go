@@ -2,6 +2,7 @@ package wire
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/tessera-saas/tessera/internal/app/authorizer"
 	"github.com/tessera-saas/tessera/internal/app/exporter"
 	"github.com/tessera-saas/tessera/internal/app/tenantapi"
 	"github.com/tessera-saas/tessera/internal/control/apikey"
@@ -29,18 +31,70 @@ import (
 	"github.com/tessera-saas/tessera/internal/platform/crypto"
 	"github.com/tessera-saas/tessera/internal/platform/directory"
 	"github.com/tessera-saas/tessera/internal/platform/entityid"
+	"github.com/tessera-saas/tessera/internal/platform/idtoken"
 	"github.com/tessera-saas/tessera/internal/platform/metering"
 	"github.com/tessera-saas/tessera/internal/platform/settings"
 	"github.com/tessera-saas/tessera/internal/platform/store"
+	"github.com/tessera-saas/tessera/internal/platform/tenant"
 )
 
 // MaxCachedTenants bounds the per-process tenant caches.
 const MaxCachedTenants = 10000
 
-// NewTierCache is the cached catalog the local gateway reads tenants'
-// tiers from, to apply their usage plans.
-func NewTierCache(cfg aws.Config, s settings.Settings) *catalog.Cache {
-	return tenantCache(store.NewClient(cfg), s)
+// NewVerifier is a process's verifier of the user pool's ID tokens: the
+// pool's JWKS (fetched once, then cached) behind the cache of verified
+// tokens (idtoken.Cache), the one implementation the tenant authorizer, the
+// api and tenants functions and the local gateway share.
+func NewVerifier(cfg aws.Config, s settings.Settings) (*idtoken.Cache, error) {
+	v, err := idtoken.NewVerifier(idtoken.Config{
+		UserPoolID: s.UserPoolID,
+		ClientID:   s.AppClientID,
+		JWKSURL:    idtoken.JWKSURL(CognitoEndpoint(cfg.Region), s.UserPoolID),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return idtoken.NewCache(v, idtoken.CacheTTL, MaxCachedTokens), nil
+}
+
+// MaxCachedTokens bounds the per-process cache of verified tokens (about
+// 2 KB each).
+const MaxCachedTokens = 10000
+
+// CognitoEndpoint is where the user pool's JWKS is served: the endpoint in
+// use for Cognito (the emulator's, locally), or AWS's own.
+func CognitoEndpoint(region string) string {
+	for _, env := range []string{"AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER", "AWS_ENDPOINT_URL"} {
+		if v := os.Getenv(env); v != "" {
+			return v
+		}
+	}
+	return "https://cognito-idp." + region + ".amazonaws.com"
+}
+
+// verifierOrFail is NewVerifier, or, when the settings name no usable pool
+// and app client, a verifier that fails every request (500): a handler
+// never runs without verifying tokens. Load refuses such settings at a
+// Lambda's cold start already.
+func verifierOrFail(cfg aws.Config, s settings.Settings, log *slog.Logger) tenant.Verifier {
+	v, err := NewVerifier(cfg, s)
+	if err != nil {
+		log.Error("ID token verifier", "error", err.Error())
+		return failingVerifier{err}
+	}
+	return v
+}
+
+type failingVerifier struct{ err error }
+
+func (f failingVerifier) Verify(context.Context, string) (map[string]string, error) {
+	return nil, f.err
+}
+
+// NewAuthorizer composes the authorizer function's handler: the tenant
+// routes' Lambda REQUEST authorizer.
+func NewAuthorizer(cfg aws.Config, s settings.Settings, log *slog.Logger) *authorizer.Handler {
+	return authorizer.New(verifierOrFail(cfg, s, log), tenantCache(store.NewClient(cfg), s), log)
 }
 
 // tenantCache is the bounded, TTL-limited cache of tenant records each
@@ -54,33 +108,38 @@ type API struct {
 	Handler     *tenantapi.Handler
 	Credentials *access.Credentials
 	Envelope    *crypto.Envelope
+	// usageCheck is how often the usage flusher looks (RunUsageFlusher).
+	usageCheck time.Duration
 }
 
 // NewAPI composes the api function's handler. metrics receives the EMF
 // lines (os.Stdout in Lambda, where CloudWatch Logs extracts them); nil
-// turns metering off (the benchmark's "without metering" variant).
-func NewAPI(cfg aws.Config, s settings.Settings, log *slog.Logger, metrics io.Writer) *API {
+// turns metering off (the benchmark's "without metering" variant). The
+// process runs RunUsageFlusher beside it (usage.go).
+func NewAPI(cfg aws.Config, s settings.Settings, log *slog.Logger, metrics io.Writer, opts ...APIOption) *API {
+	o := apiOptions{flushEvery: LedgerFlushEvery, checkEvery: LedgerCheckEvery}
+	for _, f := range opts {
+		f(&o)
+	}
 	ddb := store.NewClient(cfg)
 	creds := access.NewCredentials(sts.NewFromConfig(cfg), s.DataAccessRoleARN)
 	env := crypto.NewEnvelope(kms.NewFromConfig(cfg))
-	data := store.New(ddb, env, store.WithCredentials(creds), store.WithCursorKey([]byte(s.CursorKey)))
+	data := store.New(ddb, env, store.WithCredentials(creds), store.WithCursorKeySource(cursorKey(cfg, s)))
 	tenants := tenantCache(ddb, s)
 	users := directory.New(cognitoidentityprovider.NewFromConfig(cfg), s.UserPoolID)
 	users.Invite = s.Stage != "local"
-	h := tenantapi.New(tenants, data, users, log).WithExports(exporter.NewRequester(data, sqs.NewFromConfig(cfg), s.ExportQueueURLs))
+	h := tenantapi.New(tenants, data, users, log).WithExports(exporter.NewRequester(data, sqs.NewFromConfig(cfg), s.ExportQueueURLs)).
+		WithVerifier(verifierOrFail(cfg, s, log))
 	if metrics != nil {
 		h = h.WithMetering(&tenantapi.Metering{
 			Emitter:    metering.NewEmitter(metrics, s.Metrics),
-			Aggregator: metering.NewAggregator(LedgerFlushEvery),
+			Aggregator: metering.NewAggregator(o.flushEvery),
 			Ledger:     store.NewLedger(ddb, s.CatalogTable),
 			Writer:     writerID(),
 		})
 	}
-	return &API{Handler: h, Credentials: creds, Envelope: env}
+	return &API{Handler: h, Credentials: creds, Envelope: env, usageCheck: o.checkEvery}
 }
-
-// LedgerFlushEvery is how often a process writes its usage totals.
-const LedgerFlushEvery = time.Minute
 
 // writerID names this process in the usage ledger: the Lambda log stream
 // (one per execution environment), or a random id elsewhere.
@@ -97,16 +156,16 @@ func writerID() string {
 func NewExports(cfg aws.Config, s settings.Settings, log *slog.Logger, opts ...exporter.Option) *exporter.Worker {
 	ddb := store.NewClient(cfg)
 	creds := access.NewCredentials(sts.NewFromConfig(cfg), s.DataAccessRoleARN)
-	data := store.New(ddb, crypto.NewEnvelope(kms.NewFromConfig(cfg)), store.WithCredentials(creds), store.WithCursorKey([]byte(s.CursorKey)))
+	data := store.New(ddb, crypto.NewEnvelope(kms.NewFromConfig(cfg)), store.WithCredentials(creds), store.WithCursorKeySource(cursorKey(cfg, s)))
 	tenants := tenantCache(ddb, s)
 	return exporter.NewWorker(tenants, data, awsconfig.NewS3(cfg), creds, s.ExportBucket, log, opts...)
 }
 
 // NewTenants composes the tenants (operator API) function's handler.
 func NewTenants(cfg aws.Config, s settings.Settings, log *slog.Logger) *operatorapi.Handler {
-	cat := store.NewCatalog(store.NewClient(cfg), s.CatalogTable, []byte(s.CursorKey))
+	cat := store.NewCatalog(store.NewClient(cfg), s.CatalogTable).WithCursorKeySource(cursorKey(cfg, s))
 	ob := outbox.New(cat, eventbridge.NewFromConfig(cfg), s.EventBus, log)
-	return operatorapi.New(cat, ob, log)
+	return operatorapi.New(cat, ob, log).WithVerifier(verifierOrFail(cfg, s, log))
 }
 
 // Provisioner is the composed provisioner and the outbox it publishes with.
@@ -124,13 +183,14 @@ func NewProvisioner(cfg aws.Config, s settings.Settings, log *slog.Logger) *Prov
 // ProvisionerDeps are the provisioner's collaborators on cfg.
 func ProvisionerDeps(cfg aws.Config, s settings.Settings, log *slog.Logger) provision.Deps {
 	ddb := store.NewClient(cfg)
-	cat := store.NewCatalog(ddb, s.CatalogTable, []byte(s.CursorKey))
+	ck := cursorKey(cfg, s)
+	cat := store.NewCatalog(ddb, s.CatalogTable).WithCursorKeySource(ck)
 	creds := access.NewCredentials(sts.NewFromConfig(cfg), s.DataAccessRoleARN)
 	users := directory.New(cognitoidentityprovider.NewFromConfig(cfg), s.UserPoolID)
 	users.Invite = s.Stage != "local"
 	return provision.Deps{
 		Catalog: cat,
-		Data:    store.New(ddb, crypto.NewEnvelope(kms.NewFromConfig(cfg)), store.WithCredentials(creds), store.WithCursorKey([]byte(s.CursorKey))),
+		Data:    store.New(ddb, crypto.NewEnvelope(kms.NewFromConfig(cfg)), store.WithCredentials(creds), store.WithCursorKeySource(ck)),
 		Keys:    kms.NewFromConfig(cfg), Users: users,
 		APIKeys: apikey.New(apigateway.NewFromConfig(cfg), s.Stage, s.UsagePlanIDs),
 		Stacks:  cloudformation.NewFromConfig(cfg), Queue: sqs.NewFromConfig(cfg), QueueURL: s.ProvisioningQueueURL,
@@ -144,7 +204,7 @@ func NewUsageSource(cfg aws.Config, s settings.Settings) usage.StoreSource {
 	ddb := store.NewClient(cfg)
 	creds := access.NewCredentials(sts.NewFromConfig(cfg), s.DataAccessRoleARN)
 	return usage.StoreSource{
-		Catalog: store.NewCatalog(ddb, s.CatalogTable, []byte(s.CursorKey)),
+		Catalog: store.NewCatalog(ddb, s.CatalogTable).WithCursorKeySource(cursorKey(cfg, s)),
 		Ledger:  store.NewLedger(ddb, s.CatalogTable),
 		Data:    store.New(ddb, crypto.NewEnvelope(kms.NewFromConfig(cfg)), store.WithCredentials(creds)),
 	}
@@ -159,5 +219,22 @@ func Load(ctx context.Context, function string) (aws.Config, settings.Settings, 
 		return aws.Config{}, settings.Settings{}, log, err
 	}
 	s, err := settings.FromEnv()
-	return cfg, s, log, err
+	if err != nil {
+		return cfg, s, log, err
+	}
+	if listsCursors[function] {
+		if err := s.CheckCursorKey(); err != nil {
+			return cfg, s, log, fmt.Errorf("%s: %w", function, err)
+		}
+	}
+	if verifiesTokens[function] {
+		if _, err := NewVerifier(cfg, s); err != nil {
+			return cfg, s, log, fmt.Errorf("%s verifies ID tokens: %w", function, err)
+		}
+	}
+	return cfg, s, log, nil
 }
+
+// verifiesTokens names the functions that verify ID tokens themselves: they
+// need the user pool and app client at cold start.
+var verifiesTokens = map[string]bool{"api": true, "tenants": true, "authorizer": true}

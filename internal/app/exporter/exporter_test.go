@@ -192,7 +192,7 @@ func TestPremiumExportReadsItsDedicatedTable(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
 	initech := fixture.NewTenant(t, h.e, "initech").Record
-	table := access.DedicatedTablePrefix + initech.TenantID
+	table := access.DedicatedTable(h.e.Settings.Stage, initech.TenantID)
 	ddb := dynamodb.NewFromConfig(h.e.Config)
 	if _, err := ddb.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String(table), BillingMode: ddbtypes.BillingModePayPerRequest,
 		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS}, {AttributeName: aws.String("sk"), AttributeType: ddbtypes.ScalarAttributeTypeS}},

@@ -36,7 +36,7 @@ type entity[I input[I], U versioned[I], T any] struct {
 // productUpdate is the body of PUT /v1/products/{id}.
 type productUpdate struct {
 	product.Input
-	Version *int64 `json:"version"`
+	Version *int64 `json:"version" required:"true"`
 }
 
 func (u productUpdate) fields() (product.Input, *int64) { return u.Input, u.Version }
@@ -44,7 +44,7 @@ func (u productUpdate) fields() (product.Input, *int64) { return u.Input, u.Vers
 // orderUpdate is the body of PUT /v1/orders/{id}.
 type orderUpdate struct {
 	order.Input
-	Version *int64 `json:"version"`
+	Version *int64 `json:"version" required:"true"`
 }
 
 func (u orderUpdate) fields() (order.Input, *int64) { return u.Input, u.Version }

@@ -80,7 +80,7 @@ func TestBadExportRequestsAreRejectedAndWriteNothing(t *testing.T) {
 	acme := fixture.NewTenant(t, s.e, "acme").Record
 	id := acme.TenantID
 	member := func(ev events.APIGatewayProxyRequest) events.APIGatewayProxyRequest {
-		ev.RequestContext.Authorizer["claims"].(map[string]any)["custom:role"] = string(tenant.RoleMember)
+		ev.RequestContext.Authorizer["role"] = string(tenant.RoleMember)
 		return ev
 	}
 	tests := []struct {

@@ -43,6 +43,17 @@ type Handler struct {
 	routes  edge.Routes[caller]
 	meters  *Metering
 	exports Exports
+	// tokens verifies the caller's own ID token (WithVerifier).
+	tokens tenant.Verifier
+}
+
+// WithVerifier makes the handler verify each request's ID token itself
+// (an idtoken.Cache): the caller is whom the token names, whatever the
+// event's authorizer context says, so a direct invoke with forged claims
+// gets 401. Without it every request fails (500).
+func (h *Handler) WithVerifier(v tenant.Verifier) *Handler {
+	h.tokens = v
+	return h
 }
 
 // New returns the handler. It makes no AWS call.
@@ -71,13 +82,14 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayProxyRequest)
 	return resp, nil
 }
 
-// serve is the tenant edge: claims -> tenant -> catalog record -> scope.
+// serve is the tenant edge: verified token -> tenant -> catalog record ->
+// scope.
 func (h *Handler) serve(ctx context.Context, req events.APIGatewayProxyRequest, routeKey string, start time.Time, log **slog.Logger, meter **metering.Meter) (int, any, error) {
 	ep, err := h.routes.Find(routeKey)
 	if err != nil {
 		return 0, nil, err
 	}
-	t, err := tenant.FromRESTRequest(req)
+	t, err := tenant.Authenticate(ctx, h.tokens, req)
 	if err != nil {
 		return 0, nil, err
 	}

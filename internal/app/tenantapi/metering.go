@@ -14,18 +14,24 @@ type Ledger interface {
 }
 
 // Metering is the per-request usage path: one EMF line per request (no AWS
-// call), and the process's hourly aggregate written to the ledger at most
-// every flush interval, never once per request.
+// call) and a count in the process's hourly aggregate (memory only). The
+// aggregate reaches the ledger off the request path: the process runs
+// RunUsageFlusher, and calls FlushUsage when it ends.
 type Metering struct {
 	Emitter    *metering.Emitter
 	Aggregator *metering.Aggregator
 	Ledger     Ledger
 	// Writer names this process in the ledger (one Lambda environment).
 	Writer string
+	// FlushTimeout bounds each flush; 0 means metering.FlushTimeout.
+	FlushTimeout time.Duration
+
+	flusher *metering.Flusher
 }
 
 // WithMetering turns on metering for the handler.
 func (h *Handler) WithMetering(m *Metering) *Handler {
+	m.flusher = metering.NewFlusher(m.Aggregator, m.Ledger, m.Writer, m.FlushTimeout, h.log)
 	h.meters = m
 	return h
 }
@@ -34,15 +40,14 @@ func (h *Handler) WithMetering(m *Metering) *Handler {
 // token claim): they are counted, not billed.
 const unattributed = "unattributed"
 
-func (h *Handler) meterRequest(ctx context.Context, log *slog.Logger, m *metering.Meter, routeKey string, start time.Time, status int, requestID string) {
+func (h *Handler) meterRequest(_ context.Context, log *slog.Logger, m *metering.Meter, routeKey string, start time.Time, status int, requestID string) {
 	if h.meters == nil {
 		return
 	}
 	if m == nil {
 		m = metering.Start(unattributed, unattributed, routeKey, start)
 	}
-	now := time.Now()
-	rec, err := h.meters.Emitter.Emit(m, status, now, requestID)
+	rec, err := h.meters.Emitter.Emit(m, status, time.Now(), requestID)
 	if err != nil {
 		log.Warn("emit metrics", "error", err.Error())
 		return
@@ -51,26 +56,26 @@ func (h *Handler) meterRequest(ctx context.Context, log *slog.Logger, m *meterin
 		return
 	}
 	h.meters.Aggregator.Add(rec)
-	if !h.meters.Aggregator.Claim(now) { // one flush at a time
-		return
-	}
-	dirty := h.meters.Aggregator.Dirty()
-	var written []metering.Usage
-	defer func() { h.meters.Aggregator.MarkFlushed(written, now) }() // ends the claim, even on a panic
-	written, err = h.meters.Ledger.Record(context.WithoutCancel(ctx), h.meters.Writer, dirty)
-	if err != nil {
-		log.Warn("usage ledger flush failed; will retry", "error", err.Error(), "pending", len(dirty)-len(written))
-	}
 }
 
-// FlushUsage writes the process's pending usage totals now (at shutdown of
-// a long-running process, and in tests).
+// RunUsageFlusher writes the process's usage totals to the ledger whenever
+// they are due (at most every flush interval of the aggregator, looking
+// every check), until ctx ends, and then once more within the flush
+// timeout. Every process that serves the handler runs it for its whole
+// life; without metering it returns when ctx ends.
+func (h *Handler) RunUsageFlusher(ctx context.Context, check time.Duration) {
+	if h.meters == nil {
+		<-ctx.Done()
+		return
+	}
+	h.meters.flusher.Run(ctx, check)
+}
+
+// FlushUsage writes the process's pending usage totals now, within ctx and
+// the flush timeout (at shutdown, and in tests).
 func (h *Handler) FlushUsage(ctx context.Context) error {
 	if h.meters == nil {
 		return nil
 	}
-	dirty := h.meters.Aggregator.Dirty()
-	written, err := h.meters.Ledger.Record(ctx, h.meters.Writer, dirty)
-	h.meters.Aggregator.MarkFlushed(written, time.Now())
-	return err
+	return h.meters.flusher.Flush(ctx)
 }

@@ -50,20 +50,22 @@ func Name(stage, tenantID string) string { return "tessera-" + stage + "-" + ten
 type Key struct {
 	ID   string
 	Name string
-	// Value is the secret clients send in x-api-key; set only by Reveal.
+	// Value is the key itself: what the tenant authorizer returns as the
+	// usageIdentifierKey (clients never send it). Set by Bind and Reveal;
+	// never log it.
 	Value string
 }
 
 // Bind makes sure the tenant has its key and that the key is in the usage
-// plan of tier and in no other plan of the deployment. It is safe to call
-// again at any point: a retry finds the key by name and the bindings as
-// they are.
+// plan of tier and in no other plan of the deployment, and returns it with
+// its value. It is safe to call again at any point: a retry finds the key by
+// name and the bindings as they are.
 func (b *Binder) Bind(ctx context.Context, tenantID string, tier catalog.Tier) (Key, error) {
 	want, ok := b.plans[tier]
 	if !ok || want == "" {
 		return Key{}, fmt.Errorf("%w: %q", ErrNoPlan, tier)
 	}
-	k, found, err := b.find(ctx, tenantID, false)
+	k, found, err := b.find(ctx, tenantID, true)
 	if err != nil {
 		return Key{}, err
 	}
@@ -79,7 +81,7 @@ func (b *Binder) Bind(ctx context.Context, tenantID string, tier catalog.Tier) (
 		}
 		// Another worker may have made one at the same moment: look again,
 		// so that all of them settle on the same key.
-		if k, found, err = b.find(ctx, tenantID, false); err != nil {
+		if k, found, err = b.find(ctx, tenantID, true); err != nil {
 			return Key{}, err
 		}
 		if !found {

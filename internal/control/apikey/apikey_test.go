@@ -50,8 +50,8 @@ func TestBindFollowsTheTierAndDeleteRemoves(t *testing.T) {
 		if err != nil {
 			t.Fatalf("bind %s: %v", tier, err)
 		}
-		if k.Name != apikey.Name(e.Settings.Stage, id) || k.ID == "" || k.Value != "" {
-			t.Fatalf("key %+v: want the tenant's name, an id and no value", k)
+		if k.Name != apikey.Name(e.Settings.Stage, id) || k.ID == "" || k.Value == "" {
+			t.Fatalf("key %s (%s): want the tenant's name, an id and its value (the catalog records it for the tenant authorizer)", k.ID, k.Name)
 		}
 		if ids := keysNamed(t, api, k.Name); len(ids) != 1 || ids[0] != k.ID {
 			t.Fatalf("keys named %s: %v, want just %s", k.Name, ids, k.ID)

@@ -31,7 +31,7 @@ var eventsDir = filepath.Join("..", "..", "..", "events")
 var allTypes = []bus.DetailType{
 	bus.TenantOnboardingRequested, bus.TenantProvisioned, bus.TenantProvisioningFailed,
 	bus.TenantProvisioningCheck, bus.TenantSuspended, bus.TenantResumed, bus.TenantTierChanged,
-	bus.TenantOffboardingRequested, bus.TenantOffboarded,
+	bus.TenantOffboardingRequested, bus.TenantOffboarded, bus.TenantOffboardingFailed,
 }
 
 var (
@@ -156,6 +156,7 @@ var details = map[bus.DetailType]bus.Detail{
 	bus.TenantTierChanged:          {TenantID: "acme", Tier: "premium", PreviousTier: "standard", CorrelationID: "c-4"},
 	bus.TenantOffboardingRequested: {TenantID: "acme", Tier: "premium", CorrelationID: "c-5"},
 	bus.TenantOffboarded:           {TenantID: "acme", Tier: "premium", CorrelationID: "c-5"},
+	bus.TenantOffboardingFailed:    {TenantID: "acme", Tier: "basic", CorrelationID: "c-6", Reason: "retries_exhausted: gave up after 5 attempts: api gateway unavailable"},
 }
 
 // delivered renders a PutEvents entry as EventBridge delivers it to a rule
@@ -245,6 +246,9 @@ func TestInvalidEventsFailSchemaAndParse(t *testing.T) {
 		{"unknown tier", bus.TenantTierChanged, func(_, d map[string]any) { d["tier"] = "gold" }},
 		{"missing type-specific field", bus.TenantOnboardingRequested, func(_, d map[string]any) { delete(d, "adminEmail") }},
 		{"check without attempt", bus.TenantProvisioningCheck, func(_, d map[string]any) { delete(d, "attempt") }},
+		{"offboarding failure without reason", bus.TenantOffboardingFailed, func(_, d map[string]any) { delete(d, "reason") }},
+		{"re-send with attempt 0", bus.TenantOffboardingRequested, func(_, d map[string]any) { d["attempt"] = 0 }},
+		{"re-send with negative attempt", bus.TenantTierChanged, func(_, d map[string]any) { d["attempt"] = -1 }},
 		{"detail null", bus.TenantResumed, func(e, _ map[string]any) { e["detail"] = nil }},
 	}
 	for _, tt := range tests {

@@ -36,6 +36,9 @@ const (
 	TenantTierChanged          DetailType = "TenantTierChanged"
 	TenantOffboardingRequested DetailType = "TenantOffboardingRequested"
 	TenantOffboarded           DetailType = "TenantOffboarded"
+	// TenantOffboardingFailed: offboarding gave up; the catalog holds the
+	// tenant as OFFBOARD_FAILED with the reason.
+	TenantOffboardingFailed DetailType = "TenantOffboardingFailed"
 )
 
 // Known reports whether dt is one of the control-plane events.
@@ -56,7 +59,7 @@ type Detail struct {
 	AdminEmail    string `json:"adminEmail,omitempty"`   // onboarding
 	PreviousTier  string `json:"previousTier,omitempty"` // tier change
 	Reason        string `json:"reason,omitempty"`       // failures, suspension, offboarding
-	Attempt       int    `json:"attempt,omitempty"`      // provisioning checks
+	Attempt       int    `json:"attempt,omitempty"`      // the provisioner's delayed re-sends
 	Table         string `json:"table,omitempty"`        // provisioned placement
 }
 
@@ -106,15 +109,19 @@ const (
 type contract struct{ required, allowed field }
 
 var contracts = map[DetailType]contract{
-	TenantOnboardingRequested:  {required: fTenantName | fAdminEmail, allowed: fTenantName | fAdminEmail},
-	TenantProvisioned:          {required: fTable, allowed: fTable},
-	TenantProvisioningFailed:   {required: fReason, allowed: fReason},
-	TenantProvisioningCheck:    {required: fAttempt, allowed: fAttempt | fTenantName | fAdminEmail},
-	TenantSuspended:            {required: fReason, allowed: fReason},
-	TenantResumed:              {},
-	TenantTierChanged:          {required: fPreviousTier, allowed: fPreviousTier},
-	TenantOffboardingRequested: {allowed: fReason},
+	TenantOnboardingRequested: {required: fTenantName | fAdminEmail, allowed: fTenantName | fAdminEmail},
+	TenantProvisioned:         {required: fTable, allowed: fTable},
+	TenantProvisioningFailed:  {required: fReason, allowed: fReason},
+	TenantProvisioningCheck:   {required: fAttempt, allowed: fAttempt | fTenantName | fAdminEmail},
+	TenantSuspended:           {required: fReason, allowed: fReason},
+	TenantResumed:             {},
+	// The provisioner re-sends a tier change or an offboarding request to
+	// its own queue, with a delay and the re-send's attempt, when the work
+	// must wait (another worker holds the tenant, a stack is being deleted).
+	TenantTierChanged:          {required: fPreviousTier, allowed: fPreviousTier | fAttempt},
+	TenantOffboardingRequested: {allowed: fReason | fAttempt},
 	TenantOffboarded:           {},
+	TenantOffboardingFailed:    {required: fReason, allowed: fReason},
 }
 
 // fieldNames are the JSON names of the optional fields.
@@ -231,9 +238,17 @@ func Parse(body []byte) (Envelope, error) {
 	if err := json.Unmarshal(raw.Detail, &keys); err != nil {
 		return Envelope{}, fmt.Errorf("%w: %s: decode detail: %w", ErrInvalidEvent, dt, err)
 	}
+	has := env.Detail.present()
 	for k := range keys {
 		if !allowedKey(dt, k) {
 			return Envelope{}, fmt.Errorf("%w: %s: %q is not a field of this event", ErrInvalidEvent, dt, k)
+		}
+	}
+	// An optional field that is sent is not empty (the schemas say
+	// minLength 1 and minimum 1): "attempt": 0 is not "no attempt".
+	for _, fn := range fieldNames {
+		if _, sent := keys[fn.name]; sent && has&fn.f == 0 {
+			return Envelope{}, fmt.Errorf("%w: %s: %s is empty", ErrInvalidEvent, dt, fn.name)
 		}
 	}
 	if err := Validate(dt, env.Detail); err != nil {

@@ -1,7 +1,9 @@
 // Package operatorapi owns the operator's HTTP surface (functions/tenants):
 // tenant management routes (create, list, get, change tier, suspend, resume,
-// offboard) as a Lambda handler for API Gateway REST proxy events, checking
-// the operators group on every call, and the scheduled outbox sweep of the
+// offboard) as a Lambda handler for API Gateway REST proxy events, verifying
+// the caller's ID token itself and checking the operators group in it on
+// every call (audit entries name the operator's sub), and the scheduled
+// outbox sweep of the
 // same function. Each state change is one conditional catalog write with its
 // outbox event and audit entry. Routing, JSON decoding and the mapping of
 // errors to HTTP are internal/platform/edge's, shared with the tenant app

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -39,6 +40,17 @@ type Handler struct {
 	sweeper Sweeper
 	routes  edge.Routes[tenant.Operator]
 	newID   func() string
+	// tokens verifies the caller's own ID token (WithVerifier).
+	tokens tenant.Verifier
+}
+
+// WithVerifier makes the handler verify each request's ID token itself
+// (an idtoken.Cache) and check the operators group in the verified token,
+// whatever the event's authorizer claims say. Without it every request
+// fails (500).
+func (h *Handler) WithVerifier(v tenant.Verifier) *Handler {
+	h.tokens = v
+	return h
 }
 
 // Outbox publishes and sweeps the catalog's outbox (internal/control/outbox).
@@ -68,7 +80,7 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayProxyRequest)
 		if err != nil {
 			return 0, nil, err
 		}
-		op, err := tenant.OperatorFromRESTRequest(req)
+		op, err := tenant.AuthenticateOperator(ctx, h.tokens, req)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -91,8 +103,8 @@ func (in createTenant) validate() error {
 		return edge.NewError(http.StatusBadRequest, edge.CodeValidation, "name is required, at most 100 characters")
 	case !in.Tier.Valid():
 		return edge.NewError(http.StatusBadRequest, edge.CodeValidation, "tier must be basic, standard or premium")
-	case !directory.ValidEmail(in.AdminEmail):
-		return edge.NewError(http.StatusBadRequest, edge.CodeValidation, "adminEmail must be an email address")
+	case !directory.ValidEmail(in.AdminEmail): // what the user pool accepts, so onboarding cannot fail on it
+		return edge.NewError(http.StatusBadRequest, edge.CodeValidation, "adminEmail must be an email address of at most 128 characters that the user pool accepts")
 	}
 	return nil
 }
@@ -122,8 +134,10 @@ func (h *Handler) create(ctx context.Context, op tenant.Operator, req events.API
 	if err != nil {
 		return 0, nil, err
 	}
-	got, replayed, err := h.catalog.Create(ctx, rec, store.Idempotency{Key: idemKey, RequestHash: hex.EncodeToString(sum[:])}, ev,
-		&store.AuditEntry{Action: "create", Actor: op.Email, Detail: "tier " + string(rec.Tier)})
+	// Keys are the operator's own (scoped by sub) and replay for
+	// store.IdempotencyTTL.
+	got, replayed, err := h.catalog.Create(ctx, rec, store.Idempotency{Owner: op.UserID, Key: idemKey, RequestHash: hex.EncodeToString(sum[:])}, ev,
+		&store.AuditEntry{Action: "create", Actor: op.UserID, Detail: "tier " + string(rec.Tier)})
 	if errors.Is(err, store.ErrIdempotencyMismatch) {
 		return 0, nil, edge.NewError(http.StatusConflict, edge.CodeIdempotencyMismatch, "this Idempotency-Key was used for a different request")
 	}
@@ -203,7 +217,7 @@ func (h *Handler) transition(ctx context.Context, op tenant.Operator, req events
 		return 0, nil, err
 	}
 	ch := store.Change{From: from, To: to, Reason: reason, ClearReason: reason == ""}
-	rec, err := h.catalog.Apply(ctx, id, ch, ev, &store.AuditEntry{Action: action, Actor: op.Email, Detail: reason})
+	rec, err := h.catalog.Apply(ctx, id, ch, ev, &store.AuditEntry{Action: action, Actor: op.UserID, Detail: reason})
 	if errors.Is(err, store.ErrStatusChanged) {
 		return 0, nil, edge.NewError(http.StatusConflict, edge.CodeInvalidState, "the tenant is "+string(cur.Status)+"; this change is not possible now")
 	}
@@ -256,7 +270,8 @@ func (h *Handler) offboard(ctx context.Context, op tenant.Operator, req events.A
 		reason = "offboarded by operator"
 	}
 	status, payload, err := h.transition(ctx, op, req,
-		[]catalog.Status{catalog.StatusActive, catalog.StatusSuspended, catalog.StatusFailed},
+		// OFFBOARD_FAILED: an operator's retry of an offboarding that gave up.
+		[]catalog.Status{catalog.StatusActive, catalog.StatusSuspended, catalog.StatusFailed, catalog.StatusOffboardFailed},
 		[]catalog.Status{catalog.StatusOffboarding, catalog.StatusOffboarded},
 		catalog.StatusOffboarding, bus.TenantOffboardingRequested, "offboard", reason)
 	if rec, ok := payload.(catalog.Record); err == nil && ok && rec.Status == catalog.StatusOffboarding {
@@ -268,6 +283,11 @@ func (h *Handler) offboard(ctx context.Context, op tenant.Operator, req events.A
 type tierBody struct {
 	Tier catalog.Tier `json:"tier"`
 }
+
+// tierChangeFrom are the states whose tier may change. Not PROVISIONING: the
+// provisioner is building the placement of the tier the tenant asked for (a
+// premium stack could be left behind); not on the way out or failed.
+var tierChangeFrom = []catalog.Status{catalog.StatusActive, catalog.StatusSuspended}
 
 func (h *Handler) changeTier(ctx context.Context, op tenant.Operator, req events.APIGatewayProxyRequest) (int, any, error) {
 	id, err := tenantID(req)
@@ -288,6 +308,9 @@ func (h *Handler) changeTier(ctx context.Context, op tenant.Operator, req events
 	if err != nil {
 		return 0, nil, err
 	}
+	if !slices.Contains(tierChangeFrom, cur.Status) {
+		return 0, nil, tierStateError(cur.Status)
+	}
 	if cur.Tier == b.Tier {
 		return http.StatusOK, cur, nil
 	}
@@ -296,17 +319,23 @@ func (h *Handler) changeTier(ctx context.Context, op tenant.Operator, req events
 		return 0, nil, err
 	}
 	// The tier is recorded; moving data between placements is a later step.
-	rec, err := h.catalog.Apply(ctx, id, store.Change{
-		From: []catalog.Status{catalog.StatusProvisioning, catalog.StatusActive, catalog.StatusSuspended}, Tier: b.Tier,
-	}, ev, &store.AuditEntry{Action: "change-tier", Actor: op.Email, Detail: string(cur.Tier) + " -> " + string(b.Tier)})
-	if errors.Is(err, store.ErrStatusChanged) {
-		return 0, nil, edge.NewError(http.StatusConflict, edge.CodeInvalidState, "the tenant is "+string(cur.Status)+"; its tier cannot change now")
+	rec, err := h.catalog.Apply(ctx, id, store.Change{From: tierChangeFrom, Tier: b.Tier}, ev, &store.AuditEntry{Action: "change-tier", Actor: op.UserID, Detail: string(cur.Tier) + " -> " + string(b.Tier)})
+	if errors.Is(err, store.ErrStatusChanged) { // it moved on since the read
+		return 0, nil, tierStateError("")
 	}
 	if err != nil {
 		return 0, nil, err
 	}
 	h.pub.PublishOrKeep(ctx, ev)
 	return http.StatusOK, rec, nil
+}
+
+func tierStateError(st catalog.Status) error {
+	msg := "the tenant is not ACTIVE or SUSPENDED any more; its tier cannot change now"
+	if st != "" {
+		msg = "the tenant is " + string(st) + "; its tier can change once it is ACTIVE or SUSPENDED"
+	}
+	return edge.NewError(http.StatusConflict, edge.CodeInvalidState, msg)
 }
 
 // Sweeper republishes events a crash left in the outbox.

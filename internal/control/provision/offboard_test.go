@@ -86,10 +86,11 @@ func TestOffboardingShredsOnlyThatTenant(t *testing.T) {
 	dir := directory.New(cip.NewFromConfig(h.e.Config), h.e.Settings.UserPoolID)
 	dir.Invite = false
 	member := "member-" + gone.TenantID[2:12] + "@prov.test"
-	if _, err := dir.Create(h.ctx, gone.TenantID, tenant.RoleMember, member); err != nil {
+	mu, err := dir.Create(h.ctx, gone.TenantID, tenant.RoleMember, member)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := as(t, h.deps().Data, goneRec).PutUser(h.ctx, store.UserRecord{Email: member, Role: "member"}); err != nil {
+	if _, err := as(t, h.deps().Data, goneRec).PutUser(h.ctx, store.UserRecord{Email: member, Role: "member", Sub: mu.Sub}); err != nil {
 		t.Fatal(err)
 	}
 	saved := h.rawEmail(t, goneRec, goneOrder) // a ciphertext, as a backup would hold it

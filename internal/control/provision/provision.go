@@ -57,37 +57,58 @@ type Deps struct {
 	Account   string
 	// AdminRoleARN manages tenant keys (the provisioner's own role).
 	AdminRoleARN string
-	// CheckDelay is the wait between looks at a stack being created
-	// (default DefaultCheckDelay).
+	// CheckDelay is the wait before a delayed re-check of work that must
+	// wait, such as a stack being created or deleted (default
+	// DefaultCheckDelay; see recheckDelay).
 	CheckDelay time.Duration
-	Log        *slog.Logger
+	// LeaseTTL is how long a tenant's lease lasts unless renewed (default
+	// DefaultLeaseTTL); the holder renews it every third of that while it
+	// works, so a crashed worker blocks the tenant for at most LeaseTTL.
+	LeaseTTL time.Duration
+	Log      *slog.Logger
 }
 
 // Defaults of the retry budget and the stack wait.
 const (
 	// MaxAttempts is how many deliveries of one event the provisioner tries
-	// before it marks the tenant FAILED (the queue's DLQ catches the rest).
+	// before it gives up: the tenant becomes FAILED (onboarding) or
+	// OFFBOARD_FAILED (offboarding). The queue's maxReceiveCount is one
+	// more, so a run that crashes on the last attempt still gets a delivery
+	// that records the failure; the DLQ catches the rest.
 	MaxAttempts = 5
-	// DefaultCheckDelay is how long a premium onboarding waits between
-	// looks at its stack, without holding a Lambda.
+	// DefaultCheckDelay is how long work that must wait (a stack being
+	// created or deleted, a tenant leased by another worker, a user pool
+	// over its limits) waits before its next look, without holding a Lambda.
 	DefaultCheckDelay = 15 * time.Second
-	// MaxChecks bounds the wait for a stack: 60 checks of 15 s = 15 min.
-	MaxChecks = 60
-	leaseTTL  = 2 * time.Minute
-	// Concurrency bounds how many records of a batch run at once.
+	// FastChecks re-checks come CheckDelay apart (5 min at 15 s, the time a
+	// stack usually takes); later ones back off, doubling up to SQS's
+	// 15-minute maximum delay.
+	FastChecks = 20
+	// MaxWait bounds the re-checks of one piece of work; then it gives up
+	// with the reason gave_up_waiting. Three days: CloudFormation times out
+	// a stuck stack long before, a lease lapses in minutes, and a user pool
+	// out of its daily email quota gets it back every day.
+	MaxWait = 72 * time.Hour
+	// DefaultLeaseTTL is the default Deps.LeaseTTL.
+	DefaultLeaseTTL = time.Minute
+	// Concurrency bounds how many tenants of a batch run at once.
 	Concurrency = 4
 	// KeyDeletionDays is the waiting period before a retired key is deleted.
 	KeyDeletionDays = 7
 )
 
 // ErrLater means the work is not finished and the event must come back
-// later (another worker holds the tenant, or a stack is still being made).
+// later (another worker holds the tenant, a stack is still being made or
+// deleted, the user pool is over its limits). Handle sends it back to the
+// queue as a delayed re-check.
 var ErrLater = errors.New("provision: not finished, retry later")
 
 // Provisioner handles provisioning events.
 type Provisioner struct {
-	d     Deps
-	owner string
+	d Deps
+	// procID names this process in lease owners: a lease's owner is
+	// procID/message id, so two messages of one process exclude each other.
+	procID string
 }
 
 // New returns a provisioner. It makes no AWS call.
@@ -95,12 +116,16 @@ func New(d Deps) *Provisioner {
 	if d.CheckDelay <= 0 {
 		d.CheckDelay = DefaultCheckDelay
 	}
-	return &Provisioner{d: d, owner: "provisioner-" + tenant.NewID()[2:]}
+	if d.LeaseTTL <= 0 {
+		d.LeaseTTL = DefaultLeaseTTL
+	}
+	return &Provisioner{d: d, procID: "provisioner-" + tenant.NewID()[2:]}
 }
 
-// Handle is the Lambda entry point for SQS batches: each record is handled
-// on its own, at most Concurrency at a time, and failures are reported per
-// item so only they come back.
+// Handle is the Lambda entry point for SQS batches. Records of one tenant
+// run one after another, in the batch's order, so they never interleave
+// steps; different tenants run side by side, at most Concurrency at a time.
+// Failures are reported per item so only they come back.
 func (p *Provisioner) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 	var (
 		mu   sync.Mutex
@@ -108,16 +133,18 @@ func (p *Provisioner) Handle(ctx context.Context, ev events.SQSEvent) (events.SQ
 		wg   sync.WaitGroup
 		sem  = make(chan struct{}, Concurrency)
 	)
-	for _, rec := range ev.Records {
+	for _, group := range byTenant(ev.Records) {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			if err := p.handleRecord(ctx, rec); err != nil {
-				mu.Lock()
-				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
-				mu.Unlock()
+			for _, m := range group {
+				if err := p.handleRecord(ctx, m); err != nil {
+					mu.Lock()
+					resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.rec.MessageId})
+					mu.Unlock()
+				}
 			}
 		}()
 	}
@@ -125,71 +152,90 @@ func (p *Provisioner) Handle(ctx context.Context, ev events.SQSEvent) (events.SQ
 	return resp, nil
 }
 
-func (p *Provisioner) handleRecord(ctx context.Context, rec events.SQSMessage) error {
-	env, err := bus.Parse([]byte(rec.Body))
-	if err != nil {
+// message is a record of a batch with its parsed body.
+type message struct {
+	rec events.SQSMessage
+	env bus.Envelope
+	err error
+}
+
+// byTenant parses the records and groups them by tenant, in batch order.
+// A record that does not parse is a group of its own.
+func byTenant(recs []events.SQSMessage) [][]message {
+	var groups [][]message
+	index := map[string]int{}
+	for _, r := range recs {
+		m := message{rec: r}
+		m.env, m.err = bus.Parse([]byte(r.Body))
+		if m.err != nil {
+			groups = append(groups, []message{m})
+			continue
+		}
+		i, ok := index[m.env.Detail.TenantID]
+		if !ok {
+			i = len(groups)
+			index[m.env.Detail.TenantID] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], m)
+	}
+	return groups
+}
+
+func (p *Provisioner) handleRecord(ctx context.Context, m message) error {
+	if m.err != nil {
 		// A malformed message never succeeds: drop it, loudly.
-		p.d.Log.Error("dropping malformed provisioning message", "messageId", rec.MessageId, "error", err.Error())
+		p.d.Log.Error("dropping malformed provisioning message", "messageId", m.rec.MessageId, "error", m.err.Error())
 		return nil
 	}
-	d := env.Detail
-	log := p.d.Log.With("tenantId", d.TenantID, "correlationId", d.CorrelationID, "detailType", env.DetailType)
-	attempt, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
-	err = p.Process(ctx, bus.DetailType(env.DetailType), d)
+	dt, d := bus.DetailType(m.env.DetailType), m.env.Detail
+	log := p.d.Log.With("tenantId", d.TenantID, "correlationId", d.CorrelationID, "detailType", m.env.DetailType, "messageId", m.rec.MessageId)
+	attempt, _ := strconv.Atoi(m.rec.Attributes["ApproximateReceiveCount"])
+	err := p.process(ctx, p.procID+"/"+m.rec.MessageId, dt, d)
 	switch {
 	case errors.Is(err, errPermanent):
 		log.Error("provisioning failed for good", "error", err.Error())
-		return p.fail(ctx, d, err)
+		return p.giveUp(ctx, dt, d, err)
 	case err == nil:
 		log.Info("provisioning step done")
 		return nil
 	case errors.Is(err, ErrLater):
-		log.Info("provisioning continues later", "reason", err.Error())
-		return err
+		log.Info("provisioning continues later", "reason", err.Error(), "check", d.Attempt+1)
+		return p.later(ctx, dt, d, err)
 	case attempt >= MaxAttempts:
 		log.Error("provisioning failed for good", "attempt", attempt, "error", err.Error())
-		return p.fail(ctx, d, err)
+		return p.giveUp(ctx, dt, d, exhausted(attempt, err))
 	default:
 		log.Warn("provisioning attempt failed; will retry", "attempt", attempt, "error", err.Error())
 		return err
 	}
 }
 
-// Process runs the work of one event. It is safe to call again with the same
-// event at any point.
+// Process runs the work of one event, as one unit of work with a lease of
+// its own. It is safe to call again with the same event at any point.
+// ErrLater means the work must wait; Handle re-sends such events with a
+// delay, a direct caller calls again later.
 func (p *Provisioner) Process(ctx context.Context, dt bus.DetailType, d bus.Detail) error {
+	return p.process(ctx, p.procID+"/call-"+bus.NewCorrelationID(), dt, d)
+}
+
+// process runs the work of one event under a lease held by owner.
+func (p *Provisioner) process(ctx context.Context, owner string, dt bus.DetailType, d bus.Detail) error {
 	if !tenant.ValidID(d.TenantID) {
 		return fmt.Errorf("provision: invalid tenant id %q", d.TenantID)
 	}
+	var work func(context.Context) error
 	switch dt {
 	case bus.TenantOnboardingRequested, bus.TenantProvisioningCheck:
-		err := p.withLease(ctx, d.TenantID, func() error { return p.onboard(ctx, d) })
-		if errors.Is(err, errWaiting) {
-			p.d.Log.Info("stack still being created; re-check scheduled", "tenantId", d.TenantID, "check", d.Attempt+1)
-			return nil // this delivery is done; the re-check is on the queue
-		}
-		return err
+		work = func(ctx context.Context) error { return p.onboard(ctx, d) }
 	case bus.TenantTierChanged:
-		return p.withLease(ctx, d.TenantID, func() error { return p.rebind(ctx, d) })
+		work = func(ctx context.Context) error { return p.rebind(ctx, d) }
 	case bus.TenantOffboardingRequested:
-		return p.withLease(ctx, d.TenantID, func() error { return p.offboard(ctx, d) })
+		work = func(ctx context.Context) error { return p.offboard(ctx, d) }
+	default:
+		return nil // not ours
 	}
-	return nil // not ours
-}
-
-func (p *Provisioner) withLease(ctx context.Context, tenantID string, fn func() error) error {
-	if err := p.d.Catalog.Lease(ctx, tenantID, p.owner, leaseTTL); err != nil {
-		if errors.Is(err, store.ErrLeased) {
-			return fmt.Errorf("%w: %v", ErrLater, err)
-		}
-		return err
-	}
-	defer func() {
-		if err := p.d.Catalog.Release(context.WithoutCancel(ctx), tenantID, p.owner); err != nil {
-			p.d.Log.Warn("release lease", "tenantId", tenantID, "error", err.Error())
-		}
-	}()
-	return fn()
+	return p.withLease(ctx, d.TenantID, owner, work)
 }
 
 // onboard walks a PROVISIONING tenant to ACTIVE.
@@ -201,9 +247,8 @@ func (p *Provisioner) onboard(ctx context.Context, d bus.Detail) error {
 	if rec.Status != catalog.StatusProvisioning {
 		return nil // done already, or moved on (offboarded meanwhile)
 	}
-	// 1. The tenant's key, through the KMS API, for every tier. The marker
-	// written first tells a retry after a crash between CreateKey and
-	// CreateAlias to adopt the orphan key instead of making a second one.
+	// 1. The tenant's key, through the KMS API, for every tier, found again
+	// by its alias (tenantkey.EnsureRecovering, after the marker).
 	ensure := tenantkey.EnsureRecovering
 	if !rec.KeyRequested {
 		if rec, err = p.d.Catalog.Apply(ctx, rec.TenantID, store.Change{From: []catalog.Status{catalog.StatusProvisioning}, KeyRequested: true}, nil, nil); err != nil {
@@ -211,14 +256,14 @@ func (p *Provisioner) onboard(ctx context.Context, d bus.Detail) error {
 		}
 		ensure = tenantkey.Ensure
 	}
-	keyARN, err := ensure(ctx, p.d.Keys, rec.TenantID, p.keyPolicy(rec.TenantID))
+	keyARN, err := ensure(ctx, p.d.Keys, p.d.Settings.Stage, rec.TenantID, p.keyPolicy(rec.TenantID))
 	if err != nil {
 		return err
 	}
 	// 2. The placement.
 	placement := catalog.Placement{Table: p.d.Settings.PooledTable, KeyARN: keyARN}
 	if rec.Tier == catalog.TierPremium {
-		table, err := p.ensureStack(ctx, rec, keyARN, d)
+		table, err := p.ensureStack(ctx, rec, keyARN)
 		if err != nil {
 			return err
 		}
@@ -250,14 +295,22 @@ func (p *Provisioner) onboard(ctx context.Context, d bus.Detail) error {
 	return nil
 }
 
-// bindKey puts the tenant's API key in the usage plan of its tier.
+// bindKey puts the tenant's API key in the usage plan of its tier and
+// records the key's value in the catalog, where the tenant authorizer reads
+// it (the value is never logged).
 func (p *Provisioner) bindKey(ctx context.Context, rec catalog.Record) error {
 	k, err := p.d.APIKeys.Bind(ctx, rec.TenantID, rec.Tier)
 	if errors.Is(err, apikey.ErrNoPlan) {
-		return permanent(err)
+		return &failure{"no_usage_plan", "the deployment has no usage plan for the " + string(rec.Tier) + " tier", err}
 	}
 	if err != nil {
 		return err
+	}
+	if k.Value != "" && rec.UsageKey != k.Value {
+		from := []catalog.Status{catalog.StatusProvisioning, catalog.StatusActive, catalog.StatusSuspended}
+		if _, err := p.d.Catalog.Apply(ctx, rec.TenantID, store.Change{From: from, UsageKey: k.Value}, nil, nil); err != nil {
+			return ignoreStatusChanged(err)
+		}
 	}
 	p.d.Log.Info("api key bound", "tenantId", rec.TenantID, "tier", string(rec.Tier), "apiKeyId", k.ID)
 	return nil
@@ -271,9 +324,8 @@ func (p *Provisioner) rebind(ctx context.Context, d bus.Detail) error {
 	if err != nil {
 		return err
 	}
-	switch rec.Status {
-	case catalog.StatusOffboarding, catalog.StatusOffboarded, catalog.StatusFailed:
-		return nil
+	if rec.Status != catalog.StatusActive && rec.Status != catalog.StatusSuspended {
+		return nil // onboarding binds the key itself; tenants on their way out keep theirs
 	}
 	return p.bindKey(ctx, rec)
 }
@@ -290,19 +342,20 @@ func (p *Provisioner) keyPolicy(tenantID string) []byte {
 	if admin == "" {
 		admin = "arn:" + p.d.Partition + ":iam::" + p.d.Account + ":root"
 	}
-	return access.TenantKeyPolicy(access.KeyPolicyParams{Partition: p.d.Partition, Account: p.d.Account, Region: p.d.Settings.Region(), TenantID: tenantID,
+	return access.TenantKeyPolicy(access.KeyPolicyParams{Stage: p.d.Settings.Stage, Partition: p.d.Partition, Account: p.d.Account, Region: p.d.Settings.Region(), TenantID: tenantID,
 		DataAccessRoleARN: p.d.Settings.DataAccessRoleARN, AdminRoleARN: admin}).JSON()
 }
 
-// StackName is the CloudFormation stack of a premium tenant.
-func StackName(tenantID string) string { return access.DedicatedTablePrefix + tenantID }
+// StackName is the CloudFormation stack of a premium tenant in stage (named
+// as its table, access.DedicatedTable).
+func StackName(stage, tenantID string) string { return access.DedicatedTable(stage, tenantID) }
 
 // ensureStack creates the tenant's stack unless it exists and returns its
-// table once the stack is complete. While CloudFormation works, it schedules
-// a delayed re-check on the queue and returns errWaiting: the current
-// message is done, and no Lambda waits for minutes.
-func (p *Provisioner) ensureStack(ctx context.Context, rec catalog.Record, keyARN string, d bus.Detail) (string, error) {
-	name := StackName(rec.TenantID)
+// table once the stack is complete. While CloudFormation works, it returns
+// ErrLater: Handle puts a delayed re-check on the queue and the current
+// message is done, so no Lambda waits for minutes.
+func (p *Provisioner) ensureStack(ctx context.Context, rec catalog.Record, keyARN string) (string, error) {
+	name := StackName(p.d.Settings.Stage, rec.TenantID)
 	st, err := p.describeStack(ctx, name)
 	if err != nil {
 		return "", err
@@ -312,10 +365,14 @@ func (p *Provisioner) ensureStack(ctx context.Context, rec catalog.Record, keyAR
 			StackName:    aws.String(name),
 			TemplateBody: aws.String(tenantstack.TemplateBody()),
 			Parameters: []cfntypes.Parameter{
+				{ParameterKey: aws.String(tenantstack.ParamStage), ParameterValue: aws.String(p.d.Settings.Stage)},
 				{ParameterKey: aws.String(tenantstack.ParamTenantID), ParameterValue: aws.String(rec.TenantID)},
 				{ParameterKey: aws.String(tenantstack.ParamKeyArn), ParameterValue: aws.String(keyARN)},
 			},
-			Tags:               []cfntypes.Tag{{Key: aws.String(access.TenantTag), Value: aws.String(rec.TenantID)}},
+			Tags: []cfntypes.Tag{
+				{Key: aws.String(access.TenantTag), Value: aws.String(rec.TenantID)},
+				{Key: aws.String(access.StageTag), Value: aws.String(p.d.Settings.Stage)},
+			},
 			ClientRequestToken: aws.String("create-" + rec.TenantID),
 			OnFailure:          cfntypes.OnFailureDelete,
 		})
@@ -339,14 +396,8 @@ func (p *Provisioner) ensureStack(ctx context.Context, rec catalog.Record, keyAR
 		}
 		return "", fmt.Errorf("stack %s has no %s output", name, tenantstack.OutputTableName)
 	case cfntypes.StackStatusCreateInProgress:
-		if d.Attempt >= MaxChecks {
-			return "", permanent(fmt.Errorf("stack %s still creating after %d checks", name, d.Attempt))
-		}
-		if err := p.scheduleCheck(ctx, d); err != nil {
-			return "", err
-		}
-		return "", errWaiting
+		return "", fmt.Errorf("%w: stack %s is %s", ErrLater, name, st.StackStatus)
 	default:
-		return "", permanent(fmt.Errorf("stack %s is %s: %s", name, st.StackStatus, aws.ToString(st.StackStatusReason)))
+		return "", &failure{"stack_failed", fmt.Sprintf("the tenant's stack %s is %s: %s", name, st.StackStatus, aws.ToString(st.StackStatusReason)), nil}
 	}
 }

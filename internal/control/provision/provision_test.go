@@ -33,6 +33,7 @@ import (
 	"github.com/tessera-saas/tessera/internal/control/tenantkey"
 	"github.com/tessera-saas/tessera/internal/local/pump"
 	"github.com/tessera-saas/tessera/internal/local/testenv"
+	"github.com/tessera-saas/tessera/internal/local/testenv/apievent"
 	"github.com/tessera-saas/tessera/internal/platform/access"
 	"github.com/tessera-saas/tessera/internal/platform/catalog"
 	"github.com/tessera-saas/tessera/internal/platform/directory"
@@ -205,7 +206,7 @@ func TestPremiumOnboardingGetsADedicatedTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := h.assertActive(t, d)
-	if !rec.Placement.Dedicated || rec.Placement.Table != "tessera-tenant-"+d.TenantID {
+	if !rec.Placement.Dedicated || rec.Placement.Table != access.DedicatedTable(h.e.Settings.Stage, d.TenantID) {
 		t.Fatalf("placement %+v, want the dedicated table", rec.Placement)
 	}
 	// Data of the premium tenant lands in its table and nowhere in the pooled one.
@@ -458,7 +459,7 @@ func TestCrashBetweenAnyTwoStepsEndsActive(t *testing.T) {
 			}
 			rec := h.assertActive(t, d)
 			if tc.tier == catalog.TierPremium {
-				out, err := cloudformation.NewFromConfig(h.e.Config).DescribeStacks(h.ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(provision.StackName(d.TenantID))})
+				out, err := cloudformation.NewFromConfig(h.e.Config).DescribeStacks(h.ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(provision.StackName(h.e.Settings.Stage, d.TenantID))})
 				if err != nil || len(out.Stacks) != 1 || !rec.Placement.Dedicated {
 					t.Fatalf("stacks = %v, %v; placement %+v", out, err, rec.Placement)
 				}
@@ -564,6 +565,7 @@ func TestOnboardingThroughTheBus(t *testing.T) {
 			Body:    `{"name":"Bus ` + tier + `","tier":"` + tier + `","adminEmail":"` + email + `"}`}
 		ev.RequestContext.RequestID = "corr-" + tier
 		ev.RequestContext.Authorizer = map[string]any{"claims": map[string]any{"sub": "op", "email": "op@tessera.test", "cognito:groups": "operators"}}
+		ev = apievent.WithToken(t, ev) // the operator API verifies a real operator's token
 		resp, err := tenants.Handle(h.ctx, ev)
 		if err != nil || resp.StatusCode != http.StatusAccepted {
 			t.Fatalf("create %s: %v %d %s", tier, err, resp.StatusCode, resp.Body)

@@ -23,14 +23,18 @@ import (
 	"github.com/tessera-saas/tessera/internal/platform/tenant"
 )
 
-var (
-	// errWaiting: a re-check is scheduled; this delivery is done.
-	errWaiting = errors.New("provision: waiting for the stack")
-	// errPermanent marks failures that no retry can fix.
-	errPermanent = errors.New("provision: permanent failure")
-)
+// errPermanent marks failures that no retry can fix (every *failure is
+// one).
+var errPermanent = errors.New("provision: permanent failure")
 
-func permanent(err error) error { return fmt.Errorf("%w: %w", errPermanent, err) }
+// permanent marks err as a failure no retry fixes, with the generic code
+// permanent_failure unless it is a *failure already.
+func permanent(err error) error {
+	if f := (*failure)(nil); errors.As(err, &f) {
+		return err
+	}
+	return &failure{"permanent_failure", readable(err), err}
+}
 
 // describeStack returns the stack, or nil when there is none.
 func (p *Provisioner) describeStack(ctx context.Context, name string) (*cfntypes.Stack, error) {
@@ -50,17 +54,20 @@ func (p *Provisioner) describeStack(ctx context.Context, name string) (*cfntypes
 	return nil, nil
 }
 
-// scheduleCheck sends a delayed TenantProvisioningCheck to the
-// provisioner's own queue.
-func (p *Provisioner) scheduleCheck(ctx context.Context, d bus.Detail) error {
-	d.Attempt++
+// resend puts event dt with detail d on the provisioner's own queue, to be
+// delivered after delay (at most SQS's 15 minutes), as an EventBridge rule
+// target would receive it.
+func (p *Provisioner) resend(ctx context.Context, dt bus.DetailType, d bus.Detail, delay time.Duration) error {
 	d.SchemaVersion = bus.SchemaVersion
+	if err := bus.Validate(dt, d); err != nil {
+		return fmt.Errorf("re-check of %s: %w", d.TenantID, err)
+	}
 	detail, err := json.Marshal(d)
 	if err != nil {
 		return err
 	}
 	body, err := json.Marshal(map[string]any{
-		"version": "0", "id": bus.NewCorrelationID(), "detail-type": string(bus.TenantProvisioningCheck),
+		"version": "0", "id": bus.NewCorrelationID(), "detail-type": string(dt),
 		"source": bus.Source, "account": p.d.Account, "time": time.Now().UTC().Format("2006-01-02T15:04:05Z"),
 		"region": p.d.Settings.Region(), "resources": []string{}, "detail": json.RawMessage(detail),
 	})
@@ -68,31 +75,57 @@ func (p *Provisioner) scheduleCheck(ctx context.Context, d bus.Detail) error {
 		return err
 	}
 	_, err = p.d.Queue.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(p.d.QueueURL),
-		MessageBody: aws.String(string(body)), DelaySeconds: int32(p.d.CheckDelay.Seconds())})
+		MessageBody: aws.String(string(body)), DelaySeconds: int32(min(delay, maxDelay).Seconds())})
 	if err != nil {
-		return fmt.Errorf("schedule stack check: %w", err)
+		return fmt.Errorf("schedule re-check of %s: %w", d.TenantID, err)
 	}
 	return nil
 }
 
+// failure is a permanent failure with a stable reason: a code and a
+// sentence an operator can act on, shown in the tenant's reason and its
+// TenantProvisioningFailed event instead of the raw error (which holds SDK
+// details such as request ids, and is logged where it happens).
+type failure struct {
+	code, msg string
+	cause     error
+}
+
+func (f *failure) Error() string        { return f.code + ": " + f.msg }
+func (f *failure) Is(target error) bool { return target == errPermanent }
+func (f *failure) Unwrap() error        { return f.cause }
+
 // ensureAdmin creates the tenant's first admin in the user pool and records
-// it in the tenant's own data, both idempotently.
+// it (by its sub) in the tenant's own data, both idempotently. An email the
+// pool refuses, or one that is somebody else's, fails onboarding at once; a
+// pool over its limits (such as its daily email quota) is retried later,
+// never a failure.
 func (p *Provisioner) ensureAdmin(ctx context.Context, rec catalog.Record) error {
 	if rec.AdminEmail == "" {
 		return nil
 	}
 	u, err := p.d.Users.Create(ctx, rec.TenantID, tenant.RoleAdmin, rec.AdminEmail)
-	if errors.Is(err, directory.ErrOtherTenant) {
-		return permanent(fmt.Errorf("admin email is a user of another tenant"))
-	}
-	if err != nil && !errors.Is(err, directory.ErrUserExists) {
+	var f *failure
+	switch {
+	case errors.Is(err, directory.ErrOtherTenant):
+		f = &failure{"admin_email_taken", "the admin email is a user of another tenant", err}
+	case errors.Is(err, directory.ErrInvalidUser):
+		f = &failure{"admin_email_rejected", "the user pool refused the admin email", err}
+	case errors.Is(err, directory.ErrTryLater):
+		return fmt.Errorf("%w: create admin: %w", ErrLater, err)
+	case err != nil && !errors.Is(err, directory.ErrUserExists):
 		return err
+	}
+	if f != nil {
+		p.d.Log.Warn("admin user refused", "tenantId", rec.TenantID, "reason", f.code, "error", err.Error())
+		return f
 	}
 	data, err := p.data(rec)
 	if err != nil {
 		return err
 	}
-	return data.PutUser(ctx, store.UserRecord{Email: rec.AdminEmail, Role: string(tenant.RoleAdmin), Sub: u.Sub})
+	_, err = data.PutUser(ctx, store.UserRecord{Email: rec.AdminEmail, Role: string(tenant.RoleAdmin), Sub: u.Sub})
+	return err
 }
 
 // data is the tenant's own data, for the provisioner acting as the tenant:
@@ -122,14 +155,21 @@ func (p *Provisioner) offboard(ctx context.Context, d bus.Detail) error {
 	if err := p.d.APIKeys.Delete(ctx, rec.TenantID); err != nil {
 		return err
 	}
-	// 2. Users: every user the tenant recorded, and its first admin.
-	if rec.Placement.Table != "" {
-		emails, err := p.userEmails(ctx, rec)
+	// 2. Users: every user the tenant recorded, by sub (users can change
+	// their email; the sub never changes), and its first admin by email
+	// (in case its record was never written; a user of another tenant is
+	// never deleted).
+	listed, err := p.usersListed(ctx, rec)
+	if err != nil {
+		return err
+	}
+	if listed {
+		subs, err := p.userSubs(ctx, rec)
 		if err != nil {
 			return err
 		}
-		for _, e := range emails {
-			if err := p.d.Users.Delete(ctx, rec.TenantID, e); err != nil && !errors.Is(err, directory.ErrOtherTenant) {
+		for _, sub := range subs {
+			if err := p.d.Users.Delete(ctx, rec.TenantID, sub); err != nil && !errors.Is(err, directory.ErrOtherTenant) {
 				return err
 			}
 		}
@@ -157,7 +197,7 @@ func (p *Provisioner) offboard(ctx context.Context, d bus.Detail) error {
 	}
 	// 4. The key: disabled now, deleted after the waiting period. Every copy
 	// of the data, backups included, is unreadable from here on.
-	if err := tenantkey.Retire(ctx, p.d.Keys, rec.TenantID, KeyDeletionDays); err != nil {
+	if err := tenantkey.Retire(ctx, p.d.Keys, p.d.Settings.Stage, rec.TenantID, KeyDeletionDays); err != nil {
 		return err // (a tenant without a key, or one already retired, is success)
 	}
 	ev, err := outbox.Event(bus.TenantOffboarded, bus.Detail{TenantID: rec.TenantID, Tier: string(rec.Tier), CorrelationID: d.CorrelationID})
@@ -172,12 +212,29 @@ func (p *Provisioner) offboard(ctx context.Context, d bus.Detail) error {
 	return nil
 }
 
-func (p *Provisioner) userEmails(ctx context.Context, rec catalog.Record) ([]string, error) {
+// usersListed reports whether the tenant's table still lists its users. A
+// dedicated table whose stack is being deleted, or is gone, does not: that
+// began in step 3 of an earlier run, after step 2 had removed the users.
+func (p *Provisioner) usersListed(ctx context.Context, rec catalog.Record) (bool, error) {
+	if rec.Placement.Table == "" {
+		return false, nil
+	}
+	if !rec.Placement.Dedicated {
+		return true, nil
+	}
+	st, err := p.describeStack(ctx, StackName(p.d.Settings.Stage, rec.TenantID))
+	if err != nil {
+		return false, err
+	}
+	return st != nil && st.StackStatus != cfntypes.StackStatusDeleteInProgress, nil
+}
+
+func (p *Provisioner) userSubs(ctx context.Context, rec catalog.Record) ([]string, error) {
 	data, err := p.data(rec)
 	if err != nil {
 		return nil, err
 	}
-	var emails []string
+	var subs []string
 	req := store.PageRequest{Limit: 100}
 	for {
 		page, err := data.ListUsers(ctx, req)
@@ -185,17 +242,17 @@ func (p *Provisioner) userEmails(ctx context.Context, rec catalog.Record) ([]str
 			return nil, err
 		}
 		for _, u := range page.Items {
-			emails = append(emails, u.Email)
+			subs = append(subs, u.Sub)
 		}
 		if page.Next == "" {
-			return emails, nil
+			return subs, nil
 		}
 		req.Cursor = page.Next
 	}
 }
 
 func (p *Provisioner) deleteStack(ctx context.Context, tenantID string) error {
-	name := StackName(tenantID)
+	name := StackName(p.d.Settings.Stage, tenantID)
 	st, err := p.describeStack(ctx, name)
 	if err != nil || st == nil {
 		return err
@@ -216,10 +273,7 @@ func (p *Provisioner) deleteStack(ctx context.Context, tenantID string) error {
 
 // fail marks the tenant FAILED with the reason and announces it.
 func (p *Provisioner) fail(ctx context.Context, d bus.Detail, cause error) error {
-	reason := cause.Error()
-	if len(reason) > 300 {
-		reason = reason[:300]
-	}
+	reason := reasonOf(cause)
 	ev, err := outbox.Event(bus.TenantProvisioningFailed, bus.Detail{TenantID: d.TenantID, Tier: d.Tier, CorrelationID: d.CorrelationID, Reason: reason})
 	if err != nil {
 		return err

@@ -22,8 +22,7 @@ type KMS interface {
 	DescribeKey(ctx context.Context, in *kms.DescribeKeyInput, optFns ...func(*kms.Options)) (*kms.DescribeKeyOutput, error)
 	DisableKey(ctx context.Context, in *kms.DisableKeyInput, optFns ...func(*kms.Options)) (*kms.DisableKeyOutput, error)
 	ScheduleKeyDeletion(ctx context.Context, in *kms.ScheduleKeyDeletionInput, optFns ...func(*kms.Options)) (*kms.ScheduleKeyDeletionOutput, error)
-	ListKeys(ctx context.Context, in *kms.ListKeysInput, optFns ...func(*kms.Options)) (*kms.ListKeysOutput, error)
-	ListResourceTags(ctx context.Context, in *kms.ListResourceTagsInput, optFns ...func(*kms.Options)) (*kms.ListResourceTagsOutput, error)
+	TagResource(ctx context.Context, in *kms.TagResourceInput, optFns ...func(*kms.Options)) (*kms.TagResourceOutput, error)
 }
 
 // Deletion windows KMS allows, in days.
@@ -40,13 +39,30 @@ var (
 	// ErrInvalidTenantID means the tenant id cannot name a key alias. No KMS
 	// call was made.
 	ErrInvalidTenantID = errors.New("tenantkey: invalid tenant id")
+	// ErrInvalidStage means the stage cannot name a key alias. No KMS call
+	// was made.
+	ErrInvalidStage = errors.New("tenantkey: invalid stage")
 	// ErrRetired means the tenant's key is pending deletion: the tenant was
 	// offboarded and its data crypto-shredded. Ensure does not make a new key.
 	ErrRetired = errors.New("tenantkey: key is pending deletion")
 )
 
-// Alias is the alias of tenantID's key.
-func Alias(tenantID string) string { return access.KeyAliasPrefix + tenantID }
+// Alias is the alias of tenantID's key in stage.
+func Alias(stage, tenantID string) string { return access.KeyAlias(stage, tenantID) }
+
+// validate checks the stage (1 to 12 lowercase letters and digits, beginning
+// with a letter, as infra's stage pattern) and the tenant id.
+func validate(stage, tenantID string) error {
+	ok := len(stage) >= 1 && len(stage) <= 12 && stage[0] >= 'a' && stage[0] <= 'z'
+	for i := 0; ok && i < len(stage); i++ {
+		c := stage[i]
+		ok = c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
+	}
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrInvalidStage, stage)
+	}
+	return ValidateTenantID(tenantID)
+}
 
 // ValidateTenantID checks that id can name a key: 2 to 63 lowercase letters,
 // digits or '-', beginning with a letter or digit.
@@ -64,59 +80,86 @@ func ValidateTenantID(id string) error {
 	return nil
 }
 
-// Ensure returns the ARN of tenantID's key, creating the key and its alias if
-// they do not exist. A new key is symmetric (ENCRYPT_DECRYPT), tagged
-// tenantId=<tenantID>, and gets policy as its key policy when policy is not
-// empty (otherwise KMS applies its default policy).
+// Ensure returns the ARN of tenantID's key in stage, creating the key and
+// its alias if they do not exist. The alias alone says which key is the
+// tenant's. A new key is symmetric (ENCRYPT_DECRYPT) and gets policy as its
+// key policy when policy is not empty (otherwise KMS applies its default
+// policy). It is created untagged, aliased, and then tagged tenantId=<id>
+// and stage=<stage> (access.KeyTags): tags on CreateKey need kms:TagResource
+// in an IAM policy on every key of the account, while the tenant key's own
+// policy lets the provisioner set exactly these two tags on this one key
+// (access.TenantKeyPolicy). Ensure sets the tags again on an existing key
+// (they can only be set to these values), which completes a key whose
+// tagging a crash interrupted.
 //
-// Ensure is idempotent and safe to run concurrently for one tenant: the alias
-// decides which key is the tenant's. A caller whose CreateAlias loses the race
-// schedules the deletion of the key it just made and returns the winner's.
-// A key whose alias could not be created for another reason is scheduled for
-// deletion too, so no unreachable key is left to pay for. A process that dies
-// between CreateKey and CreateAlias does leave one behind (tagged, without an
-// alias); the next Ensure makes a fresh key. An existing key is returned
-// whatever its state, except pending deletion (ErrRetired): enabling a
-// disabled key is the lifecycle's decision, not Ensure's.
-func Ensure(ctx context.Context, c KMS, tenantID string, policy []byte) (string, error) {
-	if err := ValidateTenantID(tenantID); err != nil {
+// Ensure is idempotent and safe to run concurrently for one tenant. A
+// caller whose CreateAlias loses the race schedules the deletion of the key
+// it just made and returns the winner's. A key whose alias could not be
+// created for another reason is scheduled for deletion too, so no
+// unreachable key is left to pay for. A process that dies between CreateKey
+// and CreateAlias (or loses CreateKey's response) does leave one behind:
+// untagged and without an alias, so nothing refers to it or mistakes it for
+// the tenant's key; the next Ensure makes a fresh key. An existing key is
+// returned whatever its state, except pending deletion (ErrRetired):
+// enabling a disabled key is the lifecycle's decision, not Ensure's.
+func Ensure(ctx context.Context, c KMS, stage, tenantID string, policy []byte) (string, error) {
+	if err := validate(stage, tenantID); err != nil {
 		return "", fmt.Errorf("ensure key: %w", err)
 	}
-	alias := Alias(tenantID)
-	arn, found, err := describe(ctx, c, alias)
+	arn, found, err := describe(ctx, c, Alias(stage, tenantID))
 	if err != nil {
 		return "", fmt.Errorf("ensure key of %s: %w", tenantID, err)
 	}
-	if found {
-		return arn, nil
+	if !found {
+		in := &kms.CreateKeyInput{
+			KeyUsage:    types.KeyUsageTypeEncryptDecrypt,
+			KeySpec:     types.KeySpecSymmetricDefault,
+			Description: aws.String("Tessera " + stage + " tenant " + tenantID),
+		}
+		if len(policy) > 0 {
+			in.Policy = aws.String(string(policy))
+			// KMS's lockout check wants the caller able to replace the
+			// policy later. The provisioner, on purpose, cannot (it holds
+			// no kms:PutKeyPolicy); the account root can, so the key stays
+			// manageable by the account's administrators
+			// (access.TenantKeyPolicy).
+			in.BypassPolicyLockoutSafetyCheck = true
+		}
+		out, err := c.CreateKey(ctx, in)
+		if err != nil {
+			return "", fmt.Errorf("ensure key of %s: create key: %w", tenantID, err)
+		}
+		if out.KeyMetadata == nil || out.KeyMetadata.Arn == nil {
+			return "", fmt.Errorf("ensure key of %s: create key: no key ARN in response", tenantID)
+		}
+		if arn, err = claimAlias(ctx, c, stage, tenantID, *out.KeyMetadata.Arn); err != nil {
+			return "", err
+		}
 	}
+	if err := tag(ctx, c, stage, tenantID, arn); err != nil {
+		return "", err
+	}
+	return arn, nil
+}
 
-	in := &kms.CreateKeyInput{
-		KeyUsage:    types.KeyUsageTypeEncryptDecrypt,
-		KeySpec:     types.KeySpecSymmetricDefault,
-		Description: aws.String("Tessera tenant " + tenantID),
-		Tags:        []types.Tag{{TagKey: aws.String(access.TenantTag), TagValue: aws.String(tenantID)}},
+// tag sets the tenant and stage tags of the tenant's key.
+func tag(ctx context.Context, c KMS, stage, tenantID, arn string) error {
+	tags := access.KeyTags(stage, tenantID)
+	in := &kms.TagResourceInput{KeyId: aws.String(arn)}
+	for _, k := range []string{access.TenantTag, access.StageTag} {
+		in.Tags = append(in.Tags, types.Tag{TagKey: aws.String(k), TagValue: aws.String(tags[k])})
 	}
-	if len(policy) > 0 {
-		in.Policy = aws.String(string(policy))
+	if _, err := c.TagResource(ctx, in); err != nil {
+		return fmt.Errorf("ensure key of %s: tag key %s: %w", tenantID, arn, err)
 	}
-	out, err := c.CreateKey(ctx, in)
-	if err != nil {
-		return "", fmt.Errorf("ensure key of %s: create key: %w", tenantID, err)
-	}
-	if out.KeyMetadata == nil || out.KeyMetadata.Arn == nil {
-		return "", fmt.Errorf("ensure key of %s: create key: no key ARN in response", tenantID)
-	}
-	mine := *out.KeyMetadata.Arn
-
-	return claimAlias(ctx, c, tenantID, mine)
+	return nil
 }
 
 // claimAlias points the tenant's alias at key, unless another key holds it.
 // It returns the key the alias points to afterwards; a key of ours that
 // lost is scheduled for deletion, so no unreachable key is left behind.
-func claimAlias(ctx context.Context, c KMS, tenantID, mine string) (string, error) {
-	alias := Alias(tenantID)
+func claimAlias(ctx context.Context, c KMS, stage, tenantID, mine string) (string, error) {
+	alias := Alias(stage, tenantID)
 	_, aliasErr := c.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String(alias), TargetKeyId: aws.String(mine)})
 	if aliasErr == nil {
 		return mine, nil
@@ -150,80 +193,33 @@ func sameKey(a, b string) bool {
 	return id(a) == id(b)
 }
 
-// EnsureRecovering is Ensure for a retry after a crash: when the tenant has
-// no alias yet, it first looks for a key tagged with the tenant that an
-// earlier attempt created but never aliased, and adopts it (scheduling any
-// further orphans for deletion) instead of making another. The search lists
-// the account's keys, so callers use it only when an earlier attempt may
-// have created a key.
-func EnsureRecovering(ctx context.Context, c KMS, tenantID string, policy []byte) (string, error) {
-	if err := ValidateTenantID(tenantID); err != nil {
-		return "", fmt.Errorf("ensure key: %w", err)
-	}
-	arn, found, err := describe(ctx, c, Alias(tenantID))
-	if err != nil {
-		return "", fmt.Errorf("ensure key of %s: %w", tenantID, err)
-	}
-	if found {
-		return arn, nil
-	}
-	orphans, err := taggedKeys(ctx, c, tenantID)
-	if err != nil {
-		return "", err
-	}
-	if len(orphans) == 0 {
-		return Ensure(ctx, c, tenantID, policy)
-	}
-	for _, extra := range orphans[1:] {
-		if err := discard(ctx, c, extra); err != nil {
-			return "", fmt.Errorf("ensure key of %s: discard orphan %s: %w", tenantID, extra, err)
-		}
-	}
-	return claimAlias(ctx, c, tenantID, orphans[0])
+// EnsureRecovering is Ensure for a retry after a crash. It finds the key an
+// earlier attempt made by the tenant's alias (DescribeKey on
+// "alias/tessera/<stage>/tenant/<id>"), as Ensure does, and never by
+// listing the account's keys and their tags: a tag proves nothing (whoever
+// may tag keys can give any key the tenant's tags), while only the
+// provisioner and the account's administrators can create the tenant's
+// alias. A key an earlier attempt created but never aliased is untagged
+// (Ensure tags after aliasing) and stays unused; a key it aliased but never
+// tagged gets its tags now.
+func EnsureRecovering(ctx context.Context, c KMS, stage, tenantID string, policy []byte) (string, error) {
+	return Ensure(ctx, c, stage, tenantID, policy)
 }
 
-// taggedKeys lists the enabled keys tagged tenantId=<tenantID>.
-func taggedKeys(ctx context.Context, c KMS, tenantID string) ([]string, error) {
-	var out []string
-	p := kms.NewListKeysPaginator(c, &kms.ListKeysInput{})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list keys: %w", err)
-		}
-		for _, k := range page.Keys {
-			tags, err := c.ListResourceTags(ctx, &kms.ListResourceTagsInput{KeyId: k.KeyId})
-			if err != nil {
-				continue // a key we may not read is not ours
-			}
-			for _, t := range tags.Tags {
-				if aws.ToString(t.TagKey) != access.TenantTag || aws.ToString(t.TagValue) != tenantID {
-					continue
-				}
-				md, err := metadata(ctx, c, aws.ToString(k.KeyArn))
-				if err == nil && md.KeyState == types.KeyStateEnabled {
-					out = append(out, aws.ToString(md.Arn))
-				}
-			}
-		}
-	}
-	return out, nil
-}
-
-// Retire disables tenantID's key and schedules its deletion after pendingDays
+// Retire disables tenantID's key in stage and schedules its deletion after pendingDays
 // (7 to 30). Once it has run, nothing can use the key: every value sealed
 // under it is unreadable, backups included. Retire is idempotent: a key
 // already pending deletion, or no key at all under the tenant's alias, is
 // success. The alias is kept, so Ensure reports ErrRetired rather than
 // silently making the tenant a new key; KMS deletes it with the key.
-func Retire(ctx context.Context, c KMS, tenantID string, pendingDays int32) error {
-	if err := ValidateTenantID(tenantID); err != nil {
+func Retire(ctx context.Context, c KMS, stage, tenantID string, pendingDays int32) error {
+	if err := validate(stage, tenantID); err != nil {
 		return fmt.Errorf("retire key: %w", err)
 	}
 	if pendingDays < MinPendingDays || pendingDays > MaxPendingDays {
 		return fmt.Errorf("retire key of %s: pending window %d days, want %d..%d", tenantID, pendingDays, MinPendingDays, MaxPendingDays)
 	}
-	md, err := metadata(ctx, c, Alias(tenantID))
+	md, err := metadata(ctx, c, Alias(stage, tenantID))
 	var nf *types.NotFoundException
 	switch {
 	case errors.As(err, &nf):

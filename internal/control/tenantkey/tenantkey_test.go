@@ -24,6 +24,9 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 
+// stage is the stage of the tests' keys.
+const stage = "local"
+
 func newTenantID(t *testing.T) string {
 	t.Helper()
 	b := make([]byte, 8)
@@ -32,7 +35,7 @@ func newTenantID(t *testing.T) string {
 }
 
 func TestAlias(t *testing.T) {
-	if got, want := tenantkey.Alias("t-01abc"), "alias/tessera/tenant/t-01abc"; got != want {
+	if got, want := tenantkey.Alias("dev", "t-01abc"), "alias/tessera/dev/tenant/t-01abc"; got != want {
 		t.Fatalf("Alias = %q, want %q", got, want)
 	}
 }
@@ -88,25 +91,30 @@ func (r refuse) DisableKey(context.Context, *kms.DisableKeyInput, ...func(*kms.O
 func (r refuse) ScheduleKeyDeletion(context.Context, *kms.ScheduleKeyDeletionInput, ...func(*kms.Options)) (*kms.ScheduleKeyDeletionOutput, error) {
 	return nil, r.fail()
 }
-func (r refuse) ListKeys(context.Context, *kms.ListKeysInput, ...func(*kms.Options)) (*kms.ListKeysOutput, error) {
-	return nil, r.fail()
-}
-func (r refuse) ListResourceTags(context.Context, *kms.ListResourceTagsInput, ...func(*kms.Options)) (*kms.ListResourceTagsOutput, error) {
+func (r refuse) TagResource(context.Context, *kms.TagResourceInput, ...func(*kms.Options)) (*kms.TagResourceOutput, error) {
 	return nil, r.fail()
 }
 
 func TestInvalidInputMakesNoCall(t *testing.T) {
 	ctx := context.Background()
 	for _, id := range []string{"", "A", "t#1", "../x"} {
-		if _, err := tenantkey.Ensure(ctx, refuse{t}, id, nil); !errors.Is(err, tenantkey.ErrInvalidTenantID) {
+		if _, err := tenantkey.Ensure(ctx, refuse{t}, stage, id, nil); !errors.Is(err, tenantkey.ErrInvalidTenantID) {
 			t.Errorf("Ensure(%q) = %v, want ErrInvalidTenantID", id, err)
 		}
-		if err := tenantkey.Retire(ctx, refuse{t}, id, 7); !errors.Is(err, tenantkey.ErrInvalidTenantID) {
+		if err := tenantkey.Retire(ctx, refuse{t}, stage, id, 7); !errors.Is(err, tenantkey.ErrInvalidTenantID) {
 			t.Errorf("Retire(%q) = %v, want ErrInvalidTenantID", id, err)
 		}
 	}
+	for _, st := range []string{"", "Dev", "dev-1", "d/x", "0dev", "abcdefghijklm"} {
+		if _, err := tenantkey.Ensure(ctx, refuse{t}, st, "t-ok", nil); !errors.Is(err, tenantkey.ErrInvalidStage) {
+			t.Errorf("Ensure in stage %q = %v, want ErrInvalidStage", st, err)
+		}
+		if err := tenantkey.Retire(ctx, refuse{t}, st, "t-ok", 7); !errors.Is(err, tenantkey.ErrInvalidStage) {
+			t.Errorf("Retire in stage %q = %v, want ErrInvalidStage", st, err)
+		}
+	}
 	for _, days := range []int32{0, 6, 31} {
-		if err := tenantkey.Retire(ctx, refuse{t}, "t-ok", days); err == nil {
+		if err := tenantkey.Retire(ctx, refuse{t}, stage, "t-ok", days); err == nil {
 			t.Errorf("Retire with %d days: no error", days)
 		}
 	}
@@ -114,7 +122,7 @@ func TestInvalidInputMakesNoCall(t *testing.T) {
 
 func policyFor(tenantID string) []byte {
 	return access.TenantKeyPolicy(access.KeyPolicyParams{
-		Partition: "aws", Account: emulator.Account, TenantID: tenantID,
+		Stage: stage, Partition: "aws", Account: emulator.Account, TenantID: tenantID,
 		DataAccessRoleARN: "arn:aws:iam::" + emulator.Account + ":role/" + access.RoleName,
 		AdminRoleARN:      "arn:aws:iam::" + emulator.Account + ":root",
 	}).JSON()
@@ -157,11 +165,11 @@ func TestEnsureIsIdempotent(t *testing.T) {
 	id := newTenantID(t)
 	policy := policyFor(id)
 
-	first, err := tenantkey.Ensure(ctx, c, id, policy)
+	first, err := tenantkey.Ensure(ctx, c, stage, id, policy)
 	if err != nil {
 		t.Fatalf("first Ensure: %v", err)
 	}
-	second, err := tenantkey.Ensure(ctx, c, id, policy)
+	second, err := tenantkey.Ensure(ctx, c, stage, id, policy)
 	if err != nil {
 		t.Fatalf("second Ensure: %v", err)
 	}
@@ -176,7 +184,7 @@ func TestEnsureIsIdempotent(t *testing.T) {
 		t.Fatalf("keys tagged %s = %v, want only %s, enabled", id, keys, first)
 	}
 
-	d, err := c.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(tenantkey.Alias(id))})
+	d, err := c.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(tenantkey.Alias(stage, id))})
 	if err != nil {
 		t.Fatalf("describe alias: %v", err)
 	}
@@ -198,6 +206,16 @@ func TestEnsureIsIdempotent(t *testing.T) {
 	}
 }
 
+// stateOf returns the state of key arn.
+func stateOf(t *testing.T, c *kms.Client, arn string) types.KeyState {
+	t.Helper()
+	d, err := c.DescribeKey(context.Background(), &kms.DescribeKeyInput{KeyId: aws.String(arn)})
+	if err != nil {
+		t.Fatalf("describe %s: %v", arn, err)
+	}
+	return d.KeyMetadata.KeyState
+}
+
 func mustJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
 
 // raceKMS makes two Ensure calls collide: CreateAlias waits until both have
@@ -208,10 +226,17 @@ type raceKMS struct {
 	*kms.Client
 	created sync.WaitGroup
 	alias   sync.Mutex
+	mu      sync.Mutex
+	keys    []string // every key CreateKey made
 }
 
 func (r *raceKMS) CreateKey(ctx context.Context, in *kms.CreateKeyInput, o ...func(*kms.Options)) (*kms.CreateKeyOutput, error) {
 	out, err := r.Client.CreateKey(ctx, in, o...)
+	if err == nil {
+		r.mu.Lock()
+		r.keys = append(r.keys, aws.ToString(out.KeyMetadata.Arn))
+		r.mu.Unlock()
+	}
 	r.created.Done()
 	return out, err
 }
@@ -240,7 +265,7 @@ func TestEnsureConcurrentForOneTenant(t *testing.T) {
 	arns := make([]string, 2)
 	errs := make([]error, 2)
 	for i := range 2 {
-		wg.Go(func() { arns[i], errs[i] = tenantkey.Ensure(context.Background(), r, id, policyFor(id)) })
+		wg.Go(func() { arns[i], errs[i] = tenantkey.Ensure(context.Background(), r, stage, id, policyFor(id)) })
 	}
 	wg.Wait()
 	for i, err := range errs {
@@ -251,18 +276,21 @@ func TestEnsureConcurrentForOneTenant(t *testing.T) {
 	if arns[0] != arns[1] {
 		t.Fatalf("concurrent Ensure returned %s and %s", arns[0], arns[1])
 	}
-	keys := keysOf(t, c, id)
-	if len(keys) != 2 {
-		t.Fatalf("keys tagged %s = %v, want the winner's and the loser's", id, keys)
+	if len(r.keys) != 2 {
+		t.Fatalf("keys created = %v, want the winner's and the loser's", r.keys)
 	}
-	for arn, state := range keys {
+	for _, arn := range r.keys {
 		want := types.KeyStatePendingDeletion
 		if arn == arns[0] {
 			want = types.KeyStateEnabled
 		}
-		if state != want {
+		if state := stateOf(t, c, arn); state != want {
 			t.Errorf("key %s is %s, want %s", arn, state, want)
 		}
+	}
+	// Only the tenant's key carries the tenant's tags.
+	if keys := keysOf(t, c, id); len(keys) != 1 || keys[arns[0]] != types.KeyStateEnabled {
+		t.Errorf("keys tagged %s = %v, want only the winner %s", id, keys, arns[0])
 	}
 }
 
@@ -289,18 +317,20 @@ func TestEnsureLeavesNoKeyWithoutAlias(t *testing.T) {
 	c := kms.NewFromConfig(e.Config)
 	id := newTenantID(t)
 	f := &failAlias{Client: c}
-	if _, err := tenantkey.Ensure(context.Background(), f, id, nil); err == nil {
+	if _, err := tenantkey.Ensure(context.Background(), f, stage, id, nil); err == nil {
 		t.Fatal("Ensure succeeded although CreateAlias failed")
 	}
 	if f.created == "" {
 		t.Fatal("no key was created")
 	}
-	keys := keysOf(t, c, id)
-	if keys[f.created] != types.KeyStatePendingDeletion || len(keys) != 1 {
-		t.Fatalf("keys tagged %s = %v, want %s pending deletion", id, keys, f.created)
+	if state := stateOf(t, c, f.created); state != types.KeyStatePendingDeletion {
+		t.Fatalf("key %s without alias is %s, want pending deletion", f.created, state)
+	}
+	if keys := keysOf(t, c, id); len(keys) != 0 {
+		t.Fatalf("keys tagged %s = %v, want none: a key is tagged once it holds the alias", id, keys)
 	}
 	// Without a policy, KMS applies its default one: the key still works.
-	arn, err := tenantkey.Ensure(context.Background(), c, id, nil)
+	arn, err := tenantkey.Ensure(context.Background(), c, stage, id, nil)
 	if err != nil || arn == f.created {
 		t.Fatalf("Ensure after failure = %s, %v; want a new key", arn, err)
 	}
@@ -311,7 +341,7 @@ func TestRetire(t *testing.T) {
 	c := kms.NewFromConfig(e.Config)
 	ctx := context.Background()
 	id := newTenantID(t)
-	arn, err := tenantkey.Ensure(ctx, c, id, policyFor(id))
+	arn, err := tenantkey.Ensure(ctx, c, stage, id, policyFor(id))
 	if err != nil {
 		t.Fatalf("Ensure: %v", err)
 	}
@@ -326,7 +356,7 @@ func TestRetire(t *testing.T) {
 		t.Fatalf("GenerateDataKey before Retire: %v", err)
 	}
 
-	if err := tenantkey.Retire(ctx, c, id, 7); err != nil {
+	if err := tenantkey.Retire(ctx, c, stage, id, 7); err != nil {
 		t.Fatalf("Retire: %v", err)
 	}
 	err = gen()
@@ -338,13 +368,13 @@ func TestRetire(t *testing.T) {
 		t.Fatalf("key state after Retire: %v", keys)
 	}
 
-	if err := tenantkey.Retire(ctx, c, id, 7); err != nil {
+	if err := tenantkey.Retire(ctx, c, stage, id, 7); err != nil {
 		t.Errorf("second Retire: %v", err)
 	}
-	if _, err := tenantkey.Ensure(ctx, c, id, policyFor(id)); !errors.Is(err, tenantkey.ErrRetired) {
+	if _, err := tenantkey.Ensure(ctx, c, stage, id, policyFor(id)); !errors.Is(err, tenantkey.ErrRetired) {
 		t.Errorf("Ensure after Retire = %v, want ErrRetired", err)
 	}
-	if err := tenantkey.Retire(ctx, c, newTenantID(t), 7); err != nil {
+	if err := tenantkey.Retire(ctx, c, stage, newTenantID(t), 7); err != nil {
 		t.Errorf("Retire of a tenant without a key: %v", err)
 	}
 }
@@ -354,14 +384,14 @@ func TestRetireDisabledKey(t *testing.T) {
 	c := kms.NewFromConfig(e.Config)
 	ctx := context.Background()
 	id := newTenantID(t)
-	arn, err := tenantkey.Ensure(ctx, c, id, nil)
+	arn, err := tenantkey.Ensure(ctx, c, stage, id, nil)
 	if err != nil {
 		t.Fatalf("Ensure: %v", err)
 	}
 	if _, err := c.DisableKey(ctx, &kms.DisableKeyInput{KeyId: aws.String(arn)}); err != nil {
 		t.Fatalf("disable: %v", err)
 	}
-	if err := tenantkey.Retire(ctx, c, id, 30); err != nil {
+	if err := tenantkey.Retire(ctx, c, stage, id, 30); err != nil {
 		t.Fatalf("Retire of a disabled key: %v", err)
 	}
 	if keys := keysOf(t, c, id); keys[arn] != types.KeyStatePendingDeletion {

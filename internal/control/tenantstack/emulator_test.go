@@ -14,6 +14,7 @@ import (
 
 	"github.com/tessera-saas/tessera/internal/control/tenantstack"
 	"github.com/tessera-saas/tessera/internal/local/testenv"
+	"github.com/tessera-saas/tessera/internal/platform/access"
 	"github.com/tessera-saas/tessera/internal/platform/tenant"
 )
 
@@ -26,11 +27,12 @@ func TestTemplateCreatesAUsableTable(t *testing.T) {
 	ctx := context.Background()
 	cfn := cloudformation.NewFromConfig(e.Config)
 	id := tenant.NewID()
-	name := "tessera-tenant-" + id
+	name := access.DedicatedTable(e.Settings.Stage, id)
 	_, err := cfn.CreateStack(ctx, &cloudformation.CreateStackInput{
 		StackName:    aws.String(name),
 		TemplateBody: aws.String(tenantstack.TemplateBody()),
 		Parameters: []cfntypes.Parameter{
+			{ParameterKey: aws.String(tenantstack.ParamStage), ParameterValue: aws.String(e.Settings.Stage)},
 			{ParameterKey: aws.String(tenantstack.ParamTenantID), ParameterValue: aws.String(id)},
 			{ParameterKey: aws.String(tenantstack.ParamKeyArn), ParameterValue: aws.String("arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000")},
 		},

@@ -7,8 +7,10 @@ import (
 
 // Names of the template's parameters and outputs.
 const (
-	// ParamTenantID is the tenant id; the table is named
-	// "tessera-tenant-<TenantId>".
+	// ParamStage is the deployment's stage and ParamTenantID the tenant id;
+	// the table is named "tessera-<Stage>-tenant-<TenantId>"
+	// (access.DedicatedTable) and tagged tenantId and stage.
+	ParamStage    = "Stage"
 	ParamTenantID = "TenantId"
 	// ParamKeyArn is the ARN of the tenant's customer managed KMS key, which
 	// the provisioner creates through the KMS API before the stack.
@@ -21,6 +23,11 @@ const (
 // TenantIDPattern is the AllowedPattern of ParamTenantID: generated,
 // lowercase tenant ids, which can never contain '#', '*' or '?'.
 const TenantIDPattern = `^[a-z0-9][a-z0-9-]{1,62}$`
+
+// StagePattern is the AllowedPattern of ParamStage: infra's stage names
+// (lowercase letters and digits, no '-', so that no stage's table prefix is
+// another's).
+const StagePattern = `^[a-z][a-z0-9]{0,11}$`
 
 //go:embed TenantStack.template.json
 var template []byte

@@ -23,13 +23,16 @@ func TestTemplateNames(t *testing.T) {
 	if err := json.Unmarshal(tenantstack.Template(), &tmpl); err != nil {
 		t.Fatalf("parse template: %v", err)
 	}
-	for _, p := range []string{tenantstack.ParamTenantID, tenantstack.ParamKeyArn} {
+	for _, p := range []string{tenantstack.ParamStage, tenantstack.ParamTenantID, tenantstack.ParamKeyArn} {
 		if tmpl.Parameters[p].Type != "String" {
 			t.Errorf("parameter %s: %+v", p, tmpl.Parameters[p])
 		}
 	}
 	if got := tmpl.Parameters[tenantstack.ParamTenantID].AllowedPattern; got != tenantstack.TenantIDPattern {
 		t.Errorf("TenantId AllowedPattern = %q, want %q", got, tenantstack.TenantIDPattern)
+	}
+	if got := tmpl.Parameters[tenantstack.ParamStage].AllowedPattern; got != tenantstack.StagePattern {
+		t.Errorf("Stage AllowedPattern = %q, want %q", got, tenantstack.StagePattern)
 	}
 	for _, o := range []string{tenantstack.OutputTableName, tenantstack.OutputTableArn} {
 		if tmpl.Outputs[o] == nil {
@@ -55,6 +58,18 @@ func TestTenantIDPattern(t *testing.T) {
 	} {
 		if got := re.MatchString(id); got != want {
 			t.Errorf("%q matches = %v, want %v", id, got, want)
+		}
+	}
+}
+
+func TestStagePattern(t *testing.T) {
+	re := regexp.MustCompile(tenantstack.StagePattern)
+	for stage, want := range map[string]bool{
+		"local": true, "dev": true, "prod": true, "s1": true, "abcdefghijkl": true,
+		"": false, "Dev": false, "dev-1": false, "1dev": false, "abcdefghijklm": false,
+	} {
+		if got := re.MatchString(stage); got != want {
+			t.Errorf("%q matches = %v, want %v", stage, got, want)
 		}
 	}
 }

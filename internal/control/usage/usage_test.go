@@ -16,10 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
-
 	"github.com/tessera-saas/tessera/internal/control/usage"
 	"github.com/tessera-saas/tessera/internal/local/testenv"
+	"github.com/tessera-saas/tessera/internal/local/testenv/apievent"
 	"github.com/tessera-saas/tessera/internal/local/testenv/fixture"
 	"github.com/tessera-saas/tessera/internal/platform/metering/emftest"
 	"github.com/tessera-saas/tessera/internal/wire"
@@ -36,12 +35,17 @@ func (l *lines) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock();
 
 func call(t *testing.T, app *wire.API, tenantID, method, resource, id, body string) int {
 	t.Helper()
-	ev := events.APIGatewayProxyRequest{HTTPMethod: method, Resource: resource, Body: body, Headers: map[string]string{"Content-Type": "application/json"}}
+	var params map[string]string
 	if id != "" {
-		ev.PathParameters = map[string]string{"id": id}
+		params = map[string]string{"id": id}
+	}
+	// A request of the tenant's admin, with a real ID token (the handler
+	// verifies it).
+	ev := apievent.Request(t, tenantID, method, resource, params, body)
+	if tenantID == "" {
+		apievent.SetAuthorization(&ev, "") // anonymous: no token
 	}
 	ev.RequestContext.RequestID = fmt.Sprintf("r-%d", time.Now().UnixNano())
-	ev.RequestContext.Authorizer = map[string]any{"claims": map[string]any{"sub": "u-" + tenantID, "custom:tenantId": tenantID, "custom:role": "admin"}}
 	resp, err := app.Handler.Handle(context.Background(), ev)
 	if err != nil {
 		t.Fatal(err)

@@ -39,6 +39,9 @@ func Run(ctx context.Context, cfg aws.Config, s settings.Settings) (settings.Set
 	if err := ensureTable(ctx, ddb, s.CatalogTable, &catalogIndex); err != nil {
 		return s, err
 	}
+	if err := ensureTTL(ctx, ddb, s.CatalogTable, store.CatalogTTLAttribute); err != nil {
+		return s, err
+	}
 	idp := cip.NewFromConfig(cfg)
 	poolID, err := ensureUserPool(ctx, idp)
 	if err != nil {
@@ -125,6 +128,25 @@ func ensureTable(ctx context.Context, ddb *dynamodb.Client, name string, gsi *dd
 	return nil
 }
 
+// ensureTTL turns on the table's TTL on attr, as infra/ does for the
+// catalog (emulators store the setting but never delete an item; the store
+// treats expired items as absent itself). Tables made before get it too.
+func ensureTTL(ctx context.Context, ddb *dynamodb.Client, table, attr string) error {
+	out, err := ddb.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: &table})
+	if err != nil {
+		return fmt.Errorf("describe ttl of %s: %w", table, err)
+	}
+	if d := out.TimeToLiveDescription; d != nil && aws.ToString(d.AttributeName) == attr &&
+		(d.TimeToLiveStatus == ddbtypes.TimeToLiveStatusEnabled || d.TimeToLiveStatus == ddbtypes.TimeToLiveStatusEnabling) {
+		return nil
+	}
+	if _, err := ddb.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{TableName: &table,
+		TimeToLiveSpecification: &ddbtypes.TimeToLiveSpecification{AttributeName: &attr, Enabled: aws.Bool(true)}}); err != nil {
+		return fmt.Errorf("enable ttl of %s on %s: %w", table, attr, err)
+	}
+	return nil
+}
+
 func ensureUserPool(ctx context.Context, idp *cip.Client) (string, error) {
 	p := cip.NewListUserPoolsPaginator(idp, &cip.ListUserPoolsInput{MaxResults: aws.Int32(60)})
 	for p.HasMorePages() {
@@ -194,9 +216,11 @@ func ensureAppClient(ctx context.Context, idp *cip.Client, poolID string) (strin
 			ciptypes.ExplicitAuthFlowsTypeAllowUserSrpAuth,
 			ciptypes.ExplicitAuthFlowsTypeAllowRefreshTokenAuth,
 		},
-		// The app may read tenant and role; it may write neither.
+		// The app may read tenant and role; it may write neither, nor the
+		// email (users are known by sub; see infra/userpool.go). Only the
+		// display name: an empty list would mean every attribute.
 		ReadAttributes:  []string{"email", "email_verified", "custom:tenantId", "custom:role"},
-		WriteAttributes: []string{"email"},
+		WriteAttributes: []string{"name"},
 	})
 	if err != nil {
 		return "", fmt.Errorf("create app client: %w", err)

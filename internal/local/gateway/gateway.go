@@ -8,11 +8,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,7 +24,6 @@ import (
 
 	"github.com/tessera-saas/tessera/internal/local/throttle"
 	"github.com/tessera-saas/tessera/internal/platform/catalog"
-	"github.com/tessera-saas/tessera/internal/platform/idtoken"
 	"github.com/tessera-saas/tessera/internal/platform/memo"
 	"github.com/tessera-saas/tessera/internal/platform/plan"
 	"github.com/tessera-saas/tessera/internal/platform/route"
@@ -33,114 +34,87 @@ import (
 // handlers enforce their smaller limit themselves.
 const MaxPayloadBytes = 10 << 20
 
-// Verifier checks an ID token and returns its claims (internal/platform/idtoken).
+// The API's place in the method ARNs the gateway sends its authorizer
+// (arn:aws:execute-api:<region>:<account>:<api id>/<stage>/<METHOD><path>).
+const (
+	localRegion  = "us-east-1"
+	localAccount = "123456789012"
+	localAPIID   = "local"
+)
+
+// Verifier checks an ID token and returns its claims (an idtoken.Cache): the
+// Cognito user pool authorizer of the operator routes.
 type Verifier interface {
 	Verify(ctx context.Context, raw string) (map[string]string, error)
 }
+
+// Authorizer is a Lambda REQUEST authorizer: the tenant routes' one
+// (internal/app/authorizer), which the wiring passes in.
+type Authorizer func(ctx context.Context, req events.APIGatewayCustomAuthorizerRequestTypeRequest) (events.APIGatewayCustomAuthorizerResponse, error)
 
 // Handler is a Lambda handler for REST API proxy events.
 type Handler func(ctx context.Context, req events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error)
 
 // Gateway serves HTTP by invoking Lambda handlers in process.
 type Gateway struct {
-	verifier  Verifier
-	functions map[route.Function]Handler
-	log       *slog.Logger
-	stage     string
-	tiers     Tiers
-	limiter   *throttle.Limiter
-	// authorized caches verified claims per token (see WithAuthorizerCache).
-	authorized *memo.Cache[[sha256.Size]byte, map[string]string]
-	authTTL    time.Duration
+	verifier   Verifier
+	authorizer Authorizer
+	functions  map[route.Function]Handler
+	log        *slog.Logger
+	stage      string
+	limiter    *throttle.Limiter
+	// results caches the authorizer's answers per Authorization header
+	// (see WithAuthorizerCache).
+	results   *memo.Cache[[sha256.Size]byte, events.APIGatewayCustomAuthorizerResponse]
+	resultTTL time.Duration
+	now       func() time.Time
 }
 
-// AuthorizerCacheTTL is API Gateway's default authorizer result TTL.
+// AuthorizerCacheTTL is the tenant authorizer's result TTL in the CDK app
+// (infra/), API Gateway's default.
 const AuthorizerCacheTTL = 300 * time.Second
-
-// WithAuthorizerCache caches the claims of a verified ID token for up to
-// ttl, never past the token's exp, as API Gateway's authorizer result cache
-// does (300 s by default): a client's repeated requests skip the signature
-// check. Tokens that fail verification are not cached. Keys are SHA-256
-// hashes of the tokens; at most max tokens are held.
-func WithAuthorizerCache(ttl time.Duration, max int) Option {
-	return func(g *Gateway) {
-		g.authorized, g.authTTL = memo.New[[sha256.Size]byte, map[string]string](max), ttl
-	}
-}
-
-// verify returns the token's claims, from the authorizer cache when fresh.
-func (g *Gateway) verify(ctx context.Context, token string) (map[string]string, error) {
-	if g.authorized == nil {
-		return g.verifier.Verify(ctx, token)
-	}
-	return g.authorized.Get(ctx, sha256.Sum256([]byte(token)), func(ctx context.Context) (map[string]string, time.Time, error) {
-		claims, err := g.verifier.Verify(ctx, token)
-		if err != nil {
-			return nil, time.Time{}, err
-		}
-		until := time.Now().Add(g.authTTL)
-		if exp, ok := idtoken.Expiry(claims); !ok || exp.Before(until) {
-			until = exp // a token without a readable exp is not kept
-		}
-		return claims, until, nil
-	})
-}
-
-// Tiers tells the gateway a tenant's tier (the catalog, cached).
-type Tiers interface {
-	Get(ctx context.Context, tenantID string) (catalog.Record, error)
-}
 
 // Option configures a Gateway.
 type Option func(*Gateway)
 
-// WithLimits makes the gateway enforce each tenant's usage plan on tenant
-// routes, as API Gateway does for the tenant's API key: the rate, burst and
-// monthly quota of its tier (internal/platform/plan), answering 429 with
-// Retry-After. Operator routes are not limited (they carry no API key).
-func WithLimits(tiers Tiers, l *throttle.Limiter) Option {
-	return func(g *Gateway) { g.tiers, g.limiter = tiers, l }
+// WithAuthorizer guards the tenant routes (route.TenantUser) with a Lambda
+// REQUEST authorizer, as the CDK app does: its identity source is the
+// Authorization header (a request without one is 401 before it runs), an
+// error "Unauthorized" is 401, any other error 500, a policy that does not
+// allow the method 403, and an Allow hands its context and principalId to
+// the function in requestContext.authorizer. With API keys from the
+// authorizer (the API's apiKeySource AUTHORIZER), an Allow without a
+// usageIdentifierKey is 403. Without an authorizer, tenant routes are 500.
+func WithAuthorizer(a Authorizer) Option { return func(g *Gateway) { g.authorizer = a } }
+
+// WithAuthorizerCache caches the authorizer's answers (Allow and Deny, never
+// errors) for ttl, keyed on the Authorization header, as API Gateway's
+// authorizer result cache does: a client's repeated requests skip the
+// authorizer. Keys are SHA-256 hashes of the header; at most max are held.
+func WithAuthorizerCache(ttl time.Duration, max int) Option {
+	return func(g *Gateway) {
+		g.results = memo.New[[sha256.Size]byte, events.APIGatewayCustomAuthorizerResponse](max, memo.WithClock(func() time.Time { return g.now() }))
+		g.resultTTL = ttl
+	}
 }
 
+// WithLimits makes the gateway enforce the usage plans on tenant routes as
+// API Gateway does with the key the authorizer returns: the rate, burst and
+// monthly quota of the tier the authorizer's context names
+// (internal/platform/plan), counted per usageIdentifierKey, answering 429
+// with Retry-After. A client's x-api-key header counts for nothing. Operator
+// routes are not limited (they take no key).
+func WithLimits(l *throttle.Limiter) Option { return func(g *Gateway) { g.limiter = l } }
+
 // New returns a gateway that routes each function's routes to its handler.
+// v verifies the ID tokens of the operator routes (their Cognito user pool
+// authorizer); the tenant routes need WithAuthorizer.
 func New(v Verifier, functions map[route.Function]Handler, log *slog.Logger, opts ...Option) *Gateway {
-	g := &Gateway{verifier: v, functions: functions, log: log, stage: "local"}
+	g := &Gateway{verifier: v, functions: functions, log: log, stage: "local", now: time.Now}
 	for _, o := range opts {
 		o(g)
 	}
 	return g
-}
-
-// limit applies the tenant's usage plan; false means the request was
-// refused and answered. A tenant the catalog does not know (or an unknown
-// tier) is left to the handler, which answers it.
-func (g *Gateway) limit(w http.ResponseWriter, r *http.Request, rt route.Route, claims map[string]string) bool {
-	if g.limiter == nil || rt.Audience != route.TenantUser {
-		return true
-	}
-	id := claims[tenant.ClaimTenantID]
-	if !tenant.ValidID(id) {
-		return true // the handler answers 401
-	}
-	rec, err := g.tiers.Get(r.Context(), id)
-	if err != nil {
-		return true
-	}
-	lim, ok := plan.For(rec.Tier)
-	if !ok {
-		return true
-	}
-	d := g.limiter.Allow(id, lim)
-	if d.Allowed {
-		return true
-	}
-	w.Header().Set("Retry-After", strconv.Itoa(int(d.RetryAfter/time.Second)))
-	if d.Code == throttle.CodeQuotaExceeded {
-		writeError(w, http.StatusTooManyRequests, d.Code, "the tenant has used its monthly request quota")
-	} else {
-		writeError(w, http.StatusTooManyRequests, d.Code, "Too Many Requests: the tenant is over its request rate")
-	}
-	return false
 }
 
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -166,21 +140,23 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		params[k] = dec
 	}
-	token := strings.TrimSpace(r.Header.Get("Authorization"))
-	if len(token) > 7 && strings.EqualFold(token[:7], "bearer ") {
-		token = strings.TrimSpace(token[7:])
-	}
-	if token == "" {
+	if strings.TrimSpace(r.Header.Get("Authorization")) == "" {
 		writeError(w, http.StatusUnauthorized, "unauthenticated", "an ID token is required in the Authorization header")
 		return
 	}
-	claims, err := g.verify(r.Context(), token)
-	if err != nil {
-		writeError(w, http.StatusUnauthorized, "unauthenticated", "the ID token is not valid")
-		return
-	}
-	if !g.limit(w, r, rt, claims) {
-		return
+	requestID := newRequestID()
+	var authz map[string]any
+	if rt.Audience == route.TenantUser {
+		if authz, ok = g.authorize(w, r, rt, params, requestID); !ok {
+			return
+		}
+	} else {
+		claims, err := g.verifier.Verify(r.Context(), tenant.BearerToken(r.Header.Get("Authorization")))
+		if err != nil {
+			writeError(w, http.StatusUnauthorized, "unauthenticated", "the ID token is not valid")
+			return
+		}
+		authz = map[string]any{"claims": stringMap(claims)}
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxPayloadBytes+1))
 	if err != nil {
@@ -191,7 +167,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", "request body too large")
 		return
 	}
-	ev := g.event(r, rt, params, claims, body)
+	ev := g.event(r, rt, params, authz, body, requestID)
 	resp, err := fn(r.Context(), ev)
 	if err != nil {
 		g.log.Error("handler failed", "requestId", ev.RequestContext.RequestID, "route", rt.Key(), "error", err.Error())
@@ -201,8 +177,160 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeResponse(w, resp)
 }
 
-// event builds the proxy event API Gateway's REST API sends for r.
-func (g *Gateway) event(r *http.Request, rt route.Route, params map[string]string, claims map[string]string, body []byte) events.APIGatewayProxyRequest {
+// authorize runs the tenant authorizer (or takes its cached answer) and
+// applies its policy, its API key and that key's usage plan. It returns
+// requestContext.authorizer for the function; false means the request was
+// refused and answered.
+func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request, rt route.Route, params map[string]string, requestID string) (map[string]any, bool) {
+	if g.authorizer == nil {
+		g.log.Error("no authorizer for a tenant route", "route", rt.Key())
+		writeError(w, http.StatusInternalServerError, "internal", "internal error")
+		return nil, false
+	}
+	start := g.now()
+	methodARN := g.methodARN(r.Method, r.URL.Path)
+	resp, err := g.authorizerAnswer(r.Context(), g.authorizerRequest(r, rt, params, methodARN, requestID))
+	switch {
+	case err != nil && err.Error() == "Unauthorized":
+		writeError(w, http.StatusUnauthorized, "unauthenticated", "the ID token is not valid")
+		return nil, false
+	case err != nil:
+		g.log.Error("authorizer failed", "requestId", requestID, "route", rt.Key(), "error", err.Error())
+		writeError(w, http.StatusInternalServerError, "internal", "internal error")
+		return nil, false
+	case !allows(resp.PolicyDocument, methodARN):
+		writeError(w, http.StatusForbidden, "forbidden", "access denied")
+		return nil, false
+	case resp.UsageIdentifierKey == "":
+		writeError(w, http.StatusForbidden, "invalid_api_key", "the tenant has no valid API key")
+		return nil, false
+	}
+	if g.limiter != nil && !g.limit(w, resp) {
+		return nil, false
+	}
+	authz := make(map[string]any, len(resp.Context)+2)
+	for k, v := range resp.Context {
+		if s, ok := v.(string); ok {
+			authz[k] = s
+		} else {
+			authz[k] = fmt.Sprint(v) // API Gateway passes context values on as strings
+		}
+	}
+	authz["principalId"] = resp.PrincipalID
+	authz["integrationLatency"] = g.now().Sub(start).Milliseconds()
+	return authz, true
+}
+
+// authorizerAnswer is the authorizer's answer for the request's
+// Authorization header, from the result cache when fresh.
+func (g *Gateway) authorizerAnswer(ctx context.Context, req events.APIGatewayCustomAuthorizerRequestTypeRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
+	if g.results == nil {
+		return g.authorizer(ctx, req)
+	}
+	key := sha256.Sum256([]byte(tenant.AuthorizationHeader(req.Headers, nil)))
+	return g.results.Get(ctx, key, func(ctx context.Context) (events.APIGatewayCustomAuthorizerResponse, time.Time, error) {
+		resp, err := g.authorizer(ctx, req)
+		return resp, g.now().Add(g.resultTTL), err
+	})
+}
+
+// limit applies the usage plan of the tier the authorizer named, counted on
+// the key it returned; false means the request was refused and answered. A
+// tier with no plan is a key in no usage plan of the stage: 403.
+func (g *Gateway) limit(w http.ResponseWriter, resp events.APIGatewayCustomAuthorizerResponse) bool {
+	tier, _ := resp.Context["tier"].(string)
+	lim, ok := plan.For(catalog.Tier(tier))
+	if !ok {
+		writeError(w, http.StatusForbidden, "invalid_api_key", "the tenant's API key is in no usage plan")
+		return false
+	}
+	d := g.limiter.Allow(resp.UsageIdentifierKey, lim)
+	if d.Allowed {
+		return true
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(int(d.RetryAfter/time.Second)))
+	if d.Code == throttle.CodeQuotaExceeded {
+		writeError(w, http.StatusTooManyRequests, d.Code, "the tenant has used its monthly request quota")
+	} else {
+		writeError(w, http.StatusTooManyRequests, d.Code, "Too Many Requests: the tenant is over its request rate")
+	}
+	return false
+}
+
+// methodARN is the ARN of the method being called, as API Gateway hands it
+// to an authorizer.
+func (g *Gateway) methodARN(method, path string) string {
+	return "arn:aws:execute-api:" + localRegion + ":" + localAccount + ":" + localAPIID + "/" + g.stage + "/" + method + path
+}
+
+// authorizerRequest builds the REQUEST authorizer input API Gateway sends
+// for r.
+func (g *Gateway) authorizerRequest(r *http.Request, rt route.Route, params map[string]string, methodARN, requestID string) events.APIGatewayCustomAuthorizerRequestTypeRequest {
+	req := events.APIGatewayCustomAuthorizerRequestTypeRequest{
+		Type: "REQUEST", MethodArn: methodARN, Resource: rt.Path, Path: r.URL.Path, HTTPMethod: r.Method,
+		Headers: map[string]string{}, MultiValueHeaders: map[string][]string{},
+		QueryStringParameters: map[string]string{}, MultiValueQueryStringParameters: map[string][]string{},
+		PathParameters: params, StageVariables: map[string]string{},
+		RequestContext: events.APIGatewayCustomAuthorizerRequestTypeRequestContext{
+			Path: "/" + g.stage + r.URL.Path, AccountID: localAccount, Stage: g.stage, RequestID: requestID,
+			Identity:     events.APIGatewayCustomAuthorizerRequestTypeRequestIdentity{SourceIP: sourceIP(r)},
+			ResourcePath: rt.Path, HTTPMethod: r.Method, APIID: localAPIID,
+		},
+	}
+	for k, vs := range r.Header {
+		req.Headers[k] = vs[len(vs)-1]
+		req.MultiValueHeaders[k] = vs
+	}
+	for k, vs := range r.URL.Query() {
+		req.QueryStringParameters[k] = vs[len(vs)-1]
+		req.MultiValueQueryStringParameters[k] = vs
+	}
+	return req
+}
+
+// allows evaluates an authorizer's policy for execute-api:Invoke on arn as
+// API Gateway does: an explicit Deny wins, else an Allow is needed.
+func allows(doc events.APIGatewayCustomAuthorizerPolicy, arn string) bool {
+	allowed := false
+	for _, st := range doc.Statement {
+		if !slices.ContainsFunc(st.Action, func(a string) bool { return glob(a, "execute-api:Invoke") }) ||
+			!slices.ContainsFunc(st.Resource, func(p string) bool { return glob(p, arn) }) {
+			continue
+		}
+		switch st.Effect {
+		case "Deny":
+			return false
+		case "Allow":
+			allowed = true
+		}
+	}
+	return allowed
+}
+
+// glob matches s against an IAM pattern: '*' is any run of characters, '?'
+// any one character.
+func glob(pattern, s string) bool {
+	if pattern == "" {
+		return s == ""
+	}
+	switch pattern[0] {
+	case '*':
+		for i := 0; i <= len(s); i++ {
+			if glob(pattern[1:], s[i:]) {
+				return true
+			}
+		}
+		return false
+	case '?':
+		return s != "" && glob(pattern[1:], s[1:])
+	default:
+		return s != "" && s[0] == pattern[0] && glob(pattern[1:], s[1:])
+	}
+}
+
+// event builds the proxy event API Gateway's REST API sends for r, with the
+// authorizer's output in requestContext.authorizer.
+func (g *Gateway) event(r *http.Request, rt route.Route, params map[string]string, authz map[string]any, body []byte, requestID string) events.APIGatewayProxyRequest {
 	ev := events.APIGatewayProxyRequest{
 		Resource:                        rt.Path,
 		Path:                            r.URL.Path,
@@ -213,7 +341,7 @@ func (g *Gateway) event(r *http.Request, rt route.Route, params map[string]strin
 		MultiValueQueryStringParameters: map[string][]string{},
 		PathParameters:                  params,
 		RequestContext: events.APIGatewayProxyRequestContext{
-			RequestID:        requestID(),
+			RequestID:        requestID,
 			Stage:            g.stage,
 			ResourcePath:     rt.Path,
 			HTTPMethod:       r.Method,
@@ -222,7 +350,7 @@ func (g *Gateway) event(r *http.Request, rt route.Route, params map[string]strin
 			RequestTime:      time.Now().UTC().Format("02/Jan/2006:15:04:05 -0700"),
 			RequestTimeEpoch: time.Now().UnixMilli(),
 			Identity:         events.APIGatewayRequestIdentity{SourceIP: sourceIP(r), UserAgent: r.UserAgent()},
-			Authorizer:       map[string]any{"claims": stringMap(claims)},
+			Authorizer:       authz,
 		},
 	}
 	for k, vs := range r.Header {
@@ -273,7 +401,10 @@ func writeResponse(w http.ResponseWriter, resp events.APIGatewayProxyResponse) {
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
+	// The same headers as the handlers' answers (edge.Finish).
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	var b struct {
 		Error struct {
@@ -285,7 +416,7 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	_ = json.NewEncoder(w).Encode(b)
 }
 
-func requestID() string {
+func newRequestID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	h := hex.EncodeToString(b[:])

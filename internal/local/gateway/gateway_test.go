@@ -25,7 +25,6 @@ import (
 	"github.com/tessera-saas/tessera/internal/local/gateway"
 	"github.com/tessera-saas/tessera/internal/local/testenv"
 	"github.com/tessera-saas/tessera/internal/local/testenv/fixture"
-	"github.com/tessera-saas/tessera/internal/platform/idtoken"
 	"github.com/tessera-saas/tessera/internal/platform/route"
 	"github.com/tessera-saas/tessera/internal/wire"
 )
@@ -43,18 +42,19 @@ var (
 )
 
 // newStack serves the real api handler behind the gateway on a loopback
-// port, with ID tokens verified against the emulator's user pool.
+// port, with the real tenant authorizer, and ID tokens verified against the
+// emulator's user pool.
 func newStack(t *testing.T) *stack {
 	e := testenv.Setup(t)
 	stackOnce.Do(func() {
-		v, err := idtoken.NewVerifier(idtoken.Config{UserPoolID: e.Settings.UserPoolID, ClientID: e.Settings.AppClientID,
-			JWKSURL: idtoken.JWKSURL(os.Getenv("AWS_ENDPOINT_URL"), e.Settings.UserPoolID)})
+		v, err := wire.NewVerifier(e.Config, e.Settings)
 		if err != nil {
 			t.Fatal(err)
 		}
 		log := slog.New(slog.NewJSONHandler(gwLogSink(), nil))
 		app := wire.NewAPI(e.Config, e.Settings, log, io.Discard)
-		gw := gateway.New(v, map[route.Function]gateway.Handler{route.FunctionAPI: app.Handler.Handle}, log)
+		gw := gateway.New(v, map[route.Function]gateway.Handler{route.FunctionAPI: app.Handler.Handle}, log,
+			gateway.WithAuthorizer(wire.NewAuthorizer(e.Config, e.Settings, log).Handle))
 		srv := httptest.NewServer(gw)
 		shared = &stack{e: e, url: srv.URL}
 	})

@@ -3,16 +3,18 @@ package gateway_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/tessera-saas/tessera/internal/app/authorizer"
 	"github.com/tessera-saas/tessera/internal/local/gateway"
 	"github.com/tessera-saas/tessera/internal/local/testenv"
 	"github.com/tessera-saas/tessera/internal/local/testenv/fixture"
@@ -26,8 +28,8 @@ import (
 )
 
 // The first tests exercise the gateway's own limiting logic: the verifier,
-// the tier lookup and the handlers are stand-ins, so the numbers are exact.
-// The last runs on the real stack.
+// the catalog and the handlers are stand-ins (the authorizer is the real
+// one), so the numbers are exact. The last runs on the real stack.
 
 // tokenIsTenant accepts any token and makes it the tenant id ("op" is an
 // operator).
@@ -35,17 +37,17 @@ type tokenIsTenant struct{}
 
 func (tokenIsTenant) Verify(_ context.Context, raw string) (map[string]string, error) {
 	if raw == "op" {
-		return map[string]string{tenant.ClaimGroups: tenant.OperatorsGroup}, nil
+		return map[string]string{"sub": "op", tenant.ClaimGroups: tenant.OperatorsGroup}, nil
 	}
-	return map[string]string{tenant.ClaimTenantID: raw, tenant.ClaimRole: "admin"}, nil
+	return map[string]string{"sub": "user-of-" + raw, tenant.ClaimTenantID: raw, tenant.ClaimRole: "admin"}, nil
 }
 
-// Tenant ids of the tests (valid ids: the gateway leaves malformed ones to
-// the handler's 401).
+// Tenant ids of the tests.
 var (
 	flood, calm, std = tenant.NewID(), tenant.NewID(), tenant.NewID()
 )
 
+// tierTable is a stand-in catalog: ACTIVE tenants of the given tiers.
 type tierTable map[string]catalog.Tier
 
 func (tt tierTable) Get(_ context.Context, id string) (catalog.Record, error) {
@@ -56,23 +58,66 @@ func (tt tierTable) Get(_ context.Context, id string) (catalog.Record, error) {
 	return catalog.Record{TenantID: id, Tier: t, Status: catalog.StatusActive}, nil
 }
 
+// tenantAuthorizer is the real tenant authorizer (internal/app/authorizer)
+// on stand-ins: every error of v is a rejected token, claims without a sub
+// get one, and every tenant of c has the API key "key-<tenant id>".
+func tenantAuthorizer(v tenant.Verifier, c authorizer.Catalog) gateway.Authorizer {
+	return authorizer.New(standInTokens{v}, withKeys{c}, slog.New(slog.DiscardHandler)).Handle
+}
+
+type standInTokens struct{ v tenant.Verifier }
+
+func (s standInTokens) Verify(ctx context.Context, raw string) (map[string]string, error) {
+	c, err := s.v.Verify(ctx, raw)
+	if err != nil {
+		if !errors.Is(err, idtoken.ErrInvalidToken) {
+			err = fmt.Errorf("%w: %v", idtoken.ErrInvalidToken, err)
+		}
+		return nil, err
+	}
+	if c["sub"] == "" {
+		withSub := map[string]string{"sub": "user-of-" + c[tenant.ClaimTenantID]}
+		for k, v := range c {
+			withSub[k] = v
+		}
+		c = withSub
+	}
+	return c, nil
+}
+
+type withKeys struct{ c authorizer.Catalog }
+
+// usageKey is the stand-in API key of a tenant.
+func usageKey(tenantID string) string { return "key-" + tenantID }
+
+func (w withKeys) Get(ctx context.Context, id string) (catalog.Record, error) {
+	rec, err := w.c.Get(ctx, id)
+	if err == nil && rec.UsageKey == "" {
+		rec.UsageKey = usageKey(id)
+	}
+	return rec, err
+}
+
 type limitRig struct {
 	url     string
 	limiter *throttle.Limiter
 	served  map[route.Function]int
+	// events are what the api handler received.
+	events []events.APIGatewayProxyRequest
 }
 
 func newLimitRig(t *testing.T, tiers tierTable) *limitRig {
 	frozen := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) // no refill during a test
 	rig := &limitRig{limiter: throttle.New(throttle.WithClock(func() time.Time { return frozen })), served: map[route.Function]int{}}
 	ok := func(fn route.Function) gateway.Handler {
-		return func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+		return func(_ context.Context, ev events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
 			rig.served[fn]++
+			rig.events = append(rig.events, ev)
 			return events.APIGatewayProxyResponse{StatusCode: 200, Body: `{}`}, nil
 		}
 	}
 	gw := gateway.New(tokenIsTenant{}, map[route.Function]gateway.Handler{route.FunctionAPI: ok(route.FunctionAPI), route.FunctionTenants: ok(route.FunctionTenants)},
-		slog.New(slog.NewJSONHandler(io.Discard, nil)), gateway.WithLimits(tiers, rig.limiter))
+		slog.New(slog.NewJSONHandler(io.Discard, nil)), gateway.WithAuthorizer(tenantAuthorizer(tokenIsTenant{}, tiers)), gateway.WithLimits(rig.limiter))
 	srv := httptest.NewServer(gw)
 	t.Cleanup(srv.Close)
 	rig.url = srv.URL
@@ -87,8 +132,18 @@ type answer struct {
 
 func (r *limitRig) get(t *testing.T, token, path string) answer {
 	t.Helper()
+	return r.getWithKey(t, token, "", path)
+}
+
+// getWithKey sends GET path with the token and, unless apiKey is empty, an
+// x-api-key header.
+func (r *limitRig) getWithKey(t *testing.T, token, apiKey, path string) answer {
+	t.Helper()
 	req, _ := http.NewRequest("GET", r.url+path, nil)
 	req.Header.Set("Authorization", token)
+	if apiKey != "" {
+		req.Header.Set("x-api-key", apiKey)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -142,12 +197,12 @@ func TestGatewayEnforcesEachTenantsTierLimits(t *testing.T) {
 func TestGatewayAnswersQuotaExceeded(t *testing.T) {
 	rig := newLimitRig(t, tierTable{calm: catalog.TierBasic})
 	l, _ := plan.For(catalog.TierBasic)
-	// Spend the month's quota through the same limiter, as earlier requests
-	// would have, without a bucket in the way.
+	// Spend the month's quota of calm's key through the same limiter, as
+	// earlier requests would have, without a bucket in the way.
 	spend := l
 	spend.RateLimit, spend.BurstLimit = 1e9, 1<<30
 	for i := int64(0); i < l.MonthlyQuota; i++ {
-		rig.limiter.Allow(calm, spend)
+		rig.limiter.Allow(usageKey(calm), spend)
 	}
 	a := rig.get(t, calm, "/v1/products")
 	if a.status != http.StatusTooManyRequests || a.code != throttle.CodeQuotaExceeded {
@@ -162,38 +217,31 @@ func TestGatewayAnswersQuotaExceeded(t *testing.T) {
 	}
 }
 
-func TestGatewayDoesNotLimitOperatorsOrUnknownTenants(t *testing.T) {
-	// (and leaves malformed tenant ids to the handler, which answers 401)
+func TestGatewayDoesNotLimitOperatorsAndDeniesUnknownTenants(t *testing.T) {
 	rig := newLimitRig(t, tierTable{})
 	for i := 0; i < 50; i++ {
 		if a := rig.get(t, "op", "/v1/tenants"); a.status != 200 {
 			t.Fatalf("operator request %d = %+v", i, a)
 		}
-		// A tenant the catalog does not know is the handler's to answer.
-		if a := rig.get(t, tenant.NewID(), "/v1/products"); a.status != 200 {
-			t.Fatalf("unknown tenant request %d = %+v", i, a)
+		// A tenant the catalog does not know: the authorizer denies it
+		// before any function runs or any plan counts it.
+		if a := rig.get(t, tenant.NewID(), "/v1/products"); a.status != http.StatusForbidden || a.code != "forbidden" {
+			t.Fatalf("unknown tenant request %d = %+v, want 403 forbidden", i, a)
 		}
+	}
+	if rig.served[route.FunctionAPI] != 0 {
+		t.Fatalf("%d requests of unknown tenants reached the handler", rig.served[route.FunctionAPI])
 	}
 }
 
 // TestFloodingTenantIsThrottledOnTheRealStack runs the limits with real ID
-// tokens from the emulator's user pool, the real handler and the catalog:
-// a basic tenant that sends far more than its burst is refused with 429
-// after about its burst, while another basic tenant is served at once.
+// tokens from the emulator's user pool, the real authorizer and handler and
+// the catalog: a basic tenant that sends far more than its burst is refused
+// with 429 after about its burst, while another basic tenant is served at
+// once.
 func TestFloodingTenantIsThrottledOnTheRealStack(t *testing.T) {
 	e := testenv.Setup(t)
-	v, err := idtoken.NewVerifier(idtoken.Config{UserPoolID: e.Settings.UserPoolID, ClientID: e.Settings.AppClientID,
-		JWKSURL: idtoken.JWKSURL(os.Getenv("AWS_ENDPOINT_URL"), e.Settings.UserPoolID)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	app := wire.NewAPI(e.Config, e.Settings, log, io.Discard)
-	gw := gateway.New(v, map[route.Function]gateway.Handler{route.FunctionAPI: app.Handler.Handle}, log,
-		gateway.WithLimits(wire.NewTierCache(e.Config, e.Settings), throttle.New()))
-	srv := httptest.NewServer(gw)
-	defer srv.Close()
-	rig := &limitRig{url: srv.URL}
+	rig := realLimitRig(t, e)
 	flooder := fixture.NewTenant(t, e, "flooder")
 	neighbour := fixture.NewTenant(t, e, "calm")
 	l, _ := plan.For(catalog.TierBasic)
@@ -224,4 +272,26 @@ func TestFloodingTenantIsThrottledOnTheRealStack(t *testing.T) {
 	if a := rig.get(t, neighbour.Token, "/v1/products"); a.status != http.StatusOK {
 		t.Fatalf("the other basic tenant got %+v while the first was throttled", a)
 	}
+}
+
+// realLimitRig is the gateway as `tessera up` runs it: the real tenant
+// authorizer with its result cache, the real api handler and the usage
+// plans' limits on a real clock.
+func realLimitRig(t *testing.T, e *testenv.Env) *limitRig {
+	t.Helper()
+	v, err := wire.NewVerifier(e.Config, e.Settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	app := wire.NewAPI(e.Config, e.Settings, log, io.Discard)
+	rig := &limitRig{limiter: throttle.New(), served: map[route.Function]int{}}
+	gw := gateway.New(v, map[route.Function]gateway.Handler{route.FunctionAPI: app.Handler.Handle}, log,
+		gateway.WithAuthorizer(wire.NewAuthorizer(e.Config, e.Settings, log).Handle),
+		gateway.WithLimits(rig.limiter),
+		gateway.WithAuthorizerCache(gateway.AuthorizerCacheTTL, wire.MaxCachedTokens))
+	srv := httptest.NewServer(gw)
+	t.Cleanup(srv.Close)
+	rig.url = srv.URL
+	return rig
 }

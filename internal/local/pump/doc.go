@@ -5,6 +5,12 @@
 // after the queue's visibility timeout (and, past the redrive policy's
 // maxReceiveCount, to land in the dead-letter queue), as Lambda does.
 //
+// A handled batch is settled (deleted) with a context of its own, bounded,
+// so the end of the run's context between the handler's return and the
+// delete does not leave finished messages in flight to be delivered again.
+// The pumps of one queue in a process delete one batch at a time: moto's
+// SQS loses a delete that overlaps another.
+//
 // In AWS the event source mapping does this work; nothing in functions/
 // imports this package.
 //

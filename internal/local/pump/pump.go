@@ -281,8 +281,12 @@ func (p *Pump) delete(ctx context.Context, recs []events.SQSMessage) error {
 	for i, r := range recs {
 		entries[i] = types.DeleteMessageBatchRequestEntry{Id: aws.String(fmt.Sprint(i)), ReceiptHandle: aws.String(r.ReceiptHandle)}
 	}
+	// One delete per queue at a time in this process (see deleteLocks).
+	mu := deleteLock(p.queueURL)
+	mu.Lock()
+	defer mu.Unlock()
 	// Deleting must not be cut short by the end of ctx: the work is done.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ackTimeout)
 	defer cancel()
 	out, err := p.c.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(p.queueURL), Entries: entries})
 	if err != nil {
@@ -303,7 +307,8 @@ func (p *Pump) retry(ctx context.Context, recs []events.SQSMessage) {
 	if p.retryAfter == nil {
 		return
 	}
-	ctx = context.WithoutCancel(ctx)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ackTimeout)
+	defer cancel()
 	for _, r := range recs {
 		_, err := p.c.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: aws.String(p.queueURL),
 			ReceiptHandle: aws.String(r.ReceiptHandle), VisibilityTimeout: int32(*p.retryAfter / time.Second)})
@@ -312,6 +317,26 @@ func (p *Pump) retry(ctx context.Context, recs []events.SQSMessage) {
 			p.log.Warn("change visibility of failed message", "queue", p.queueURL, "messageId", r.MessageId, "error", err.Error())
 		}
 	}
+}
+
+// ackTimeout bounds the calls that settle a handled batch (delete, change
+// visibility). They run detached from the run's context, which may end
+// between the handler's return and them: the work is done, and a message
+// not deleted would be delivered again.
+const ackTimeout = 10 * time.Second
+
+// deleteLocks holds one mutex per queue URL: the pumps of a queue in this
+// process delete one batch at a time. moto's SQS rebuilds a queue's message
+// list on each delete without a lock, so two deletes at once can each write
+// back a list that still holds the other's message, and a finished message
+// then comes back, in flight until its visibility timeout (seen as
+// ApproximateNumberOfMessagesNotVisible = 1 after every export finished).
+// SQS itself has no such race; locally, serial deletes cost nothing.
+var deleteLocks sync.Map // string -> *sync.Mutex
+
+func deleteLock(queueURL string) *sync.Mutex {
+	mu, _ := deleteLocks.LoadOrStore(queueURL, new(sync.Mutex))
+	return mu.(*sync.Mutex)
 }
 
 // source returns the queue's ARN and Region, asking SQS once.

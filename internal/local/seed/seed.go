@@ -10,6 +10,7 @@ import (
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	ciptypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
 
+	"github.com/tessera-saas/tessera/internal/control/apikey"
 	"github.com/tessera-saas/tessera/internal/control/tenantkey"
 	"github.com/tessera-saas/tessera/internal/platform/access"
 	"github.com/tessera-saas/tessera/internal/platform/catalog"
@@ -26,6 +27,10 @@ type Deps struct {
 	Settings settings.Settings
 	// Partition and Account name the key policy's principals.
 	Partition, Account string
+	// APIKeys, when set, gives the tenant its API key in its tier's usage
+	// plan and records the key in the catalog, as the provisioner does: the
+	// tenant authorizer refuses a tenant without one.
+	APIKeys *apikey.Binder
 }
 
 // Spec describes a demo tenant.
@@ -47,11 +52,11 @@ func Ensure(ctx context.Context, d Deps, spec Spec) (catalog.Record, error) {
 		id = tenant.NewID()
 	}
 	policy := access.TenantKeyPolicy(access.KeyPolicyParams{
-		Partition: d.Partition, Account: d.Account, TenantID: id,
+		Stage: d.Settings.Stage, Partition: d.Partition, Account: d.Account, TenantID: id,
 		DataAccessRoleARN: d.Settings.DataAccessRoleARN,
 		AdminRoleARN:      "arn:" + d.Partition + ":iam::" + d.Account + ":root",
 	}).JSON()
-	keyARN, err := tenantkey.Ensure(ctx, d.KMS, id, policy)
+	keyARN, err := tenantkey.Ensure(ctx, d.KMS, d.Settings.Stage, id, policy)
 	if err != nil {
 		return catalog.Record{}, fmt.Errorf("seed %s: %w", spec.Name, err)
 	}
@@ -65,6 +70,17 @@ func Ensure(ctx context.Context, d Deps, spec Spec) (catalog.Record, error) {
 		}
 		if rec, err = d.Catalog.GetTenant(ctx, id); err != nil {
 			return catalog.Record{}, fmt.Errorf("seed %s: %w", spec.Name, err)
+		}
+	}
+	if d.APIKeys != nil {
+		k, err := d.APIKeys.Bind(ctx, id, rec.Tier)
+		if err != nil {
+			return catalog.Record{}, fmt.Errorf("seed %s: %w", spec.Name, err)
+		}
+		if rec.UsageKey != k.Value {
+			if rec, err = d.Catalog.Apply(ctx, id, store.Change{UsageKey: k.Value}, nil, nil); err != nil {
+				return catalog.Record{}, fmt.Errorf("seed %s: %w", spec.Name, err)
+			}
 		}
 	}
 	if err := EnsureUser(ctx, d.IDP, d.Settings.UserPoolID, id, tenant.RoleAdmin, spec.AdminEmail, spec.Password); err != nil {

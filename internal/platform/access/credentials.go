@@ -2,9 +2,13 @@ package access
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
@@ -76,7 +80,7 @@ func NewCredentials(client stscreds.AssumeRoleAPIClient, roleARN string, opts ..
 func (c *Credentials) ForTenant(ctx context.Context, tenantID string) (aws.CredentialsProvider, error) {
 	return c.providers.Get(ctx, tenantID, func(context.Context) (*aws.CredentialsCache, time.Time, error) {
 		p := stscreds.NewAssumeRoleProvider(c.sts, c.roleARN, func(o *stscreds.AssumeRoleOptions) {
-			o.RoleSessionName = "tenant-" + tenantID
+			o.RoleSessionName = sessionName(tenantID)
 			o.Duration = c.duration
 			o.Tags = []ststypes.Tag{{Key: aws.String(TenantTag), Value: aws.String(tenantID)}}
 		})
@@ -103,4 +107,38 @@ func (s countingSTS) AssumeRole(ctx context.Context, in *sts.AssumeRoleInput, op
 		return nil, fmt.Errorf("assume %s for %s: %w", aws.ToString(in.RoleArn), aws.ToString(in.RoleSessionName), err)
 	}
 	return out, nil
+}
+
+// sessionPrefix and maxSessionName: a session is named "tenant-<id>" (as
+// CloudTrail shows it), and STS takes at most 64 characters of [\w+=,.@-].
+const (
+	sessionPrefix  = "tenant-"
+	maxSessionName = 64
+	// sessionHashLen hex digits of SHA-256(id) end a shortened name.
+	sessionHashLen = 16
+)
+
+// sessionName is the RoleSessionName of tenantID's sessions: "tenant-<id>"
+// when that fits STS's 64 characters; otherwise the id's first characters,
+// a dot and 64 bits of a hash of the whole id, so the name still says whose
+// session it is and stays distinct per tenant. (Tenant ids, tenant.ValidID,
+// hold up to 63 characters and never a dot, so a shortened name never
+// equals a whole one. Characters STS refuses, which valid ids do not have,
+// become '-' and also get the hash.)
+func sessionName(tenantID string) string {
+	valid := true
+	clean := strings.Map(func(r rune) rune {
+		if r < utf8.RuneSelf && (r == '_' || r == '+' || r == '=' || r == ',' || r == '.' || r == '@' || r == '-' ||
+			'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9') {
+			return r
+		}
+		valid = false
+		return '-'
+	}, tenantID)
+	if name := sessionPrefix + clean; valid && len(name) <= maxSessionName {
+		return name
+	}
+	sum := sha256.Sum256([]byte(tenantID))
+	keep := min(len(clean), maxSessionName-len(sessionPrefix)-1-sessionHashLen)
+	return sessionPrefix + clean[:keep] + "." + hex.EncodeToString(sum[:])[:sessionHashLen]
 }

@@ -9,13 +9,29 @@ const (
 	// TenantTag is both the session tag put on assumed sessions and the tag
 	// on each tenant's KMS key.
 	TenantTag = "tenantId"
-	// DedicatedTablePrefix prefixes the table of a premium tenant.
-	DedicatedTablePrefix = "tessera-tenant-"
-	// KeyAliasPrefix prefixes the alias of a tenant's KMS key.
-	KeyAliasPrefix = "alias/tessera/tenant/"
+	// StageTag is the tag naming the stage on tenant keys, dedicated tables
+	// and TenantStack stacks.
+	StageTag = "stage"
 
 	principalTenant = "${aws:PrincipalTag/" + TenantTag + "}"
 )
+
+// DedicatedTablePrefix prefixes the tables (and TenantStack stacks) of a
+// stage's premium tenants: "tessera-<stage>-tenant-". Stage names hold no
+// '-' (infra's stage pattern), so no stage's prefix is another's.
+func DedicatedTablePrefix(stage string) string { return "tessera-" + stage + "-tenant-" }
+
+// DedicatedTable is the table, and the TenantStack stack, of a premium
+// tenant: "tessera-<stage>-tenant-<id>".
+func DedicatedTable(stage, tenantID string) string { return DedicatedTablePrefix(stage) + tenantID }
+
+// KeyAliasPrefix prefixes the aliases of a stage's tenant keys:
+// "alias/tessera/<stage>/tenant/".
+func KeyAliasPrefix(stage string) string { return "alias/tessera/" + stage + "/tenant/" }
+
+// KeyAlias is the alias of a tenant's KMS key:
+// "alias/tessera/<stage>/tenant/<id>".
+func KeyAlias(stage, tenantID string) string { return KeyAliasPrefix(stage) + tenantID }
 
 // ItemActions are the DynamoDB actions a tenant session may use. The
 // transaction APIs have no IAM action of their own: IAM authorizes each item
@@ -44,9 +60,10 @@ var DeniedActions = []string{
 	"dynamodb:ExportTableToPointInTime",
 }
 
-// KeyActions are the KMS actions a tenant session may use on its own key.
+// KeyActions are the KMS actions a tenant session may use on its own key:
+// envelope encryption (internal/platform/crypto) makes data keys and
+// decrypts them, and never encrypts with the key itself.
 var KeyActions = []string{
-	"kms:Encrypt",
 	"kms:Decrypt",
 	"kms:GenerateDataKey",
 }
@@ -91,6 +108,8 @@ func (p Policy) Map() map[string]any {
 // Resources names what the data-access policy applies to. The CDK app passes
 // tokens that CloudFormation resolves; tests pass literal ARNs.
 type Resources struct {
+	// Stage is the deployment's stage ("dev", "prod", "local").
+	Stage string
 	// PooledTableARN is the ARN of the shared table of pooled tenants.
 	PooledTableARN string
 	// Partition, Region and Account build the ARNs of dedicated tables and of
@@ -110,21 +129,23 @@ var ExportObjectActions = []string{
 	"s3:AbortMultipartUpload",
 }
 
-// DedicatedTableARN is the ARN pattern of the calling tenant's own table.
+// DedicatedTableARN is the ARN pattern of the calling tenant's own table in
+// this stage.
 func (r Resources) DedicatedTableARN() string {
-	return "arn:" + r.Partition + ":dynamodb:" + r.Region + ":" + r.Account + ":table/" + DedicatedTablePrefix + principalTenant
+	return "arn:" + r.Partition + ":dynamodb:" + r.Region + ":" + r.Account + ":table/" + DedicatedTablePrefix(r.Stage) + principalTenant
 }
 
-// KeysARN matches every KMS key in the account and Region; the tag condition
-// narrows it to the calling tenant's key.
+// KeysARN matches every KMS key in the account and Region; the tag
+// conditions narrow it to the calling tenant's key of this stage.
 func (r Resources) KeysARN() string {
 	return "arn:" + r.Partition + ":kms:" + r.Region + ":" + r.Account + ":key/*"
 }
 
-// DataAccessPolicy is the permission policy of TenantDataAccessRole. A
-// session of that role can touch only items whose partition key starts with
-// "<its tenantId tag>#" in the pooled table, its own dedicated table, and its
-// own KMS key with its own encryption context.
+// DataAccessPolicy is the permission policy of a stage's
+// TenantDataAccessRole. A session of that role can touch only items whose
+// partition key starts with "<its tenantId tag>#" in the stage's pooled
+// table, its own dedicated table of this stage, and its own KMS key of this
+// stage (tags tenantId and stage) with its own encryption context.
 func DataAccessPolicy(r Resources) Policy {
 	p := Policy{
 		Version: "2012-10-17",
@@ -162,6 +183,7 @@ func DataAccessPolicy(r Resources) Policy {
 				Condition: map[string]Condition{
 					"StringEquals": {
 						"aws:ResourceTag/" + TenantTag:       {principalTenant},
+						"aws:ResourceTag/" + StageTag:        {r.Stage},
 						"kms:EncryptionContext:" + TenantTag: {principalTenant},
 					},
 					"Null": {"aws:PrincipalTag/" + TenantTag: {"false"}},
@@ -235,6 +257,8 @@ func TrustPolicy(principalARNs []string) Policy {
 
 // KeyPolicyParams names the principals of a tenant key's policy.
 type KeyPolicyParams struct {
+	// Stage is the deployment's stage.
+	Stage              string
 	Partition, Account string
 	// Region is the key's Region: DynamoDB may make itself grants on the
 	// key only through its endpoint there. Empty accepts DynamoDB's
@@ -250,11 +274,19 @@ type KeyPolicyParams struct {
 
 // TenantKeyPolicy is the key policy of one tenant's customer managed key:
 // the account keeps administrative control (so the key can never become
-// unmanageable), the provisioner may manage it (disable, schedule deletion)
-// and let DynamoDB make itself a grant for the tenant's dedicated table (the
-// CloudFormation stack that creates the table runs with the provisioner's
-// credentials), and only TenantDataAccessRole sessions tagged with this
-// tenant may use it, and only with encryption context tenantId=<this tenant>.
+// unmanageable), but not of its tags, which IAM conditions trust; the
+// provisioner may manage it (alias, disable, schedule deletion), set its two
+// tags to this tenant and stage (and to nothing else), and let DynamoDB make
+// itself a grant for the tenant's dedicated table (the CloudFormation stack
+// that creates the table runs with the provisioner's credentials); and only
+// TenantDataAccessRole sessions tagged with this tenant may use it, and only
+// with encryption context tenantId=<this tenant>.
+//
+// The provisioner's rights come from this policy, which it sets at
+// CreateKey, not from its IAM policy: its IAM policy grants key management
+// only on keys that already carry this stage's tenant alias and stage tag,
+// and no tagging at all, so it cannot make a foreign key look like a tenant
+// key.
 func TenantKeyPolicy(p KeyPolicyParams) Policy {
 	root := "arn:" + p.Partition + ":iam::" + p.Account + ":root"
 	return Policy{
@@ -266,7 +298,7 @@ func TenantKeyPolicy(p KeyPolicyParams) Policy {
 				Principal: map[string][]string{"AWS": {root}},
 				Action: []string{
 					"kms:Describe*", "kms:Get*", "kms:List*", "kms:PutKeyPolicy",
-					"kms:TagResource", "kms:UntagResource", "kms:EnableKey", "kms:DisableKey",
+					"kms:EnableKey", "kms:DisableKey",
 					"kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion", "kms:CreateAlias", "kms:DeleteAlias",
 				},
 				Resource: []string{"*"},
@@ -276,10 +308,27 @@ func TenantKeyPolicy(p KeyPolicyParams) Policy {
 				Effect:    "Allow",
 				Principal: map[string][]string{"AWS": {p.AdminRoleARN}},
 				Action: []string{
-					"kms:DescribeKey", "kms:DisableKey", "kms:ScheduleKeyDeletion",
-					"kms:TagResource", "kms:CreateAlias", "kms:DeleteAlias",
+					"kms:DescribeKey", "kms:DisableKey", "kms:ScheduleKeyDeletion", "kms:CreateAlias",
 				},
 				Resource: []string{"*"},
+			},
+			{
+				// The key is created untagged (tags on CreateKey would need
+				// kms:TagResource in an IAM policy on every key) and tagged
+				// by the provisioner right after, through this statement:
+				// tenantId and stage, with these values, nothing else.
+				Sid:       "ProvisionerTagsTenantAndStage",
+				Effect:    "Allow",
+				Principal: map[string][]string{"AWS": {p.AdminRoleARN}},
+				Action:    []string{"kms:TagResource"},
+				Resource:  []string{"*"},
+				Condition: map[string]Condition{
+					"StringEquals": {
+						"aws:RequestTag/" + TenantTag: {p.TenantID},
+						"aws:RequestTag/" + StageTag:  {p.Stage},
+					},
+					"ForAllValues:StringEquals": {"aws:TagKeys": {TenantTag, StageTag}},
+				},
 			},
 			{
 				// A premium tenant's dedicated table is encrypted with this
@@ -297,7 +346,7 @@ func TenantKeyPolicy(p KeyPolicyParams) Policy {
 				},
 			},
 			{
-				Sid:       "OnlyThisTenantsSessionsEncrypt",
+				Sid:       "OnlyThisTenantsSessionsUseKey",
 				Effect:    "Allow",
 				Principal: map[string][]string{"AWS": {p.DataAccessRoleARN}},
 				Action:    KeyActions,
@@ -311,6 +360,12 @@ func TenantKeyPolicy(p KeyPolicyParams) Policy {
 			},
 		},
 	}
+}
+
+// KeyTags are the tags of tenantID's key in stage, which the provisioner
+// sets through the key policy's ProvisionerTagsTenantAndStage statement.
+func KeyTags(stage, tenantID string) map[string]string {
+	return map[string]string{TenantTag: tenantID, StageTag: stage}
 }
 
 // DynamoDBEndpoint is the kms:ViaService value of DynamoDB calling KMS on

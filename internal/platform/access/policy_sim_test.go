@@ -1,23 +1,19 @@
 package access_test
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/tessera-saas/tessera/internal/platform/access"
+	"github.com/tessera-saas/tessera/internal/platform/access/iamsim"
 )
 
 // These tests evaluate the real TenantDataAccessRole policy with an
 // independent IAM policy simulator (@cloud-copilot/iam-simulate, run by
-// tools/iamsim/simulate.mjs), since no local emulator evaluates IAM
+// tools/iamsim/simulate.mjs, through package iamsim), since no local emulator evaluates IAM
 // conditions. All cases go to one node process.
 
 const (
@@ -29,14 +25,13 @@ const (
 	sessionARN = "arn:aws:sts::" + simAccount + ":assumed-role/" + access.RoleName + "/tenant-session"
 	roleARN    = "arn:aws:iam::" + simAccount + ":role/" + access.RoleName
 
-	allowed  = "Allowed"
-	implicit = "ImplicitlyDenied"
-	explicit = "ExplicitlyDenied"
-
-	installHint = "run `npm ci --prefix tools/iamsim` to install the IAM policy simulator"
+	allowed  = iamsim.Allowed
+	implicit = iamsim.ImplicitlyDenied
+	explicit = iamsim.ExplicitlyDenied
 )
 
 var simResources = access.Resources{
+	Stage:           devStage,
 	PooledTableARN:  pooledARN,
 	Partition:       "aws",
 	Region:          "us-east-1",
@@ -46,29 +41,6 @@ var simResources = access.Resources{
 
 // exportBucketARN is the bucket of tenant exports.
 const exportBucketARN = "arn:aws:s3:::tessera-exports"
-
-// simRequest is one request for tools/iamsim/simulate.mjs.
-type simRequest struct {
-	Name             string            `json:"name"`
-	IdentityPolicies []json.RawMessage `json:"identityPolicies"`
-	ResourcePolicy   json.RawMessage   `json:"resourcePolicy,omitempty"`
-	Principal        string            `json:"principal"`
-	Action           string            `json:"action"`
-	Resource         string            `json:"resource"`
-	AccountID        string            `json:"accountId"`
-	Context          map[string]any    `json:"context"`
-}
-
-// simResult is the simulator's answer to one simRequest.
-type simResult struct {
-	Name               string   `json:"name"`
-	Decision           string   `json:"decision"`
-	Error              string   `json:"error"`
-	IgnoredContextKeys []string `json:"ignoredContextKeys"`
-	TemplateKeys       []string `json:"templateKeys"`
-	AllowedBy          []string `json:"allowedBy"`
-	DeniedBy           []string `json:"deniedBy"`
-}
 
 // simCase is a request by a tenant session and the decision IAM must reach.
 type simCase struct {
@@ -100,8 +72,10 @@ func leading(keys ...string) map[string]any {
 	return map[string]any{"dynamodb:LeadingKeys": keys}
 }
 
+// kmsCtx is a request on a key of this stage tagged tenantId=keyTag, with
+// encryption context tenantId=ctxTenant (none when empty).
 func kmsCtx(keyTag, ctxTenant string) map[string]any {
-	m := map[string]any{"aws:ResourceTag/" + access.TenantTag: keyTag}
+	m := map[string]any{"aws:ResourceTag/" + access.TenantTag: keyTag, "aws:ResourceTag/" + access.StageTag: devStage}
 	if ctxTenant != "" {
 		m["kms:EncryptionContext:"+access.TenantTag] = ctxTenant
 	}
@@ -138,7 +112,7 @@ func simCases() []simCase {
 		add(simCase{name: "pooled/no-leading-keys/" + a, action: "dynamodb:" + a, resource: pooledARN,
 			context: tenant("ab", nil), want: implicit})
 	}
-	for _, res := range []string{pooledARN, tableARN + "tessera-tenant-ab"} {
+	for _, res := range []string{pooledARN, tableARN + access.DedicatedTable(devStage, "ab")} {
 		add(simCase{name: "scan/" + res[strings.LastIndex(res, "/")+1:], action: "dynamodb:Scan", resource: res,
 			context: tenant("ab", nil), want: explicit, wantSid: "NoScansOrBulkReads"})
 	}
@@ -156,19 +130,19 @@ func simCases() []simCase {
 
 	// Dedicated tables.
 	for _, a := range []string{"GetItem", "Query", "PutItem", "BatchWriteItem"} {
-		add(simCase{name: "dedicated/own/" + a, action: "dynamodb:" + a, resource: tableARN + "tessera-tenant-ab",
+		add(simCase{name: "dedicated/own/" + a, action: "dynamodb:" + a, resource: tableARN + access.DedicatedTable(devStage, "ab"),
 			context: tenant("ab", nil), want: allowed, wantSid: "OwnDedicatedTable"})
 		for _, other := range []string{"cd", "abc", "a"} {
 			add(simCase{name: "dedicated/other/" + other + "/" + a, action: "dynamodb:" + a,
-				resource: tableARN + "tessera-tenant-" + other, context: tenant("ab", nil), want: implicit})
+				resource: tableARN + access.DedicatedTable(devStage, other), context: tenant("ab", nil), want: implicit})
 		}
 	}
 	// No index access is granted (the store queries no index).
 	add(simCase{name: "dedicated/own-index/Query", action: "dynamodb:Query",
-		resource: tableARN + "tessera-tenant-ab/index/gsi1", context: tenant("ab", nil), want: implicit})
+		resource: tableARN + access.DedicatedTable(devStage, "ab") + "/index/gsi1", context: tenant("ab", nil), want: implicit})
 
 	// KMS: own key and own context only.
-	for _, a := range []string{"GenerateDataKey", "Decrypt", "Encrypt"} {
+	for _, a := range []string{"GenerateDataKey", "Decrypt"} {
 		add(simCase{name: "kms/own/" + a, action: "kms:" + a, resource: keyABARN,
 			context: tenant("ab", kmsCtx("ab", "ab")), want: allowed, wantSid: "OwnTenantKeyWithOwnContext"})
 		add(simCase{name: "kms/key-of-cd/" + a, action: "kms:" + a, resource: keyCDARN,
@@ -179,13 +153,21 @@ func simCases() []simCase {
 			context: tenant("ab", kmsCtx("ab", "")), want: implicit})
 	}
 
+	// Envelope encryption never encrypts with the tenant key itself: no
+	// kms:Encrypt, not even on the own key with the own context.
+	add(simCase{name: "kms/own/Encrypt-not-granted", action: "kms:Encrypt", resource: keyABARN,
+		context: tenant("ab", kmsCtx("ab", "ab")), want: implicit})
+	// A key of this tenant id without the stage tag is not this stage's.
+	add(simCase{name: "kms/own-id-no-stage-tag/Decrypt", action: "kms:Decrypt", resource: keyABARN,
+		context: tenant("ab", map[string]any{"aws:ResourceTag/" + access.TenantTag: "ab", "kms:EncryptionContext:" + access.TenantTag: "ab"}), want: implicit})
+
 	// A session without a tenantId tag gets nothing.
 	untagged := []simCase{
 		{action: "dynamodb:GetItem", resource: pooledARN, context: leading("ab#PRODUCT")},
 		{action: "dynamodb:Query", resource: pooledARN, context: leading("#PRODUCT")},
 		{action: "dynamodb:Query", resource: pooledARN},
-		{action: "dynamodb:GetItem", resource: tableARN + "tessera-tenant-ab"},
-		{action: "dynamodb:GetItem", resource: tableARN + "tessera-tenant-"},
+		{action: "dynamodb:GetItem", resource: tableARN + access.DedicatedTable(devStage, "ab")},
+		{action: "dynamodb:GetItem", resource: tableARN + access.DedicatedTablePrefix(devStage)},
 		{action: "kms:Decrypt", resource: keyABARN, context: kmsCtx("ab", "ab")},
 		// Were the missing tag read as "", an untagged key with an empty context would match.
 		{action: "kms:GenerateDataKey", resource: keyABARN, context: map[string]any{
@@ -225,7 +207,7 @@ func simCases() []simCase {
 
 	// The real key policy of tenant ab's key, together with the role policy.
 	abKeyPolicy := access.TenantKeyPolicy(access.KeyPolicyParams{
-		Partition: "aws", Account: simAccount, Region: "us-east-1", TenantID: "ab",
+		Stage: devStage, Partition: "aws", Account: simAccount, Region: "us-east-1", TenantID: "ab",
 		DataAccessRoleARN: roleARN, AdminRoleARN: "arn:aws:iam::" + simAccount + ":role/provisioner",
 	}).JSON()
 	add(simCase{name: "kms/tenant-key-policy/own", keyPol: abKeyPolicy, action: "kms:Decrypt", resource: keyABARN,
@@ -324,9 +306,9 @@ func TestSimDataAccessPolicy(t *testing.T) {
 
 func runSimCases(t *testing.T, cases []simCase) {
 	t.Helper()
-	script := simScript(t)
+	script := iamsim.Script(t)
 	rolePolicy := access.DataAccessPolicy(simResources).JSON()
-	reqs := make([]simRequest, len(cases))
+	reqs := make([]iamsim.Request, len(cases))
 	for i, c := range cases {
 		pol := rolePolicy
 		if c.policy.Version != "" {
@@ -344,13 +326,13 @@ func runSimCases(t *testing.T, cases []simCase) {
 			principal = c.principal
 			pol = access.Policy{Version: "2012-10-17", Statement: []access.Statement{{Effect: "Allow", Action: []string{c.action}, Resource: []string{"*"}}}}.JSON()
 		}
-		reqs[i] = simRequest{
+		reqs[i] = iamsim.Request{
 			Name: c.name, IdentityPolicies: []json.RawMessage{pol}, ResourcePolicy: keyPol,
 			Principal: principal, Action: c.action, Resource: c.resource, AccountID: simAccount,
 			Context: c.context,
 		}
 	}
-	results, err := simulate(script, reqs)
+	results, err := iamsim.Run(script, reqs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -378,74 +360,5 @@ func runSimCases(t *testing.T, cases []simCase) {
 				}
 			}
 		})
-	}
-}
-
-// simulate runs all requests through one node process.
-func simulate(script string, reqs []simRequest) ([]simResult, error) {
-	in, err := json.Marshal(reqs)
-	if err != nil {
-		return nil, fmt.Errorf("encode simulator requests: %w", err)
-	}
-	cmd := exec.Command("node", script)
-	cmd.Stdin = bytes.NewReader(in)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return nil, fmt.Errorf("run %s: %w\n%s", script, err, stderr.String())
-	}
-	var results []simResult
-	if err := json.Unmarshal(out, &results); err != nil {
-		return nil, fmt.Errorf("decode simulator output: %w\n%s", err, out)
-	}
-	if len(results) != len(reqs) {
-		return nil, fmt.Errorf("simulator answered %d of %d requests", len(results), len(reqs))
-	}
-	return results, nil
-}
-
-// simScript returns the path of simulate.mjs. When the simulator is not
-// installed it skips the test, or fails it in CI (CI=true).
-func simScript(t *testing.T) string {
-	t.Helper()
-	unavailable := func(format string, args ...any) {
-		msg := fmt.Sprintf(format, args...)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	root, err := repoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(root, "tools", "iamsim")
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@cloud-copilot", "iam-simulate")); err != nil {
-		unavailable("IAM simulator not installed (%v): %s", err, installHint)
-	}
-	if _, err := exec.LookPath("node"); err != nil {
-		unavailable("node not found (%v): install Node.js, then %s", err, installHint)
-	}
-	return filepath.Join(dir, "simulate.mjs")
-}
-
-// repoRoot walks up from the working directory to the directory holding go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("find repo root: %w", err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		} else if !errors.Is(err, os.ErrNotExist) {
-			return "", fmt.Errorf("find repo root: %w", err)
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("find repo root: no go.mod above the working directory")
-		}
-		dir = parent
 	}
 }

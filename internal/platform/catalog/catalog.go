@@ -32,6 +32,10 @@ const (
 	StatusOffboarding  Status = "OFFBOARDING"
 	StatusOffboarded   Status = "OFFBOARDED"
 	StatusFailed       Status = "FAILED"
+	// StatusOffboardFailed: offboarding gave up (Reason says why); the
+	// tenant's key is retired all the same, and an operator's new
+	// offboarding request starts it again.
+	StatusOffboardFailed Status = "OFFBOARD_FAILED"
 )
 
 // Placement says where a tenant's data lives.
@@ -53,7 +57,7 @@ type Record struct {
 	Placement Placement `dynamodbav:"placement" json:"placement"`
 	// AdminEmail is the first administrator, invited at onboarding.
 	AdminEmail string `dynamodbav:"adminEmail" json:"adminEmail"`
-	// Reason says why the tenant is FAILED or SUSPENDED.
+	// Reason says why the tenant is FAILED, OFFBOARD_FAILED or SUSPENDED.
 	Reason string `dynamodbav:"reason,omitempty" json:"reason,omitempty"`
 	// KeyRequested is set before the provisioner first creates the
 	// tenant's key, so a retry after a crash knows to look for an orphan.
@@ -61,6 +65,13 @@ type Record struct {
 	CreatedAt    time.Time `dynamodbav:"createdAt" json:"createdAt"`
 	UpdatedAt    time.Time `dynamodbav:"updatedAt" json:"updatedAt"`
 	Version      int64     `dynamodbav:"version" json:"version"`
+
+	// UsageKey is the value of the tenant's API key, which the tenant
+	// authorizer returns as the usageIdentifierKey so that API Gateway's
+	// usage plans count the verified tenant. Clients never send it; it is
+	// never in the API's JSON (operators read it with `tessera tenants
+	// apikey`) and never logged.
+	UsageKey string `dynamodbav:"usageKey,omitempty" json:"-"`
 }
 
 // Errors of the catalog.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -46,8 +47,12 @@ func Body(req events.APIGatewayProxyRequest) ([]byte, error) {
 	return b, nil
 }
 
-// DecodeJSON decodes a JSON object strictly into dst: one object, known
-// fields only, right types, valid UTF-8.
+// DecodeJSON decodes a JSON object strictly into dst (a pointer): valid
+// UTF-8, exactly one object, every key at most once (400 duplicate_field),
+// known fields only and spelt exactly (400 unknown_field), JSON types that
+// fit (400 invalid_type, naming the JSON path and type), and every field
+// tagged `required:"true"` present and not null (400 validation_failed
+// "price.amount is required"), whatever its zero value.
 func DecodeJSON(req events.APIGatewayProxyRequest, dst any) error {
 	if ct := Header(req, "Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
@@ -65,6 +70,11 @@ func DecodeJSON(req events.APIGatewayProxyRequest, dst any) error {
 	if !utf8.Valid(b) {
 		return NewError(http.StatusBadRequest, CodeMalformedJSON, "body is not valid UTF-8")
 	}
+	if err := checkStrict(b, reflect.TypeOf(dst)); err != nil {
+		return err
+	}
+	// What the walk accepted, encoding/json decodes; its own checks stay
+	// as a second line.
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
@@ -96,11 +106,15 @@ func jsonError(err error) error {
 
 func typeName(kind string) string {
 	switch {
-	case strings.HasPrefix(kind, "int"), strings.HasPrefix(kind, "uint"), strings.HasPrefix(kind, "float"):
+	case strings.HasPrefix(kind, "int"), strings.HasPrefix(kind, "uint"):
+		return "integer"
+	case strings.HasPrefix(kind, "float"):
 		return "number"
+	case kind == "bool":
+		return "boolean"
 	case kind == "ptr" || kind == "struct" || kind == "map":
 		return "object"
-	case kind == "slice":
+	case kind == "slice" || kind == "array":
 		return "array"
 	}
 	return kind
@@ -128,15 +142,25 @@ func PathID(req events.APIGatewayProxyRequest) (string, error) {
 	return id, nil
 }
 
-// PageRequest reads ?limit= and ?cursor=.
+// PageRequest reads ?limit= and ?cursor=. One rule for both: an absent
+// parameter takes its default (20; the first page), a present one must be
+// valid, and empty is not valid (400 invalid_limit, 400 invalid_cursor).
+// So a client that sends back an empty nextCursor is told, instead of
+// silently starting over at the first page.
 func PageRequest(req events.APIGatewayProxyRequest) (store.PageRequest, error) {
-	pr := store.PageRequest{Limit: DefaultLimit, Cursor: req.QueryStringParameters["cursor"]}
+	pr := store.PageRequest{Limit: DefaultLimit}
 	if v, ok := req.QueryStringParameters["limit"]; ok {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > MaxLimit {
 			return pr, NewError(http.StatusBadRequest, CodeInvalidLimit, fmt.Sprintf("limit must be a whole number from 1 to %d", MaxLimit))
 		}
 		pr.Limit = int32(n)
+	}
+	if v, ok := req.QueryStringParameters["cursor"]; ok {
+		if v == "" {
+			return pr, NewError(http.StatusBadRequest, CodeInvalidCursor, "cursor must be the nextCursor of the previous page; leave it out for the first page")
+		}
+		pr.Cursor = v
 	}
 	return pr, nil
 }

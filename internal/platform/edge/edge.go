@@ -3,8 +3,10 @@ package edge
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -68,7 +70,20 @@ func Finish(log *slog.Logger, start time.Time, status int, payload any, err erro
 		payload = b
 	}
 	log.Info("request", "status", status, "latencyMs", time.Since(start).Milliseconds())
-	return respond(status, payload)
+	resp := respond(status, payload)
+	if v, ok := retryAfterHeader(err); ok {
+		resp.Headers["Retry-After"] = v
+	}
+	return resp
+}
+
+// retryAfterHeader is the Retry-After header of an error that asks for one.
+func retryAfterHeader(err error) (string, bool) {
+	var e *Error
+	if err == nil || !errors.As(err, &e) || e.RetryAfter <= 0 {
+		return "", false
+	}
+	return strconv.FormatInt(int64((e.RetryAfter+time.Second-1)/time.Second), 10), true
 }
 
 func respond(status int, payload any) events.APIGatewayProxyResponse {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/tessera-saas/tessera/internal/platform/catalog"
 	"github.com/tessera-saas/tessera/internal/platform/crypto"
@@ -15,9 +16,12 @@ import (
 
 // Error codes are part of the API contract: clients branch on them.
 const (
-	CodeMalformedJSON    = "malformed_json"
-	CodeInvalidType      = "invalid_type"
-	CodeUnknownField     = "unknown_field"
+	CodeMalformedJSON = "malformed_json"
+	CodeInvalidType   = "invalid_type"
+	CodeUnknownField  = "unknown_field"
+	// CodeDuplicateField: a JSON object names one field twice (encoding/json
+	// would keep the last one silently).
+	CodeDuplicateField   = "duplicate_field"
 	CodeValidation       = "validation_failed"
 	CodeInvalidID        = "invalid_id"
 	CodeInvalidLimit     = "invalid_limit"
@@ -40,7 +44,13 @@ const (
 	// Operator API and users.
 	CodeIdempotencyMismatch = "idempotency_key_reused"
 	CodeInvalidState        = "invalid_state"
-	CodeUserExists          = "user_exists"
+	// CodeInviteLimit: the tenant has invited as many users today (UTC) as
+	// its plan allows (429, Retry-After: the next UTC midnight).
+	CodeInviteLimit = "invite_limit"
+	// CodeTryLater: a service behind the API is over one of its limits
+	// (such as the user pool's email quota); the same request can succeed
+	// later (503, Retry-After).
+	CodeTryLater = "try_later"
 )
 
 // Error is an error with an HTTP status and a code, safe to show to clients.
@@ -48,6 +58,16 @@ type Error struct {
 	Status  int
 	Code    string
 	Message string
+	// RetryAfter, when positive, is sent as the Retry-After header (whole
+	// seconds, rounded up).
+	RetryAfter time.Duration
+}
+
+// WithRetryAfter returns e with a Retry-After of d.
+func (e *Error) WithRetryAfter(d time.Duration) *Error {
+	c := *e
+	c.RetryAfter = d
+	return &c
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }

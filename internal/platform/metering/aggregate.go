@@ -38,7 +38,8 @@ const keepHours = 2
 
 // Aggregator keeps per-process cumulative totals per tenant and UTC hour,
 // for the durable ledger. Totals are absolute, so writing one twice is
-// harmless. It is safe for concurrent use.
+// harmless. It is safe for concurrent use. A Flusher writes them, off the
+// request path.
 type Aggregator struct {
 	every time.Duration
 
@@ -46,8 +47,6 @@ type Aggregator struct {
 	tot   map[usageKey]Usage
 	dirty map[usageKey]bool
 	last  time.Time // last MarkFlushed, or creation
-	// claimed is set by Claim until MarkFlushed: one flush at a time.
-	claimed bool
 }
 
 // NewAggregator returns an aggregator that is due at most every flushEvery
@@ -76,7 +75,7 @@ func (a *Aggregator) Add(r Record) {
 // MarkFlushed and either flushEvery has passed since it, or an hour with
 // unflushed changes has ended since it. (An hour that had already ended at
 // the last flush waits for flushEvery: a failing ledger is retried at that
-// pace, not on every request.)
+// pace, not at every look.)
 func (a *Aggregator) Due(now time.Time) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -100,22 +99,6 @@ func (a *Aggregator) due(now time.Time) bool {
 	return false
 }
 
-// Claim is Due for a caller that will flush: when a flush is owed and no
-// other caller holds one, it claims the flush and returns true; until the
-// claimant calls MarkFlushed, Claim returns false to everyone else. Without
-// it, every request that arrives while a flush is being written sees the
-// flush still owed and writes the same totals again (a herd of ledger writes,
-// each on a request's path).
-func (a *Aggregator) Claim(now time.Time) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.claimed || !a.due(now) {
-		return false
-	}
-	a.claimed = true
-	return true
-}
-
 // Dirty returns the cumulative totals (since process start) of every
 // (tenant, hour) changed since it was last flushed, sorted by tenant, then
 // hour.
@@ -135,11 +118,10 @@ func (a *Aggregator) Dirty() []Usage {
 // MarkFlushed records that the flushed totals are durable, as of now. Only
 // entries whose totals still equal what was flushed become clean: one that
 // an Add changed meanwhile stays dirty, with its newer total. Clean totals
-// of hours long past are dropped from memory. It ends a Claim.
+// of hours long past are dropped from memory.
 func (a *Aggregator) MarkFlushed(flushed []Usage, now time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.claimed = false
 	for _, u := range flushed {
 		k := keyOf(u.TenantID, u.Hour)
 		if cur, ok := a.tot[k]; ok && cur.same(u) {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -217,60 +216,6 @@ func TestAggregatorConcurrentAddsDuringFlushes(t *testing.T) {
 	}
 	if len(ledger) != 6 {
 		t.Fatalf("ledger has %d entries, want 3 tenants x 2 hours: %v", len(ledger), fmt.Sprint(ledger))
-	}
-}
-
-// Claim hands an owed flush to one caller at a time: the others, arriving
-// while it writes, neither flush nor wait; the claim ends with MarkFlushed,
-// whether the flush succeeded or not.
-func TestAggregatorClaimIsExclusive(t *testing.T) {
-	t.Run("concurrent callers", func(t *testing.T) {
-		a := newAggregator(time.Minute, h10)
-		a.Add(rec("t-a", h10.Add(time.Second), 1, 0, 0))
-		now := h10.Add(time.Minute)
-		var claims atomic.Int32
-		var wg sync.WaitGroup
-		for range 64 {
-			wg.Go(func() {
-				if a.Claim(now) {
-					claims.Add(1)
-				}
-			})
-		}
-		wg.Wait()
-		if n := claims.Load(); n != 1 {
-			t.Fatalf("%d of 64 concurrent callers claimed the flush, want exactly 1", n)
-		}
-		if !a.Due(now) {
-			t.Fatal("Due = false while the claimed flush is unwritten")
-		}
-	})
-	for _, tc := range []struct {
-		name    string
-		flushed func(a *metering.Aggregator) []metering.Usage
-	}{
-		{"after a flush", func(a *metering.Aggregator) []metering.Usage { return a.Dirty() }},
-		{"after a failed flush", func(*metering.Aggregator) []metering.Usage { return nil }},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			a := newAggregator(time.Minute, h10)
-			a.Add(rec("t-a", h10.Add(time.Second), 1, 0, 0))
-			at := h10.Add(time.Minute)
-			if !a.Claim(at) {
-				t.Fatal("Claim = false with a flush owed")
-			}
-			if a.Claim(at) {
-				t.Fatal("a second Claim succeeded before MarkFlushed")
-			}
-			a.MarkFlushed(tc.flushed(a), at)
-			a.Add(rec("t-a", at.Add(time.Second), 1, 0, 0))
-			if a.Claim(at.Add(59 * time.Second)) {
-				t.Fatal("Claim = true before the interval passed again")
-			}
-			if !a.Claim(at.Add(time.Minute)) {
-				t.Fatal("Claim = false after the interval, with changes: the claim was not released")
-			}
-		})
 	}
 }
 

@@ -44,17 +44,20 @@ type Order struct {
 	UpdatedAt time.Time `json:"updatedAt"`
 }
 
-// Customer is the person who ordered. Both fields are sensitive.
+// Customer is the person who ordered. Both fields are sensitive, and both
+// are required in a request body.
 type Customer struct {
-	Name  string `json:"name"`
-	Email string `json:"email"`
+	Name  string `json:"name" required:"true"`
+	Email string `json:"email" required:"true"`
 }
 
-// Input is what a client may set on an order.
+// Input is what a client may set on an order. Fields tagged required must
+// be present and not null in a request body (edge.DecodeJSON checks it);
+// status may be left out (pending).
 type Input struct {
-	ProductID string    `json:"productId"`
-	Quantity  int       `json:"quantity"`
-	Customer  *Customer `json:"customer"`
+	ProductID string    `json:"productId" required:"true"`
+	Quantity  int       `json:"quantity" required:"true"`
+	Customer  *Customer `json:"customer" required:"true"`
 	Status    Status    `json:"status"`
 }
 

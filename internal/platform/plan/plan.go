@@ -15,12 +15,19 @@ type Limits struct {
 	// once (all tenants of the tier share it). It is the MaximumConcurrency
 	// of the tier queue's Lambda event source, which must be at least 2.
 	ExportConcurrency int
+	// InvitesPerDay is how many users one tenant may invite per UTC day
+	// (POST /v1/users; 429 invite_limit beyond it). Each invitation is an
+	// email from the user pool, whose sending quota the whole deployment
+	// shares: Cognito's built-in email allows about 50 a day per account,
+	// SES (configured for deployed pools) its account's quota. The caps keep
+	// one tenant from spending that quota for everyone.
+	InvitesPerDay int
 }
 
 var limits = map[catalog.Tier]Limits{
-	catalog.TierBasic:    {RateLimit: 10, BurstLimit: 20, MonthlyQuota: 100_000, ExportConcurrency: 2},
-	catalog.TierStandard: {RateLimit: 50, BurstLimit: 100, MonthlyQuota: 1_000_000, ExportConcurrency: 4},
-	catalog.TierPremium:  {RateLimit: 200, BurstLimit: 400, MonthlyQuota: 10_000_000, ExportConcurrency: 8},
+	catalog.TierBasic:    {RateLimit: 10, BurstLimit: 20, MonthlyQuota: 100_000, ExportConcurrency: 2, InvitesPerDay: 20},
+	catalog.TierStandard: {RateLimit: 50, BurstLimit: 100, MonthlyQuota: 1_000_000, ExportConcurrency: 4, InvitesPerDay: 100},
+	catalog.TierPremium:  {RateLimit: 200, BurstLimit: 400, MonthlyQuota: 10_000_000, ExportConcurrency: 8, InvitesPerDay: 500},
 }
 
 // Tiers lists the tiers in a stable order (construct ids, outputs, tests).

@@ -20,11 +20,11 @@ func TestEveryTierHasSaneLimits(t *testing.T) {
 		if !ok {
 			t.Fatalf("no limits for %q", tier)
 		}
-		if l.RateLimit <= 0 || float64(l.BurstLimit) < l.RateLimit || l.MonthlyQuota <= 0 || l.ExportConcurrency < 2 {
+		if l.RateLimit <= 0 || float64(l.BurstLimit) < l.RateLimit || l.MonthlyQuota <= 0 || l.ExportConcurrency < 2 || l.InvitesPerDay <= 0 {
 			t.Errorf("%s: limits %+v are not usable", tier, l)
 		}
 		// A higher tier never allows less than a lower one.
-		if l.RateLimit < prev.RateLimit || l.BurstLimit < prev.BurstLimit || l.MonthlyQuota < prev.MonthlyQuota || l.ExportConcurrency < prev.ExportConcurrency {
+		if l.RateLimit < prev.RateLimit || l.BurstLimit < prev.BurstLimit || l.MonthlyQuota < prev.MonthlyQuota || l.ExportConcurrency < prev.ExportConcurrency || l.InvitesPerDay < prev.InvitesPerDay {
 			t.Errorf("%s: limits %+v are below the tier before (%+v)", tier, l, prev)
 		}
 		prev = l

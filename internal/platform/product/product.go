@@ -21,17 +21,21 @@ type Product struct {
 	UpdatedAt   time.Time `json:"updatedAt"`
 }
 
-// Price is an amount in the currency's minor unit (cents for EUR).
+// Price is an amount in the currency's minor unit (cents for EUR). Both
+// fields are required in a request body: an amount of 0 (a free product)
+// must be explicit, never the default of a missing field.
 type Price struct {
-	Amount   int64  `json:"amount"`
-	Currency string `json:"currency"`
+	Amount   int64  `json:"amount" required:"true"`
+	Currency string `json:"currency" required:"true"`
 }
 
-// Input is what a client may set on a product.
+// Input is what a client may set on a product. Fields tagged required must
+// be present and not null in a request body (edge.DecodeJSON checks it);
+// description may be left out (empty).
 type Input struct {
-	Name        string `json:"name"`
-	SKU         string `json:"sku"`
-	Price       *Price `json:"price"`
+	Name        string `json:"name" required:"true"`
+	SKU         string `json:"sku" required:"true"`
+	Price       *Price `json:"price" required:"true"`
 	Description string `json:"description"`
 }
 

@@ -1,6 +1,7 @@
 package settings
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -22,6 +23,9 @@ const (
 	EnvAppClientID       = "TESSERA_APP_CLIENT_ID"
 	EnvCatalogTTL        = "TESSERA_CATALOG_TTL"
 	EnvCursorKey         = "TESSERA_CURSOR_KEY"
+	// EnvCursorSecretARN names the Secrets Manager secret holding the
+	// cursor key of a deployed stage (the CDK app generates one per stage).
+	EnvCursorSecretARN   = "TESSERA_CURSOR_SECRET_ARN"
 	EnvProvisioningQueue = "TESSERA_PROVISIONING_QUEUE_URL"
 	EnvPartition         = "TESSERA_PARTITION"
 	EnvAccountID         = "TESSERA_ACCOUNT_ID"
@@ -55,7 +59,11 @@ type Settings struct {
 	CatalogTTL time.Duration
 	// CursorKey authenticates list cursors; every instance of a deployment
 	// shares it. Cursors stay tenant-bound without it (see internal/platform/store).
+	// Locally it comes from the environment (or is the store's built-in key).
 	CursorKey string
+	// CursorSecretARN is the secret that holds the cursor key in a deployed
+	// stage; the key is read from it once per process, on first use.
+	CursorSecretARN string
 	// ProvisioningQueueURL is the queue the bus delivers onboarding and
 	// offboarding events to, and the provisioner's re-checks go to.
 	ProvisioningQueueURL string
@@ -101,6 +109,7 @@ func FromEnv() (Settings, error) {
 		EnvStage: &s.Stage, EnvPooledTable: &s.PooledTable, EnvCatalogTable: &s.CatalogTable,
 		EnvEventBus: &s.EventBus, EnvDataAccessRoleARN: &s.DataAccessRoleARN,
 		EnvUserPoolID: &s.UserPoolID, EnvAppClientID: &s.AppClientID, EnvCursorKey: &s.CursorKey,
+		EnvCursorSecretARN:   &s.CursorSecretARN,
 		EnvProvisioningQueue: &s.ProvisioningQueueURL,
 		EnvPartition:         &s.Partition, EnvAccountID: &s.AccountID, EnvKeyAdminRoleARN: &s.KeyAdminRoleARN,
 	} {
@@ -153,6 +162,20 @@ func (s Settings) Env() map[string]string {
 		env[TierEnv(EnvUsagePlanPrefix, t)] = id
 	}
 	return env
+}
+
+// ErrBuiltinCursorKey means a deployed stage would authenticate list
+// cursors with the built-in key, which every deployment shares.
+var ErrBuiltinCursorKey = errors.New("settings: a deployed stage needs its own cursor key (" + EnvCursorSecretARN + ")")
+
+// CheckCursorKey refuses the built-in cursor key outside the local stage: a
+// deployed stage names its cursor key secret (CursorSecretARN, which the CDK
+// app creates per stage), or gives a key explicitly (CursorKey).
+func (s Settings) CheckCursorKey() error {
+	if s.Stage == "local" || s.CursorSecretARN != "" || s.CursorKey != "" {
+		return nil
+	}
+	return fmt.Errorf("%w: stage %q has neither %s nor %s", ErrBuiltinCursorKey, s.Stage, EnvCursorSecretARN, EnvCursorKey)
 }
 
 // Region is the AWS Region from the environment.

@@ -21,7 +21,8 @@ import (
 //
 // Items: the profile (pk TENANT#<id>, sk PROFILE, listed through the
 // "tenants" index), audit entries (pk TENANT#<id>, sk AUDIT#<time>#<id>),
-// idempotency keys of creates (pk IDEMPOTENCY#<key>), and the outbox of
+// idempotency keys of creates (pk IDEMPOTENCY#<operator>#<key>, expiring
+// after IdempotencyTTL through the table's TTL attribute), and the outbox of
 // events not yet published (pk OUTBOX, sk <time>#<id>).
 type Catalog struct {
 	ddb   DynamoDB
@@ -39,6 +40,23 @@ func NewCatalog(ddb DynamoDB, table string, cursorKey ...[]byte) *Catalog {
 	}
 	return c
 }
+
+// WithClock returns a copy of the catalog that reads the time from now
+// (leases, idempotency expiry, audit and update times).
+func (c *Catalog) WithClock(now func() time.Time) *Catalog {
+	cp := *c
+	cp.now = now
+	return &cp
+}
+
+// CatalogTTLAttribute is the catalog table's TTL attribute (epoch seconds),
+// which bootstrap and infra/ enable. Only idempotency keys carry it.
+const CatalogTTLAttribute = "expiresAt"
+
+// IdempotencyTTL is how long an Idempotency-Key replays its create. DynamoDB
+// deletes expired keys within a day or two; until then the catalog treats
+// them as absent itself.
+const IdempotencyTTL = 24 * time.Hour
 
 // Names of the catalog's list index, which bootstrap and infra/ create.
 const (
@@ -67,10 +85,20 @@ var (
 type catalogItem struct {
 	key
 	catalog.Record
-	Kind       string    `dynamodbav:"kind"`
-	LeaseOwner string    `dynamodbav:"leaseOwner,omitempty"`
-	LeaseUntil time.Time `dynamodbav:"leaseUntil,omitempty"`
+	Kind       string `dynamodbav:"kind"`
+	LeaseOwner string `dynamodbav:"leaseOwner,omitempty"`
+	// LeaseExpires is the end of the lease in Unix milliseconds: a number,
+	// so that conditions compare it as one.
+	LeaseExpires int64 `dynamodbav:"leaseExpires,omitempty"`
 }
+
+// Lease attributes; leaseUntil is the RFC 3339 end that earlier versions
+// wrote, removed on release.
+const (
+	attrLeaseOwner   = "leaseOwner"
+	attrLeaseExpires = "leaseExpires"
+	attrLeaseLegacy  = "leaseUntil"
+)
 
 // OutboxEvent is an event recorded in the same transaction as the state
 // change it announces, published afterwards and then deleted.
@@ -116,17 +144,28 @@ func (c *Catalog) CreateTenant(ctx context.Context, rec catalog.Record) error {
 	return err
 }
 
-// Idempotency identifies a create request: the same Key with the same
-// RequestHash returns the tenant created first.
+// Idempotency identifies a create request: the same Key of the same Owner
+// (the operator's sub) with the same RequestHash returns the tenant created
+// first, for IdempotencyTTL. Keys of different owners never meet.
 type Idempotency struct {
-	Key, RequestHash string
+	Owner, Key, RequestHash string
+}
+
+func (i Idempotency) key() key {
+	return key{PK: idempotencyPrefix + i.Owner + "#" + i.Key, SK: "CREATE"}
 }
 
 type idempotencyItem struct {
 	key
 	TenantID    string `dynamodbav:"tenantId"`
 	RequestHash string `dynamodbav:"requestHash"`
+	// ExpiresAt is the TTL attribute (CatalogTTLAttribute), epoch seconds.
+	ExpiresAt int64 `dynamodbav:"expiresAt"`
 }
+
+// live reports whether the key still replays at now (DynamoDB's TTL
+// deletion lags, and emulators never delete).
+func (it idempotencyItem) live(now time.Time) bool { return it.ExpiresAt > now.Unix() }
 
 // Create writes a new tenant record, its idempotency key, its audit entry
 // and its outbox event in one transaction. When the idempotency key was
@@ -140,7 +179,11 @@ func (c *Catalog) Create(ctx context.Context, rec catalog.Record, idem Idempoten
 	}
 	items = append(items, put)
 	if idem.Key != "" {
-		p, err := putIfAbsent(c.table, idempotencyItem{key: key{PK: idempotencyPrefix + idem.Key, SK: "CREATE"}, TenantID: rec.TenantID, RequestHash: idem.RequestHash})
+		// Absent, or present but expired: an expired key is overwritten.
+		now := c.now()
+		cond := notExists.Or(expression.Name(CatalogTTLAttribute).LessThanEqual(expression.Value(now.Unix())))
+		p, err := putWhen(c.table, idempotencyItem{key: idem.key(), TenantID: rec.TenantID, RequestHash: idem.RequestHash,
+			ExpiresAt: now.Add(IdempotencyTTL).Unix()}, cond)
 		if err != nil {
 			return rec, false, err
 		}
@@ -166,10 +209,10 @@ func (c *Catalog) Create(ctx context.Context, rec catalog.Record, idem Idempoten
 
 func (c *Catalog) replay(ctx context.Context, idem Idempotency) (catalog.Record, bool, error) {
 	var it idempotencyItem // stays empty, and so mismatches, when the key is gone
-	if _, _, err := getItem(ctx, c.ddb, c.table, key{PK: idempotencyPrefix + idem.Key, SK: "CREATE"}, true, &it, ""); err != nil {
+	if _, _, err := getItem(ctx, c.ddb, c.table, idem.key(), true, &it, ""); err != nil {
 		return catalog.Record{}, false, fmt.Errorf("read idempotency key: %w", err)
 	}
-	if it.RequestHash != idem.RequestHash {
+	if it.RequestHash != idem.RequestHash || !it.live(c.now()) {
 		return catalog.Record{}, false, ErrIdempotencyMismatch
 	}
 	rec, err := c.GetTenant(ctx, it.TenantID)
@@ -227,6 +270,9 @@ type Change struct {
 	ClearReason bool
 	// KeyRequested marks that the tenant's key is about to be created.
 	KeyRequested bool
+	// UsageKey, when set, is the value of the tenant's API key
+	// (catalog.Record.UsageKey).
+	UsageKey string
 }
 
 // Apply makes the change if the tenant is in one of ch.From, together with
@@ -247,6 +293,9 @@ func (c *Catalog) Apply(ctx context.Context, tenantID string, ch Change, ev *Out
 	}
 	if ch.Placement != nil {
 		upd = upd.Set(expression.Name("placement"), expression.Value(*ch.Placement))
+	}
+	if ch.UsageKey != "" {
+		upd = upd.Set(expression.Name("usageKey"), expression.Value(ch.UsageKey))
 	}
 	if ch.Reason != "" {
 		upd = upd.Set(expression.Name("reason"), expression.Value(ch.Reason))
@@ -307,7 +356,7 @@ func (c *Catalog) ListTenants(ctx context.Context, req PageRequest) (Page[catalo
 		KeyConditionExpression: expr.KeyCondition(), ExpressionAttributeNames: expr.Names(),
 		ExpressionAttributeValues: expr.Values(), Limit: aws.Int32(req.Limit)}
 	if req.Cursor != "" {
-		last, err := c.decodeCursor("", catalogCursorEntity, req.Cursor)
+		last, err := c.decodeCursor(ctx, "", catalogCursorEntity, req.Cursor)
 		if err != nil {
 			return Page[catalog.Record]{}, err
 		}
@@ -330,30 +379,44 @@ func (c *Catalog) ListTenants(ctx context.Context, req PageRequest) (Page[catalo
 		page.Items = append(page.Items, it.Record)
 	}
 	if len(res.LastEvaluatedKey) > 0 && len(items) > 0 {
-		page.Next = c.encodeCursor("", catalogCursorEntity, items[len(items)-1].TenantID)
+		if page.Next, err = c.encodeCursor(ctx, "", catalogCursorEntity, items[len(items)-1].TenantID); err != nil {
+			return Page[catalog.Record]{}, err
+		}
 	}
 	return page, nil
 }
 
 // Lease gives owner the exclusive right to work on the tenant until now+ttl,
-// unless another owner holds an unexpired lease (ErrLeased).
+// unless another owner holds an unexpired lease (ErrLeased). The same owner
+// may lease again (a retried call). Owners are per unit of work: the
+// provisioner uses its process id and the message id, so two messages of one
+// process exclude each other.
 func (c *Catalog) Lease(ctx context.Context, tenantID, owner string, ttl time.Duration) error {
-	now := c.now().UTC()
+	now := c.now()
 	cond := expression.AttributeExists(expression.Name(attrPK)).And(
 		expression.Or(
-			expression.AttributeNotExists(expression.Name("leaseUntil")),
-			expression.Name("leaseUntil").LessThan(expression.Value(now)),
-			expression.Name("leaseOwner").Equal(expression.Value(owner)),
+			expression.AttributeNotExists(expression.Name(attrLeaseExpires)),
+			expression.Name(attrLeaseExpires).LessThanEqual(expression.Value(now.UnixMilli())),
+			expression.Name(attrLeaseOwner).Equal(expression.Value(owner)),
 		))
-	upd := expression.Set(expression.Name("leaseOwner"), expression.Value(owner)).
-		Set(expression.Name("leaseUntil"), expression.Value(now.Add(ttl)))
+	upd := expression.Set(expression.Name(attrLeaseOwner), expression.Value(owner)).
+		Set(expression.Name(attrLeaseExpires), expression.Value(now.Add(ttl).UnixMilli()))
 	return c.update(ctx, tenantID, cond, upd, ErrLeased)
 }
 
-// Release ends owner's lease.
+// Renew extends owner's lease to now+ttl. It fails with ErrLeased when the
+// lease is not owner's any more (it lapsed and another owner took it, or it
+// was released).
+func (c *Catalog) Renew(ctx context.Context, tenantID, owner string, ttl time.Duration) error {
+	cond := expression.Name(attrLeaseOwner).Equal(expression.Value(owner))
+	upd := expression.Set(expression.Name(attrLeaseExpires), expression.Value(c.now().Add(ttl).UnixMilli()))
+	return c.update(ctx, tenantID, cond, upd, ErrLeased)
+}
+
+// Release ends owner's lease; a lease held by another owner is left alone.
 func (c *Catalog) Release(ctx context.Context, tenantID, owner string) error {
-	cond := expression.Name("leaseOwner").Equal(expression.Value(owner))
-	upd := expression.Remove(expression.Name("leaseOwner")).Remove(expression.Name("leaseUntil"))
+	cond := expression.Name(attrLeaseOwner).Equal(expression.Value(owner))
+	upd := expression.Remove(expression.Name(attrLeaseOwner)).Remove(expression.Name(attrLeaseExpires)).Remove(expression.Name(attrLeaseLegacy))
 	err := c.update(ctx, tenantID, cond, upd, ErrLeased)
 	if errors.Is(err, ErrLeased) {
 		return nil // not ours any more: nothing to release

@@ -178,10 +178,12 @@ func (d TenantData) UpdateOrder(ctx context.Context, id string, version int64, i
 	err = s.transact(ctx, sc, check, put)
 	reasons := cancellation(err)
 	switch {
-	case failedAt(reasons, 0):
-		return order.Order{}, fmt.Errorf("update order %s: product %s: %w", id, in.ProductID, ErrUnknownProduct)
+	case failedAt(reasons, 1) && s.gone(ctx, sc, cur.key):
+		return order.Order{}, fmt.Errorf("update order %s: deleted meanwhile: %w", id, ErrNotFound)
 	case failedAt(reasons, 1):
 		return order.Order{}, fmt.Errorf("update order %s: %w", id, ErrVersionConflict)
+	case failedAt(reasons, 0):
+		return order.Order{}, fmt.Errorf("update order %s: product %s: %w", id, in.ProductID, ErrUnknownProduct)
 	case err != nil:
 		return order.Order{}, fmt.Errorf("update order %s: %w", id, err)
 	}

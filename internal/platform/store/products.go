@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -148,6 +149,8 @@ func (d TenantData) UpdateProduct(ctx context.Context, id string, version int64,
 	err = s.transact(ctx, sc, items...)
 	reasons := cancellation(err)
 	switch {
+	case failedAt(reasons, 0) && s.gone(ctx, sc, cur.key):
+		return product.Product{}, fmt.Errorf("update product %s: deleted meanwhile: %w", id, ErrNotFound)
 	case failedAt(reasons, 0) || failedAt(reasons, 1):
 		return product.Product{}, fmt.Errorf("update product %s: %w", id, ErrVersionConflict)
 	case failedAt(reasons, 2):
@@ -158,33 +161,68 @@ func (d TenantData) UpdateProduct(ctx context.Context, id string, version int64,
 	return next.product(), nil
 }
 
-// DeleteProduct removes a product and releases its SKU.
+// deleteAttempts bounds DeleteProduct's re-reads when concurrent updates
+// keep changing the product between its read and its write.
+const deleteAttempts = 3
+
+// DeleteProduct removes a product and releases its SKU. DELETE takes no
+// version: a product that is gone is ErrNotFound, also when another delete
+// wins between this read and this write, and a concurrent update does not
+// stop the delete (it reads the product again and deletes what is there, so
+// the SKU released is the one the product holds).
 func (d TenantData) DeleteProduct(ctx context.Context, id string) error {
 	s, sc, err := d.open(ctx)
 	if err != nil {
 		return err
 	}
-	cur, err := s.getProduct(ctx, sc, id, true)
-	if err != nil {
-		return fmt.Errorf("delete product: %w", err)
+	for attempt := 0; attempt < deleteAttempts; attempt++ {
+		cur, err := s.getProduct(ctx, sc, id, true)
+		if err != nil {
+			return fmt.Errorf("delete product: %w", err) // ErrNotFound once gone
+		}
+		done, err := s.deleteProduct(ctx, sc, cur)
+		if err != nil {
+			return fmt.Errorf("delete product %s: %w", id, err)
+		}
+		if done {
+			return nil
+		}
 	}
-	del, err := deleteWhen(sc.table, cur.key, expression.Name(attrVersion).Equal(expression.Value(cur.Version)))
+	return fmt.Errorf("delete product %s: changed %d times meanwhile: %w", id, deleteAttempts, ErrVersionConflict)
+}
+
+// deleteProduct deletes cur if it is still at its version, releasing its SKU
+// reservation in the same transaction. It reports false, nil when the
+// product changed or went meanwhile (the caller reads it again). A
+// reservation that is missing or names another product (a state only a
+// crash or a non-isolating engine leaves) is not the product's to release:
+// the product is then deleted alone.
+func (s *Store) deleteProduct(ctx context.Context, sc scope, cur productItem) (bool, error) {
+	sameVersion := expression.Name(attrVersion).Equal(expression.Value(cur.Version))
+	del, err := deleteWhen(sc.table, cur.key, sameVersion)
 	if err != nil {
-		return err
+		return false, err
 	}
 	release, err := deleteWhen(sc.table, tenantKey(sc.tenantID, entitySKU, cur.SKU),
-		expression.Name("productId").Equal(expression.Value(id)))
+		expression.Name("productId").Equal(expression.Value(cur.SK)))
 	if err != nil {
-		return err
+		return false, err
 	}
 	err = s.transact(ctx, sc, del, release)
-	if reasons := cancellation(err); failedAt(reasons, 0) || failedAt(reasons, 1) {
-		return fmt.Errorf("delete product %s: changed meanwhile: %w", id, ErrVersionConflict)
+	reasons := cancellation(err)
+	switch {
+	case err == nil:
+		return true, nil
+	case failedAt(reasons, 0): // the product changed or is gone
+		return false, nil
+	case failedAt(reasons, 1): // the reservation is not this product's
+		err := s.deleteItem(ctx, sc, cur.key, sameVersion)
+		if IsCondCheckFailed(err) {
+			return false, nil
+		}
+		return err == nil, err
 	}
-	if err != nil {
-		return fmt.Errorf("delete product %s: %w", id, err)
-	}
-	return nil
+	return false, err
 }
 
 // putIfAbsent is a transaction Put that fails if the key exists.
@@ -227,6 +265,14 @@ func deleteWhen(table string, k key, cond expression.ConditionBuilder) (types.Tr
 	}}, nil
 }
 
+// gone reports whether the item at k no longer exists (a consistent read),
+// to tell a deleted item from a changed one after a failed condition. A
+// read that fails reports false: the caller keeps its conflict answer.
+func (s *Store) gone(ctx context.Context, sc scope, k key) bool {
+	var probe key
+	return errors.Is(s.get(ctx, sc, k, true, &probe), ErrNotFound)
+}
+
 // get reads one item into out; ErrNotFound when absent.
 func (s *Store) get(ctx context.Context, sc scope, k key, consistent bool, out any) error {
 	cc, found, err := getItem(ctx, s.ddb, sc.table, k, consistent, out, returnCapacity, sc.opts)
@@ -257,7 +303,7 @@ func (s *Store) query(ctx context.Context, sc scope, entity string, req PageRequ
 		ReturnConsumedCapacity:    returnCapacity,
 	}
 	if req.Cursor != "" {
-		lastSK, err := s.decodeCursor(sc.tenantID, entity, req.Cursor)
+		lastSK, err := s.decodeCursor(ctx, sc.tenantID, entity, req.Cursor)
 		if err != nil {
 			return "", err
 		}
@@ -284,5 +330,5 @@ func (s *Store) query(ctx context.Context, sc scope, entity string, req PageRequ
 	if last.PK != pk { // cannot happen: the query names the partition
 		return "", fmt.Errorf("query returned a key outside partition %s", pk)
 	}
-	return s.encodeCursor(sc.tenantID, entity, last.SK), nil
+	return s.encodeCursor(ctx, sc.tenantID, entity, last.SK)
 }

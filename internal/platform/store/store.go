@@ -64,12 +64,29 @@ func WithCursorKey(k []byte) Option {
 	}
 }
 
+// WithCursorKeySource makes the store authenticate list cursors with k,
+// loaded on first use (see CursorKey). It wins over WithCursorKey.
+func WithCursorKeySource(k *CursorKey) Option {
+	return func(s *Store) {
+		if k != nil {
+			s.cursors.lazy = k
+		}
+	}
+}
+
 // WithClock replaces time.Now.
 func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
 
-// defaultCursorKey is used when none is configured. Cursor safety does not
-// rest on it being secret (see cursor.go); it only detects tampering.
+// defaultCursorKey is used when none is configured, which only the local
+// stage may do (settings.Settings.CheckCursorKey): a deployed stage reads a
+// key of its own from Secrets Manager. Cursors stay bound to their tenant
+// without a secret key (see cursor.go); the key detects tampering.
 var defaultCursorKey = []byte("tessera-cursor-v1")
+
+// CatalogTenantPrefix begins the partition key of every tenant record in
+// the catalog ("TENANT#<id>"): the infra app confines the catalog reads of
+// the api and exports functions to it (dynamodb:LeadingKeys).
+const CatalogTenantPrefix = catalogTenantPrefix
 
 // New returns a Store. sealer protects sensitive fields.
 func New(ddb DynamoDB, sealer Sealer, opts ...Option) *Store {

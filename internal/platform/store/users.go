@@ -13,37 +13,74 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
-const entityUser = "USER"
+const (
+	entityUser    = "USER"
+	entityInvites = "INVITES"
+)
+
+// Errors of users and invitations.
+var (
+	// ErrInviteLimit: the tenant has sent as many invitations today (UTC) as
+	// its plan allows.
+	ErrInviteLimit = errors.New("store: daily invitation limit reached")
+	errNoSub       = errors.New("store: user record without a sub")
+)
 
 // UserRecord is a tenant's record of one of its users (the user itself lives
-// in Cognito). Offboarding reads these to remove the tenant's users.
+// in Cognito). It is keyed by the user's sub, which never changes, not by
+// the email, which can: offboarding reads these records and deletes each
+// user by its sub. Email is the address the user was invited with.
 type UserRecord struct {
 	Email     string    `json:"email"`
 	Role      string    `json:"role"`
-	Sub       string    `json:"sub,omitempty"`
+	Sub       string    `json:"sub"`
 	CreatedAt time.Time `json:"createdAt"`
 }
 
 type userItem struct {
 	key
+	Email     string    `dynamodbav:"email"`
 	Role      string    `dynamodbav:"role"`
-	Sub       string    `dynamodbav:"sub"`
 	CreatedAt time.Time `dynamodbav:"createdAt"`
 }
 
-// PutUser records a user of the caller's tenant (idempotent).
-func (d TenantData) PutUser(ctx context.Context, u UserRecord) error {
+func (it userItem) record() UserRecord {
+	return UserRecord{Email: it.Email, Role: it.Role, Sub: it.SK, CreatedAt: it.CreatedAt}
+}
+
+// PutUser records a user of the caller's tenant unless its sub is recorded
+// already, and returns the record as stored: a retried write returns the
+// first one, with its creation time, unchanged.
+func (d TenantData) PutUser(ctx context.Context, u UserRecord) (UserRecord, error) {
+	if u.Sub == "" {
+		return UserRecord{}, errNoSub
+	}
 	s, sc, err := d.open(ctx)
 	if err != nil {
-		return err
+		return UserRecord{}, err
 	}
 	if u.CreatedAt.IsZero() {
 		u.CreatedAt = s.now().UTC()
 	}
-	if err := s.putItem(ctx, sc, userItem{key: tenantKey(sc.tenantID, entityUser, u.Email), Role: u.Role, Sub: u.Sub, CreatedAt: u.CreatedAt}, nil); err != nil {
-		return fmt.Errorf("put user: %w", err)
+	it := userItem{key: tenantKey(sc.tenantID, entityUser, u.Sub), Email: u.Email, Role: u.Role, CreatedAt: u.CreatedAt}
+	absent := expression.AttributeNotExists(expression.Name(attrPK))
+	err = s.putItem(ctx, sc, it, &absent)
+	if IsCondCheckFailed(err) {
+		var stored userItem
+		cc, found, err := getItem(ctx, s.ddb, sc.table, it.key, true, &stored, returnCapacity, sc.opts)
+		consumed(ctx, readCapacity, one(cc)...)
+		if err != nil {
+			return UserRecord{}, fmt.Errorf("read user: %w", err)
+		}
+		if found {
+			return stored.record(), nil
+		}
+		return UserRecord{}, fmt.Errorf("put user: %s recorded and gone", u.Sub)
 	}
-	return nil
+	if err != nil {
+		return UserRecord{}, fmt.Errorf("put user: %w", err)
+	}
+	return u, nil
 }
 
 // ListUsers returns a page of the caller's tenant's users.
@@ -59,13 +96,53 @@ func (d TenantData) ListUsers(ctx context.Context, req PageRequest) (Page[UserRe
 	}
 	page := Page[UserRecord]{Items: make([]UserRecord, 0, len(items)), Next: next}
 	for _, it := range items {
-		page.Items = append(page.Items, UserRecord{Email: it.SK, Role: it.Role, Sub: it.Sub, CreatedAt: it.CreatedAt})
+		page.Items = append(page.Items, it.record())
 	}
 	return page, nil
 }
 
+// Invitation counters: one item per tenant and UTC day, in the tenant's own
+// partition, counting the invitations of that day. Its InviteExpiryAttribute
+// (epoch seconds, two days after the day began) is for a table TTL on that
+// attribute (the pooled and dedicated tables do not enable one yet);
+// offboarding purges the counters with the rest.
+const (
+	attrInvites = "invites"
+	// InviteExpiryAttribute is the TTL attribute of invitation counters.
+	InviteExpiryAttribute = "expiresAt"
+)
+
+// CountInvite counts one invitation of the caller's tenant for today (UTC)
+// if fewer than limit were counted today, and returns ErrInviteLimit
+// otherwise, writing nothing. resetAt is when the count starts again (the
+// next UTC midnight).
+func (d TenantData) CountInvite(ctx context.Context, limit int) (resetAt time.Time, err error) {
+	s, sc, err := d.open(ctx)
+	if err != nil {
+		return time.Time{}, err
+	}
+	day := s.now().UTC().Truncate(24 * time.Hour)
+	resetAt = day.Add(24 * time.Hour)
+	if limit <= 0 {
+		return resetAt, ErrInviteLimit
+	}
+	k := tenantKey(sc.tenantID, entityInvites, day.Format(time.DateOnly))
+	cond := expression.AttributeNotExists(expression.Name(attrInvites)).
+		Or(expression.Name(attrInvites).LessThan(expression.Value(limit)))
+	upd := expression.Add(expression.Name(attrInvites), expression.Value(1)).
+		Set(expression.Name(InviteExpiryAttribute), expression.Value(day.Add(48*time.Hour).Unix()))
+	err = s.updateItem(ctx, sc, k, cond, upd, nil)
+	if IsCondCheckFailed(err) {
+		return resetAt, ErrInviteLimit
+	}
+	if err != nil {
+		return resetAt, fmt.Errorf("count invite: %w", err)
+	}
+	return resetAt, nil
+}
+
 // purgeEntities are the partitions of a tenant's data.
-var purgeEntities = []string{entityProduct, entitySKU, entityOrder, entityUser, entityExport}
+var purgeEntities = []string{entityProduct, entitySKU, entityOrder, entityUser, entityInvites, entityExport}
 
 // PurgeTenant deletes every item of the caller's tenant from its table (only
 // its own partitions; with its own scoped credentials) and returns how many

@@ -6,7 +6,6 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/oklog/ulid/v2"
 )
 
@@ -71,32 +70,6 @@ func FromClaims(claims map[string]string) (Tenant, error) {
 	return Tenant{ID: id, UserID: sub, Email: claims["email"], Role: role, Groups: ParseGroups(claims[ClaimGroups])}, nil
 }
 
-// FromRESTRequest reads the caller from a REST API proxy event with a Cognito
-// user pool authorizer (requestContext.authorizer.claims).
-func FromRESTRequest(req events.APIGatewayProxyRequest) (Tenant, error) {
-	raw, ok := req.RequestContext.Authorizer["claims"].(map[string]any)
-	if !ok {
-		return Tenant{}, fmt.Errorf("%w: no authorizer claims", ErrUnauthenticated)
-	}
-	claims := make(map[string]string, len(raw))
-	for k, v := range raw {
-		if s, ok := v.(string); ok {
-			claims[k] = s
-		}
-	}
-	return FromClaims(claims)
-}
-
-// FromHTTPRequest reads the caller from an HTTP API proxy event with a JWT
-// authorizer (requestContext.authorizer.jwt.claims).
-func FromHTTPRequest(req events.APIGatewayV2HTTPRequest) (Tenant, error) {
-	a := req.RequestContext.Authorizer
-	if a == nil || a.JWT == nil || a.JWT.Claims == nil {
-		return Tenant{}, fmt.Errorf("%w: no JWT authorizer claims", ErrUnauthenticated)
-	}
-	return FromClaims(a.JWT.Claims)
-}
-
 // ParseGroups reads cognito:groups as API Gateway renders it in claims: a
 // bracketed, space- or comma-separated list ("[operators admins]") or a
 // single name.
@@ -133,24 +106,4 @@ var ErrNotOperator = errors.New("tenant: caller is not an operator")
 type Operator struct {
 	UserID string
 	Email  string
-}
-
-// OperatorFromRESTRequest reads an operator from a REST API proxy event with
-// a Cognito authorizer, checking the operators group on every call.
-func OperatorFromRESTRequest(req events.APIGatewayProxyRequest) (Operator, error) {
-	raw, ok := req.RequestContext.Authorizer["claims"].(map[string]any)
-	if !ok {
-		return Operator{}, fmt.Errorf("%w: no authorizer claims", ErrUnauthenticated)
-	}
-	sub, _ := raw["sub"].(string)
-	if sub == "" {
-		return Operator{}, fmt.Errorf("%w: claim sub missing", ErrUnauthenticated)
-	}
-	groups, _ := raw[ClaimGroups].(string)
-	t := Tenant{Groups: ParseGroups(groups)}
-	if !t.InGroup(OperatorsGroup) {
-		return Operator{}, ErrNotOperator
-	}
-	email, _ := raw["email"].(string)
-	return Operator{UserID: sub, Email: email}, nil
 }
