@@ -187,7 +187,8 @@ func TestOnboardingRule(t *testing.T) {
 }
 
 // TestCatalogTTL: the catalog table expires items through the attribute the
-// store writes on idempotency keys; the pooled table has no TTL.
+// store writes on idempotency keys, and the pooled table through the one it
+// writes on invitation counters.
 func TestCatalogTTL(t *testing.T) {
 	s := synth(t)
 	tables := s.DataJSON.resources("AWS::DynamoDB::Table")
@@ -196,7 +197,7 @@ func TestCatalogTTL(t *testing.T) {
 		t.Errorf("catalog TimeToLiveSpecification = %s", got)
 	}
 	pooled := props(tables[s.DataJSON.logicalID(t, "AWS::DynamoDB::Table", "PooledTable")])
-	if _, ok := pooled["TimeToLiveSpecification"]; ok {
-		t.Errorf("pooled TimeToLiveSpecification = %s, want none", jsonOf(pooled["TimeToLiveSpecification"]))
+	if got := jsonOf(pooled["TimeToLiveSpecification"]); got != `{"AttributeName":"`+store.InviteExpiryAttribute+`","Enabled":true}` {
+		t.Errorf("pooled TimeToLiveSpecification = %s", got)
 	}
 }

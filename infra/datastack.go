@@ -57,7 +57,7 @@ func NewDataStack(scope constructs.Construct, id string, props *DataStackProps) 
 	cfg := props.Config
 	d := &DataStack{Stack: stack}
 
-	d.PooledTable = newTable(stack, "PooledTable", cfg)
+	d.PooledTable = newTable(stack, "PooledTable", cfg, store.InviteExpiryAttribute)
 	// Idempotency keys of tenant creates expire through the catalog's TTL.
 	d.CatalogTable = newTable(stack, "CatalogTable", cfg, store.CatalogTTLAttribute)
 	// The operator API lists tenants through this index (only profile items

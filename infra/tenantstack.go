@@ -9,6 +9,7 @@ import (
 
 	"github.com/tessera-saas/tessera/internal/control/tenantstack"
 	"github.com/tessera-saas/tessera/internal/platform/access"
+	"github.com/tessera-saas/tessera/internal/platform/store"
 )
 
 // tenantStackID is the construct id (and artifact id) of TenantStack.
@@ -67,6 +68,8 @@ func NewTenantStack(scope constructs.Construct, id string, props *TenantStackPro
 		PartitionKey: &awsdynamodb.Attribute{Name: jsii.String("pk"), Type: awsdynamodb.AttributeType_STRING},
 		SortKey:      &awsdynamodb.Attribute{Name: jsii.String("sk"), Type: awsdynamodb.AttributeType_STRING},
 		BillingMode:  awsdynamodb.BillingMode_PAY_PER_REQUEST,
+		// Invitation counters expire through this attribute.
+		TimeToLiveAttribute: jsii.String(store.InviteExpiryAttribute),
 		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
 			PointInTimeRecoveryEnabled: jsii.Bool(true),
 		},

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tessera-saas/tessera/internal/control/tenantstack"
 	"github.com/tessera-saas/tessera/internal/platform/access"
+	"github.com/tessera-saas/tessera/internal/platform/store"
 )
 
 const regenerateHint = "regenerate it with `make synth` (go run -C infra . -write-tenant-template internal/control/tenantstack/TenantStack.template.json)"
@@ -34,6 +35,7 @@ func TestTenantStackTable(t *testing.T) {
 					map[string]any{"AttributeName": "sk", "AttributeType": "S"},
 				},
 				"BillingMode":                      "PAY_PER_REQUEST",
+				"TimeToLiveSpecification":          map[string]any{"AttributeName": store.InviteExpiryAttribute, "Enabled": true},
 				"PointInTimeRecoverySpecification": map[string]any{"PointInTimeRecoveryEnabled": true},
 				"SSESpecification": map[string]any{
 					"SSEEnabled":     true,

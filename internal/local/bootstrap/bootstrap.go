@@ -42,6 +42,9 @@ func Run(ctx context.Context, cfg aws.Config, s settings.Settings) (settings.Set
 	if err := ensureTTL(ctx, ddb, s.CatalogTable, store.CatalogTTLAttribute); err != nil {
 		return s, err
 	}
+	if err := ensureTTL(ctx, ddb, s.PooledTable, store.InviteExpiryAttribute); err != nil {
+		return s, err
+	}
 	idp := cip.NewFromConfig(cfg)
 	poolID, err := ensureUserPool(ctx, idp)
 	if err != nil {

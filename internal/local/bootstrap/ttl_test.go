@@ -12,16 +12,23 @@ import (
 	"github.com/tessera-saas/tessera/internal/platform/store"
 )
 
-// TestCatalogHasTTL: the local catalog table has its TTL on the attribute
-// the store writes on idempotency keys, as the CDK's table does.
-func TestCatalogHasTTL(t *testing.T) {
+// TestTablesHaveTTL: the local catalog and pooled tables have their TTL on
+// the attributes the store writes on idempotency keys and invitation
+// counters, as the CDK's tables do.
+func TestTablesHaveTTL(t *testing.T) {
 	e := testenv.Setup(t)
-	out, err := dynamodb.NewFromConfig(e.Config).DescribeTimeToLive(context.Background(), &dynamodb.DescribeTimeToLiveInput{TableName: &e.Settings.CatalogTable})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := out.TimeToLiveDescription
-	if d == nil || aws.ToString(d.AttributeName) != store.CatalogTTLAttribute || d.TimeToLiveStatus != ddbtypes.TimeToLiveStatusEnabled {
-		t.Fatalf("catalog TTL = %+v, want %s ENABLED", d, store.CatalogTTLAttribute)
+	ddb := dynamodb.NewFromConfig(e.Config)
+	for _, c := range []struct{ table, attr string }{
+		{e.Settings.CatalogTable, store.CatalogTTLAttribute},
+		{e.Settings.PooledTable, store.InviteExpiryAttribute},
+	} {
+		out, err := ddb.DescribeTimeToLive(context.Background(), &dynamodb.DescribeTimeToLiveInput{TableName: &c.table})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := out.TimeToLiveDescription
+		if d == nil || aws.ToString(d.AttributeName) != c.attr || d.TimeToLiveStatus != ddbtypes.TimeToLiveStatusEnabled {
+			t.Errorf("%s TTL = %+v, want %s ENABLED", c.table, d, c.attr)
+		}
 	}
 }

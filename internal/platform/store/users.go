@@ -103,9 +103,9 @@ func (d TenantData) ListUsers(ctx context.Context, req PageRequest) (Page[UserRe
 
 // Invitation counters: one item per tenant and UTC day, in the tenant's own
 // partition, counting the invitations of that day. Its InviteExpiryAttribute
-// (epoch seconds, two days after the day began) is for a table TTL on that
-// attribute (the pooled and dedicated tables do not enable one yet);
-// offboarding purges the counters with the rest.
+// (epoch seconds, two days after the day began) is the TTL attribute of the
+// pooled and dedicated tables, which expire old counters; offboarding purges
+// the counters with the rest.
 const (
 	attrInvites = "invites"
 	// InviteExpiryAttribute is the TTL attribute of invitation counters.
