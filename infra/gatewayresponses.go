@@ -78,12 +78,26 @@ func (g gatewayResponse) template() string {
 	return `{"error":{"code":"` + g.Code + `","message":` + g.Message + `}}`
 }
 
+// gatewayResponseHeaders are the headers every handler answer carries
+// (internal/platform/edge) and the local gateway's own errors too; API
+// Gateway's answers carry them as well, as static (quoted) values.
+var gatewayResponseHeaders = map[string]string{
+	"Content-Type":           "application/json",
+	"Cache-Control":          "no-store",
+	"X-Content-Type-Options": "nosniff",
+}
+
 // addGatewayResponses gives api the gatewayResponses.
 func addGatewayResponses(api awsapigateway.RestApi) {
+	headers := map[string]*string{}
+	for k, v := range gatewayResponseHeaders {
+		headers[k] = jsii.String("'" + v + "'")
+	}
 	for _, g := range gatewayResponses {
 		opts := &awsapigateway.GatewayResponseOptions{
-			Type:      responseTypes[g.Type],
-			Templates: &map[string]*string{"application/json": jsii.String(g.template())},
+			Type:            responseTypes[g.Type],
+			Templates:       &map[string]*string{"application/json": jsii.String(g.template())},
+			ResponseHeaders: &headers,
 		}
 		if g.Status != "" {
 			opts.StatusCode = jsii.String(g.Status)

@@ -50,6 +50,13 @@ func TestGatewayResponses(t *testing.T) {
 			if st, _ := p["StatusCode"].(string); st != tc.status {
 				t.Errorf("StatusCode = %q, want %q", st, tc.status)
 			}
+			// The headers the handlers' and the local gateway's answers carry.
+			params, _ := p["ResponseParameters"].(map[string]any)
+			for _, h := range [][2]string{{"Cache-Control", "no-store"}, {"X-Content-Type-Options", "nosniff"}, {"Content-Type", "application/json"}} {
+				if got := params["gatewayresponse.header."+h[0]]; got != "'"+h[1]+"'" {
+					t.Errorf("header %s = %v, want '%s'", h[0], got, h[1])
+				}
+			}
 			tmpl, _ := p["ResponseTemplates"].(map[string]any)
 			if len(tmpl) != 1 {
 				t.Fatalf("ResponseTemplates = %s, want one for application/json", jsonOf(tmpl))
