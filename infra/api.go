@@ -116,7 +116,8 @@ func newRestAPI(stack awscdk.Stack, cfg config, data *DataStack) restAPI {
 // addRoutes defines the tenant authorizer on its function and adds one
 // method per route of route.All, proxied to the route's function: tenant
 // routes behind the tenant authorizer, requiring the API key it returns;
-// operator routes behind the Cognito user pool authorizer.
+// operator routes behind the Cognito user pool authorizer; the public route
+// (the OpenAPI document) with authorization NONE and no key.
 func addRoutes(stack awscdk.Stack, r restAPI, fns map[route.Function]awslambda.Function) error {
 	authzFn, ok := fns[functionAuthorizer]
 	if !ok {
@@ -151,8 +152,11 @@ func addRoutes(stack awscdk.Stack, r restAPI, fns map[route.Function]awslambda.F
 			RequestParameters: pathParams(rt.Path),
 			ApiKeyRequired:    jsii.Bool(rt.Audience == route.TenantUser),
 		}
-		if rt.Audience == route.TenantUser {
+		switch rt.Audience {
+		case route.TenantUser:
 			opts.AuthorizationType, opts.Authorizer = awsapigateway.AuthorizationType_CUSTOM, tenantAuthorizer
+		case route.Public: // the API's document: no token, no key (the stage's throttling still applies)
+			opts.AuthorizationType, opts.Authorizer = awsapigateway.AuthorizationType_NONE, nil
 		}
 		if rt.Method == "POST" || rt.Method == "PUT" || rt.Method == "PATCH" {
 			opts.RequestModels = &map[string]awsapigateway.IModel{"application/json": r.jsonObject}

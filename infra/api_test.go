@@ -51,15 +51,15 @@ func TestEveryRouteHasItsAuthorizer(t *testing.T) {
 			if !ok {
 				t.Fatalf("no method for %s; methods: %v", r.Key(), keys(got))
 			}
-			want := "COGNITO_USER_POOLS"
-			if r.Audience == route.TenantUser {
-				want = "CUSTOM"
-			}
+			want := map[route.Audience]string{route.TenantUser: "CUSTOM", route.Operator: "COGNITO_USER_POOLS", route.Public: "NONE"}[r.Audience]
 			if p["AuthorizationType"] != want {
 				t.Errorf("AuthorizationType = %v, want %s", p["AuthorizationType"], want)
 			}
-			if r.Audience != route.TenantUser && !strings.HasPrefix(flatten(p["AuthorizerId"]), "${Authorizer") {
+			if r.Audience == route.Operator && !strings.HasPrefix(flatten(p["AuthorizerId"]), "${Authorizer") {
 				t.Errorf("AuthorizerId = %s, want the Cognito authorizer", jsonOf(p["AuthorizerId"]))
+			}
+			if r.Audience == route.Public && (p["AuthorizerId"] != nil || p["ApiKeyRequired"] == true) {
+				t.Errorf("public route: AuthorizerId = %s, ApiKeyRequired = %v; want neither", jsonOf(p["AuthorizerId"]), p["ApiKeyRequired"])
 			}
 			fnID := s.AppJSON.logicalID(t, "AWS::Lambda::Function", fnID(r.Function)+"Function")
 			if uri := jsonOf(p["Integration"]); !strings.Contains(uri, `"`+fnID+`"`) {

@@ -68,6 +68,12 @@ func TestTenantRoutesUseTheLambdaAuthorizer(t *testing.T) {
 			t.Errorf("no method for %s", r.Key())
 			continue
 		}
+		if r.Audience == route.Public {
+			if p["AuthorizationType"] != "NONE" || p["AuthorizerId"] != nil || p["ApiKeyRequired"] == true {
+				t.Errorf("public route %s: AuthorizationType %v, AuthorizerId %s, ApiKeyRequired %v; want NONE, no authorizer, no key", r.Key(), p["AuthorizationType"], jsonOf(p["AuthorizerId"]), p["ApiKeyRequired"])
+			}
+			continue
+		}
 		if r.Audience != route.TenantUser {
 			if p["AuthorizationType"] != "COGNITO_USER_POOLS" || p["ApiKeyRequired"] == true {
 				t.Errorf("operator route %s: AuthorizationType %v, ApiKeyRequired %v; want COGNITO_USER_POOLS without a key", r.Key(), p["AuthorizationType"], p["ApiKeyRequired"])

@@ -10,8 +10,10 @@
 //   - Tessera-<stage>-App: the Lambda functions (api, tenants, provisioner,
 //     exports) with their own least-privilege roles, TenantDataAccessRole
 //     (trusting the api, provisioner and exports roles), the REST API with
-//     the Cognito authorizer on every route of route.All (tenant routes also
-//     require the tenant's API key), JSON gateway responses, one usage plan
+//     an authorizer on every route of route.All (the tenant authorizer and
+//     the tenant's API key on tenant routes, the Cognito authorizer on
+//     operator routes; none on the public OpenAPI document), JSON gateway
+//     responses, one usage plan
 //     per tier, the provisioner's event source on the provisioning queue,
 //     the export worker's event source on each tier queue (concurrency from
 //     internal/platform/plan), the schedule of the tenants function's outbox sweep,

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,6 +63,7 @@ var (
 
 type floodResult struct {
 	calm, flood         []time.Duration
+	byRound             [2][][]time.Duration // the well-behaved tenants' latencies per round: calm, flood
 	calmErrs, floodErrs int64
 	sent, refused, ok   int64 // the flooder's requests in the flood windows
 	floodRate           float64
@@ -122,7 +122,7 @@ func measureFlood(ctx context.Context, cfg aws.Config, s settings.Settings, fx [
 	time.Sleep(2 * time.Second)
 
 	// The first warmRounds rounds are not recorded: they warm the emulator
-	// (DynamoDB Local's JIT) and every connection under both conditions.
+	// and every connection under both conditions.
 	for round := -warmRounds; round < floodRounds; round++ {
 		order := []bool{false, true}
 		if (round+warmRounds)%2 == 1 {
@@ -170,9 +170,11 @@ func measureFlood(ctx context.Context, cfg aws.Config, s settings.Settings, fx [
 			case round < 0:
 			case flood:
 				res.flood, res.floodErrs = append(res.flood, lat...), res.floodErrs+errs
+				res.byRound[1] = append(res.byRound[1], lat)
 				res.sent, res.refused, res.ok = res.sent+sent, res.refused+refused, res.ok+ok
 			default:
 				res.calm, res.calmErrs = append(res.calm, lat...), res.calmErrs+errs
+				res.byRound[0] = append(res.byRound[0], lat)
 			}
 		}
 	}
@@ -324,28 +326,4 @@ func paced(window context.Context, first time.Time, interval time.Duration, fn f
 		next = next.Add(interval)
 		fn()
 	}
-}
-
-// floodOnDynamoDBLocal runs the noisy-neighbour benchmark in a child process
-// on a stack of its own whose DynamoDB is DynamoDB Local, and returns its
-// report. A child, because the stack's endpoints are process environment
-// and because the flood then shares no heap with the earlier sections.
-func floodOnDynamoDBLocal(ctx context.Context) (string, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return "", err
-	}
-	cmd := exec.CommandContext(ctx, self, "-flood-only", "-dynamodb-local", dynamoDBLocal, "-flood-rounds", strconv.Itoa(floodRounds),
-		"-flood-factor", strconv.FormatFloat(floodFactor, 'f', -1, 64))
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "AWS_") && !strings.HasPrefix(kv, "TESSERA_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("flood benchmark on DynamoDB Local: %w", err)
-	}
-	return string(out), nil
 }

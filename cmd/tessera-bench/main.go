@@ -1,12 +1,16 @@
 // Command tessera-bench measures the cost of isolation on the local stack
 // (run by `make bench`, never by the tests): (a) the multi-tenant tax, p50 and
 // p99 of the full isolated request path against a baseline handler making the
-// same DynamoDB calls with plain credentials and no encryption; (b) STS and
+// same DynamoDB calls with plain credentials and no encryption, in paired
+// rounds with confidence intervals, and the CPU time this process spends per
+// request on each (tax.go); (b) STS and
 // KMS calls per 10,000 requests spread over 100 tenants; (c) the api
 // function's init time and binary size; (d) onboarding; (e) metering; (f)
 // the noisy neighbour; (g) the handlers' own ID token verification per
 // request with a warm cache. It prints the figures and writes them to
-// bench/results.txt.
+// bench/results.txt. With -scale it runs only the scale model of STS and KMS
+// calls at 1,000 to 100,000 tenants (scale.go), a simulation, and writes
+// bench/scale.txt.
 package main
 
 import (
@@ -47,19 +51,37 @@ import (
 
 func main() {
 	tenants := flag.Int("tenants", 100, "tenants to spread requests over")
-	taxRequests := flag.Int("tax-requests", 1500, "requests per variant for the tax measurement")
+	taxRequests := flag.Int("tax-requests", 1500, "requests per variant for the metering overhead")
+	flag.IntVar(&taxRounds, "tax-rounds", taxRounds, "paired rounds of the tax measurement")
+	flag.IntVar(&taxPerRound, "tax-per-round", taxPerRound, "requests per variant and round of the tax measurement")
 	callRequests := flag.Int("call-requests", 10000, "requests for the STS/KMS call count")
 	out := flag.String("out", "bench/results.txt", "results file")
 	floodOnly := flag.Bool("flood-only", false, "run only the noisy-neighbour benchmark and print it (the results file is left alone)")
-	flag.StringVar(&dynamoDBLocal, "dynamodb-local", "", "run the noisy-neighbour benchmark on its own stack with DynamoDB Local from this directory of jars (`make dynamodb-local`) instead of moto's DynamoDB")
+	flag.BoolVar(&taxOnly, "tax-only", false, "run only the multi-tenant tax (a) and print it (the results file is left alone)")
 	flag.IntVar(&floodRounds, "flood-rounds", floodRounds, "rounds (a calm and a flood window each) of the noisy-neighbour benchmark")
 	flag.Float64Var(&floodFactor, "flood-factor", floodFactor, "the flooding tenant's rate in flood windows, in multiples of its rate limit (0.9: an A/A run)")
 	flooderURL := flag.String("flooder", "", "internal: run as the flooding tenant's client against this URL, driven over standard input")
 	flooderLimit := flag.Float64("flooder-limit", 0, "internal: the flooding tenant's rate limit (requests/s)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	scale := flag.Bool("scale", false, "run only the scale model of STS and KMS calls (a simulation: no emulator) and write it to -scale-out")
+	scaleOut := flag.String("scale-out", "bench/scale.txt", "the scale model's results file")
 	flag.Parse()
+	if *engineOnly {
+		if err := runEngineOnly(); err != nil {
+			fmt.Fprintln(os.Stderr, "tessera-bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *flooderURL != "" {
 		if err := runFlooder(*flooderURL, *flooderLimit); err != nil {
+			fmt.Fprintln(os.Stderr, "tessera-bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *scale {
+		if err := writeScale(*scaleOut); err != nil {
 			fmt.Fprintln(os.Stderr, "tessera-bench:", err)
 			os.Exit(1)
 		}
@@ -97,21 +119,14 @@ type fixture struct {
 
 const benchPassword = "Bench-Passw0rd-Long"
 
-// motoRelease names the moto server that requirements.txt pins, for the
-// report.
-const motoRelease = "moto 5.2.1"
-
-// dynamoDBLocal is the -dynamodb-local directory.
-var dynamoDBLocal string
+// motoRelease names the moto server that requirements.txt pins, and how the
+// stack serves it, for the report.
+const motoRelease = "moto 5.2.1 on waitress, writes isolated (tools/moto/serve.py)"
 
 func run(nTenants, taxN, callN int, outPath string, floodOnly bool) error {
 	ctx := context.Background()
 	if os.Getenv("AWS_ENDPOINT_URL") == "" {
-		opts := emulator.Options{}
-		if floodOnly {
-			opts.DynamoDBLocal = dynamoDBLocal
-		}
-		st, err := emulator.Start(ctx, opts)
+		st, err := emulator.Start(ctx, emulator.Options{})
 		if err != nil {
 			return err
 		}
@@ -172,47 +187,20 @@ func run(nTenants, taxN, callN int, outPath string, floodOnly bool) error {
 		if err != nil {
 			return err
 		}
-		engine := motoRelease
-		if dynamoDBLocal != "" {
-			engine = "DynamoDB Local " + emulator.DynamoDBLocalVersion + " (a stack of its own; the other services on moto and local-kms)"
-		}
-		fmt.Print(floodReport(flood, engine))
+		fmt.Print(floodReport(flood, motoRelease))
 		return nil
 	}
 
-	// (a) the multi-tenant tax: interleaved, same requests, same emulator.
-	fmt.Fprintf(os.Stderr, "measuring the tax over %d requests per variant...\n", taxN)
-	var iso, base []time.Duration
-	for i := 0; i < taxN; i++ {
-		f := fx[i%len(fx)]
-		read := i%4 != 0 // 3 reads (decrypting two fields) per write (encrypting two)
-		run := func(h *tenantapi.Handler, orderID string) (time.Duration, error) {
-			start := time.Now()
-			var err error
-			if read {
-				_, err = call(ctx, h, f.token, "GET", "/v1/orders/{id}", orderID, "")
-			} else {
-				_, err = create(ctx, h, f.token, "/v1/orders", `{"productId":"`+f.product+`","quantity":2,"customer":{"name":"Customer Name","email":"customer@example.com"}}`)
-			}
-			return time.Since(start), err
-		}
-		first, second := isolated.Handler, baseline
-		if i%2 == 1 { // alternate which goes first
-			first, second = second, first
-		}
-		d1, err := run(first, pick(first == isolated.Handler, f))
-		if err != nil {
-			return err
-		}
-		d2, err := run(second, pick(second == isolated.Handler, f))
-		if err != nil {
-			return err
-		}
-		if first == isolated.Handler {
-			iso, base = append(iso, d1), append(base, d2)
-		} else {
-			iso, base = append(iso, d2), append(base, d1)
-		}
+	// (a) the multi-tenant tax: paired rounds, same requests, same emulator
+	// (tax.go), with the process's CPU time per request.
+	fmt.Fprintf(os.Stderr, "measuring the tax over %d rounds of %d requests per variant...\n", taxRounds, taxPerRound)
+	tax, err := measureTax(ctx, isolated.Handler, baseline, fx, taxRounds, taxPerRound)
+	if err != nil {
+		return err
+	}
+	if taxOnly {
+		fmt.Print(tax.report(len(fx)))
+		return nil
 	}
 
 	// (e) metering overhead: the same reads through the handler with and
@@ -240,19 +228,12 @@ func run(nTenants, taxN, callN int, outPath string, floodOnly bool) error {
 	}
 
 	// (f) noisy neighbour: one tenant floods at 10x its rate limit.
-	var floodText string
-	if dynamoDBLocal != "" {
-		if floodText, err = floodOnDynamoDBLocal(ctx); err != nil {
-			return err
-		}
-	} else {
-		fmt.Fprintf(os.Stderr, "flood: %d rounds of %s calm + %s flood windows...\n", floodRounds, floodWindow, floodWindow)
-		flood, err := measureFlood(ctx, cfg, s, fx)
-		if err != nil {
-			return err
-		}
-		floodText = floodReport(flood, motoRelease)
+	fmt.Fprintf(os.Stderr, "flood: %d rounds of %s calm + %s flood windows...\n", floodRounds, floodWindow, floodWindow)
+	flood, err := measureFlood(ctx, cfg, s, fx)
+	if err != nil {
+		return err
 	}
+	floodText := floodReport(flood, motoRelease)
 
 	// (b) STS and KMS calls per callN requests over the tenants, with fresh
 	// caches as in a new Lambda environment.
@@ -313,15 +294,10 @@ func run(nTenants, taxN, callN int, outPath string, floodOnly bool) error {
 		return err
 	}
 
-	isoP50, isoP99 := pct(iso, 50), pct(iso, 99)
-	baseP50, baseP99 := pct(base, 50), pct(base, 99)
 	var b strings.Builder
 	fmt.Fprintf(&b, "Tessera benchmark, %s\n", time.Now().UTC().Format(time.RFC3339))
 	fmt.Fprintf(&b, "machine: %s, %d cores, %s/%s, %s; emulators: %s + local-kms\n\n", cpuModel(), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), motoRelease)
-	fmt.Fprintf(&b, "(a) multi-tenant tax, %d requests per variant over %d tenants (3 order reads : 1 order write)\n", taxN, len(fx))
-	fmt.Fprintf(&b, "    isolated (verified token, catalog, scoped credentials, key prefix, encryption): p50 %s  p99 %s\n", ms(isoP50), ms(isoP99))
-	fmt.Fprintf(&b, "    baseline (verified token, same DynamoDB calls, plain credentials, no encryption): p50 %s  p99 %s\n", ms(baseP50), ms(baseP99))
-	fmt.Fprintf(&b, "    tax: p50 %.3fx  p99 %.3fx  (target: p50 <= 1.15x)\n\n", ratio(isoP50, baseP50), ratio(isoP99, baseP99))
+	b.WriteString(tax.report(len(fx)))
 	fmt.Fprintf(&b, "(b) AWS calls for %d requests over %d tenants, fresh caches (%.0f req/s)\n", callN, len(fx), float64(callN)/callElapsed.Seconds())
 	fmt.Fprintf(&b, "    STS AssumeRole: %d (%.1f per tenant)\n", stsCalls, float64(stsCalls)/float64(len(fx)))
 	fmt.Fprintf(&b, "    KMS GenerateDataKey: %d  Decrypt: %d  (%.2f KMS calls per tenant)\n", kst.GenerateDataKeyCalls, kst.DecryptCalls, float64(kst.GenerateDataKeyCalls+kst.DecryptCalls)/float64(len(fx)))
@@ -356,7 +332,8 @@ func floodReport(flood floodResult, engine string) string {
 	fmt.Fprintf(&b, "    without flood: %d requests, p50 %s  p99 %s  (errors %d)\n", len(flood.calm), ms(pct(flood.calm, 50)), ms(pct(flood.calm, 99)), flood.calmErrs)
 	fmt.Fprintf(&b, "    with flood:    %d requests, p50 %s  p99 %s  (errors %d)\n", len(flood.flood), ms(pct(flood.flood, 50)), ms(pct(flood.flood, 99)), flood.floodErrs)
 	fmt.Fprintf(&b, "    flooder in the flood windows: %d sent, %d refused with 429, %d served\n", flood.sent, flood.refused, flood.ok)
-	fmt.Fprintf(&b, "    p99 ratio flood/no flood: %.3fx  (target <= 1.2x)\n", ratio(pct(flood.flood, 99), pct(flood.calm, 99)))
+	r, lo, hi := bootstrapRatio(flood.byRound[1], flood.byRound[0], 99, 2000, 3)
+	fmt.Fprintf(&b, "    p99 ratio flood/no flood: %.3fx [95%% bootstrap CI over rounds %.3f, %.3f]  (target <= 1.2x)\n", r, lo, hi)
 	return b.String()
 }
 

@@ -23,7 +23,7 @@ func runEmulator(ctx context.Context, args []string) error {
 	if err := writeEnvFile(*envFile, st.Env()); err != nil {
 		return err
 	}
-	fmt.Printf("emulators up: moto %s, local-kms %s; environment in %s; Ctrl-C stops them\n", st.Endpoint, st.KMSEndpoint, *envFile)
+	fmt.Printf("emulators up (%s): %s, KMS %s; environment in %s; Ctrl-C stops them\n", st.Engine, st.Endpoint, st.KMSEndpoint, *envFile)
 	<-ctx.Done()
 	return nil
 }

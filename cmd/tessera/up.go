@@ -148,7 +148,7 @@ func startEmulatorUnlessSet(ctx context.Context) (map[string]string, func(), err
 		os.Setenv(k, v)
 		env[k] = v
 	}
-	fmt.Fprintf(os.Stderr, "emulators: moto %s, local-kms %s (logs in .local/log)\n", st.Endpoint, st.KMSEndpoint)
+	fmt.Fprintf(os.Stderr, "emulators (%s): %s, KMS %s (logs in .local/log)\n", st.Engine, st.Endpoint, st.KMSEndpoint)
 	return env, st.Stop, nil
 }
 

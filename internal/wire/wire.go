@@ -36,6 +36,7 @@ import (
 	"github.com/tessera-saas/tessera/internal/platform/settings"
 	"github.com/tessera-saas/tessera/internal/platform/store"
 	"github.com/tessera-saas/tessera/internal/platform/tenant"
+	"github.com/tessera-saas/tessera/internal/wire/openapi"
 )
 
 // MaxCachedTenants bounds the per-process tenant caches.
@@ -129,7 +130,7 @@ func NewAPI(cfg aws.Config, s settings.Settings, log *slog.Logger, metrics io.Wr
 	users := directory.New(cognitoidentityprovider.NewFromConfig(cfg), s.UserPoolID)
 	users.Invite = s.Stage != "local"
 	h := tenantapi.New(tenants, data, users, log).WithExports(exporter.NewRequester(data, sqs.NewFromConfig(cfg), s.ExportQueueURLs)).
-		WithVerifier(verifierOrFail(cfg, s, log))
+		WithVerifier(verifierOrFail(cfg, s, log)).WithOpenAPI(openapi.Document)
 	if metrics != nil {
 		h = h.WithMetering(&tenantapi.Metering{
 			Emitter:    metering.NewEmitter(metrics, s.Metrics),

@@ -104,6 +104,10 @@ func (u *upload) sendPart() error {
 			Bucket: aws.String(u.t.bucket), Key: aws.String(u.t.key), ContentType: aws.String(export.ContentType),
 			ServerSideEncryption: s3types.ServerSideEncryptionAwsKms, SSEKMSKeyId: aws.String(u.t.keyARN),
 			SSEKMSEncryptionContext: aws.String(u.t.encryptionContext()),
+			// The SDK sends a CRC32 with every part; S3 refuses to complete
+			// an upload begun without an algorithm whose parts name one
+			// (InvalidPart), so the upload declares it.
+			ChecksumAlgorithm: s3types.ChecksumAlgorithmCrc32,
 		}, u.t.opts)
 		if err != nil {
 			return fmt.Errorf("start upload of %s: %w", u.t.key, err)
@@ -114,13 +118,12 @@ func (u *upload) sendPart() error {
 	out, err := u.c.UploadPart(u.ctx, &s3.UploadPartInput{
 		Bucket: aws.String(u.t.bucket), Key: aws.String(u.t.key), UploadId: aws.String(u.uploadID),
 		PartNumber: aws.Int32(num), Body: bytes.NewReader(u.buf), ContentLength: aws.Int64(int64(len(u.buf))),
+		ChecksumAlgorithm: s3types.ChecksumAlgorithmCrc32,
 	}, u.t.opts)
 	if err != nil {
 		return fmt.Errorf("upload part %d of %s: %w", num, u.t.key, err)
 	}
-	u.parts = append(u.parts, s3types.CompletedPart{PartNumber: aws.Int32(num), ETag: out.ETag,
-		ChecksumCRC32: out.ChecksumCRC32, ChecksumCRC32C: out.ChecksumCRC32C, ChecksumCRC64NVME: out.ChecksumCRC64NVME,
-		ChecksumSHA1: out.ChecksumSHA1, ChecksumSHA256: out.ChecksumSHA256})
+	u.parts = append(u.parts, s3types.CompletedPart{PartNumber: aws.Int32(num), ETag: out.ETag, ChecksumCRC32: out.ChecksumCRC32})
 	u.size += int64(len(u.buf))
 	u.buf = u.buf[:0]
 	return nil

@@ -7,7 +7,9 @@
 // endpoint a catalog.Scope and that tenant's store.TenantData, so an
 // endpoint cannot reach any other tenant's data. Routing, JSON decoding and
 // the mapping of errors to HTTP are internal/platform/edge's, shared with the
-// operator API.
+// operator API. It also serves the public route, the API's OpenAPI document
+// (WithOpenAPI), without a caller; each route's contract for that document
+// is in contract.go.
 //
 // See https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-lambda-proxy-integrations.html
 package tenantapi

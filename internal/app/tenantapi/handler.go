@@ -2,6 +2,7 @@ package tenantapi
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"time"
 
@@ -45,6 +46,8 @@ type Handler struct {
 	exports Exports
 	// tokens verifies the caller's own ID token (WithVerifier).
 	tokens tenant.Verifier
+	// openapi is the API's document (WithOpenAPI).
+	openapi func() (json.RawMessage, error)
 }
 
 // WithVerifier makes the handler verify each request's ID token itself
@@ -66,6 +69,7 @@ func New(tenants Catalog, data Data, users Users, log *slog.Logger) *Handler {
 		"UpdateOrder": orders.update, "DeleteOrder": orders.delete,
 		"ListUsers": h.listUsers, "CreateUser": h.createUser,
 		"CreateExport": h.createExport, "GetExport": h.getExport,
+		"GetOpenAPI": h.getOpenAPI,
 	})
 	return h
 }
@@ -88,6 +92,9 @@ func (h *Handler) serve(ctx context.Context, req events.APIGatewayProxyRequest, 
 	ep, err := h.routes.Find(routeKey)
 	if err != nil {
 		return 0, nil, err
+	}
+	if r, _ := route.ByKey(routeKey); r.Audience == route.Public {
+		return ep(ctx, caller{}, req) // no token, no tenant
 	}
 	t, err := tenant.Authenticate(ctx, h.tokens, req)
 	if err != nil {

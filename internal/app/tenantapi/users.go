@@ -23,9 +23,11 @@ type Users interface {
 	Create(ctx context.Context, tenantID string, role tenant.Role, email string) (directory.User, error)
 }
 
+// createUser is the body of POST /v1/users: both fields present and not
+// null (edge.DecodeJSON), then checked.
 type createUser struct {
-	Email string      `json:"email"`
-	Role  tenant.Role `json:"role"`
+	Email string      `json:"email" required:"true"`
+	Role  tenant.Role `json:"role" required:"true"`
 }
 
 // invited is the answer to an invitation that was accepted (202). It is the

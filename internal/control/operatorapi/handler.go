@@ -90,16 +90,18 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayProxyRequest)
 	return edge.Finish(log, start, status, payload, err), nil
 }
 
+// createTenant is the body of POST /v1/tenants: every field present and
+// not null (edge.DecodeJSON), then validated.
 type createTenant struct {
-	Name       string       `json:"name"`
-	Tier       catalog.Tier `json:"tier"`
-	AdminEmail string       `json:"adminEmail"`
+	Name       string       `json:"name" required:"true"`
+	Tier       catalog.Tier `json:"tier" required:"true"`
+	AdminEmail string       `json:"adminEmail" required:"true"`
 }
 
 func (in createTenant) validate() error {
 	name := strings.TrimSpace(in.Name)
 	switch {
-	case name == "" || !utf8.ValidString(name) || utf8.RuneCountInString(name) > 100:
+	case name == "" || !utf8.ValidString(name) || utf8.RuneCountInString(name) > MaxTenantNameLen:
 		return edge.NewError(http.StatusBadRequest, edge.CodeValidation, "name is required, at most 100 characters")
 	case !in.Tier.Valid():
 		return edge.NewError(http.StatusBadRequest, edge.CodeValidation, "tier must be basic, standard or premium")
@@ -109,8 +111,15 @@ func (in createTenant) validate() error {
 	return nil
 }
 
-// MaxIdempotencyKeyLen bounds the Idempotency-Key header.
-const MaxIdempotencyKeyLen = 128
+// Limits of the operator API's inputs.
+const (
+	// MaxIdempotencyKeyLen bounds the Idempotency-Key header.
+	MaxIdempotencyKeyLen = 128
+	// MaxTenantNameLen bounds a tenant's name, in characters.
+	MaxTenantNameLen = 100
+	// MaxReasonLen bounds the reason of a suspension or offboarding.
+	MaxReasonLen = 500
+)
 
 func (h *Handler) create(ctx context.Context, op tenant.Operator, req events.APIGatewayProxyRequest) (int, any, error) {
 	var in createTenant
@@ -240,7 +249,7 @@ func optionalReason(req events.APIGatewayProxyRequest) (string, error) {
 	if err := edge.DecodeJSON(req, &b); err != nil {
 		return "", err
 	}
-	if utf8.RuneCountInString(b.Reason) > 500 {
+	if utf8.RuneCountInString(b.Reason) > MaxReasonLen {
 		return "", edge.NewError(http.StatusBadRequest, edge.CodeValidation, "reason must be at most 500 characters")
 	}
 	return strings.TrimSpace(b.Reason), nil
@@ -281,7 +290,7 @@ func (h *Handler) offboard(ctx context.Context, op tenant.Operator, req events.A
 }
 
 type tierBody struct {
-	Tier catalog.Tier `json:"tier"`
+	Tier catalog.Tier `json:"tier" required:"true"`
 }
 
 // tierChangeFrom are the states whose tier may change. Not PROVISIONING: the

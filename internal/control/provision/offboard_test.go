@@ -39,7 +39,7 @@ func as(t *testing.T, s *store.Store, rec catalog.Record) store.TenantData {
 func (h harness) onboarded(t *testing.T, tier catalog.Tier) (bus.Detail, catalog.Record, string) {
 	t.Helper()
 	d := h.requested(t, tier)
-	if err := provision.New(h.deps()).Process(h.ctx, bus.TenantOnboardingRequested, d); err != nil {
+	if err := processUntilDone(h.ctx, t, provision.New(h.deps()), bus.TenantOnboardingRequested, d); err != nil {
 		t.Fatal(err)
 	}
 	rec := h.assertActive(t, d)
@@ -72,7 +72,7 @@ func (h harness) offboard(t *testing.T, d bus.Detail) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 2; i++ { // a duplicated event is harmless
-		if err := provision.New(h.deps()).Process(h.ctx, bus.TenantOffboardingRequested, d); err != nil {
+		if err := processUntilDone(h.ctx, t, provision.New(h.deps()), bus.TenantOffboardingRequested, d); err != nil {
 			t.Fatalf("offboard run %d: %v", i, err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
@@ -19,6 +20,10 @@ import (
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+
+func fastWaits(o *cloudformation.StackCreateCompleteWaiterOptions) {
+	o.MinDelay, o.MaxDelay = 200*time.Millisecond, time.Second
+}
 
 // TestTemplateCreatesAUsableTable deploys the checked-in template with
 // CloudFormation on the emulator, as the provisioner does, and uses the table.
@@ -40,7 +45,9 @@ func TestTemplateCreatesAUsableTable(t *testing.T) {
 	if err != nil {
 		t.Fatalf("CreateStack: %v", err)
 	}
-	out, err := cfn.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(name)})
+	// CloudFormation creates and deletes asynchronously (moto's at once,
+	// LocalStack's in a few seconds, AWS's in tens): wait as the SDK does.
+	out, err := cloudformation.NewStackCreateCompleteWaiter(cfn, fastWaits).WaitForOutput(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(name)}, 2*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,6 +70,11 @@ func TestTemplateCreatesAUsableTable(t *testing.T) {
 	// The removal policy is Delete: deleting the stack removes the table
 	// (offboarding depends on it).
 	if _, err := cfn.DeleteStack(ctx, &cloudformation.DeleteStackInput{StackName: aws.String(name)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cloudformation.NewStackDeleteCompleteWaiter(cfn, func(o *cloudformation.StackDeleteCompleteWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 200*time.Millisecond, time.Second
+	}).Wait(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(name)}, 2*time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	_, err = ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)})

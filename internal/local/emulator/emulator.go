@@ -14,11 +14,14 @@ import (
 	"time"
 )
 
-// Account and credentials the emulators accept. They are not secrets.
+// Account and credentials the emulators accept. They are not secrets. The
+// access key is the account id: LocalStack takes a 12-digit access key id for
+// the account it names (any other for 000000000000); moto and local-kms
+// accept any key.
 const (
 	Region    = "us-east-1"
 	Account   = "123456789012"
-	AccessKey = "testing"
+	AccessKey = Account
 	SecretKey = "testing"
 )
 
@@ -27,13 +30,13 @@ var ErrNotInstalled = errors.New("emulator not installed (run `make tools`)")
 
 // Stack is a running local AWS stack.
 type Stack struct {
-	// Endpoint is moto server's URL, for every service but KMS.
+	// Engine is Moto or LocalStack.
+	Engine string
+	// Endpoint is moto server's URL, for every service but KMS (on
+	// LocalStack: LocalStack's, for every service).
 	Endpoint string
-	// KMSEndpoint is local-kms's URL.
+	// KMSEndpoint is local-kms's URL (on LocalStack: Endpoint).
 	KMSEndpoint string
-	// DynamoDBEndpoint is DynamoDB Local's URL when Options.DynamoDBLocal
-	// asked for it; empty when DynamoDB is moto's.
-	DynamoDBEndpoint string
 
 	procs  []*exec.Cmd
 	kmsDir string
@@ -41,27 +44,27 @@ type Stack struct {
 
 // Options configure Start.
 type Options struct {
+	// Engine is Moto or LocalStack; empty: what TESSERA_EMULATOR names,
+	// else Moto. MotoPort, when set, is LocalStack's port too.
+	Engine string
 	// Root is the repository root; default: found by walking up to go.mod.
 	Root string
 	// LogDir receives moto.log and local-kms.log; default: <Root>/.local/log.
 	LogDir string
 	// MotoPort and KMSPort fix the ports; 0 picks free loopback ports.
 	MotoPort, KMSPort int
-	// DynamoDBLocal, when set, is the directory holding DynamoDB Local's jars
-	// and sqlite4java native libraries (`make dynamodb-local` puts them in
-	// .local/dynamodb-local/lib): DynamoDB then goes to DynamoDB Local,
-	// in memory, instead of moto. It needs Java 17 or later. moto's
-	// CloudFormation still creates its tables in moto, so a stack with this
-	// option serves pooled tenants only.
-	DynamoDBLocal string
 }
 
-// Binaries returns the paths of moto_server and local-kms under root.
-func Binaries(root string) (moto, kms string) {
-	return filepath.Join(root, ".venv", "bin", "moto_server"), filepath.Join(root, ".local", "bin", "local-kms")
+// Binaries returns, under root, the interpreter of the project's .venv, the
+// moto server it runs (tools/moto/serve.py: moto's application served by
+// waitress, with DynamoDB and SQS writes isolated) and local-kms.
+func Binaries(root string) (python, motoServer, kms string) {
+	return filepath.Join(root, ".venv", "bin", "python"), filepath.Join(root, "tools", "moto", "serve.py"),
+		filepath.Join(root, ".local", "bin", "local-kms")
 }
 
-// Start launches moto server and local-kms and waits until both answer.
+// Start launches moto server and local-kms and waits until both answer, or,
+// when the engine is LocalStack, LocalStack alone.
 func Start(ctx context.Context, o Options) (*Stack, error) {
 	if o.Root == "" {
 		r, err := RepoRoot()
@@ -73,8 +76,17 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if o.LogDir == "" {
 		o.LogDir = filepath.Join(o.Root, ".local", "log")
 	}
-	motoBin, kmsBin := Binaries(o.Root)
-	for _, b := range []string{motoBin, kmsBin} {
+	if o.Engine == "" {
+		o.Engine = os.Getenv(EngineEnv)
+	}
+	switch eng, err := engine(o.Engine); {
+	case err != nil:
+		return nil, err
+	case eng == LocalStack:
+		return startLocalStack(ctx, o)
+	}
+	python, motoServer, kmsBin := Binaries(o.Root)
+	for _, b := range []string{python, motoServer, kmsBin} {
 		if _, err := os.Stat(b); err != nil {
 			return nil, fmt.Errorf("%w: %s missing", ErrNotInstalled, b)
 		}
@@ -82,7 +94,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if err := os.MkdirAll(o.LogDir, 0o755); err != nil {
 		return nil, fmt.Errorf("start emulator: %w", err)
 	}
-	s := &Stack{}
+	s := &Stack{Engine: Moto}
 	ok := false
 	defer func() {
 		if !ok {
@@ -94,7 +106,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	moto := exec.Command(motoBin, "-H", "127.0.0.1", "-p", strconv.Itoa(motoPort))
+	moto := exec.Command(python, motoServer, "-H", "127.0.0.1", "-p", strconv.Itoa(motoPort))
 	if err := s.launch(moto, filepath.Join(o.LogDir, "moto.log")); err != nil {
 		return nil, err
 	}
@@ -121,14 +133,6 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	}
 	s.KMSEndpoint = "http://127.0.0.1:" + strconv.Itoa(kmsPort)
 
-	if o.DynamoDBLocal != "" {
-		if err := s.startDynamoDBLocal(o.DynamoDBLocal, o.LogDir); err != nil {
-			return nil, err
-		}
-		if err := waitReady(ctx, s.DynamoDBEndpoint+"/", "POST"); err != nil {
-			return nil, fmt.Errorf("DynamoDB Local did not answer (see %s): %w", filepath.Join(o.LogDir, "dynamodb-local.log"), err)
-		}
-	}
 	if err := waitReady(ctx, s.Endpoint+"/moto-api/", "GET"); err != nil {
 		return nil, fmt.Errorf("moto server did not answer (see %s): %w", filepath.Join(o.LogDir, "moto.log"), err)
 	}
@@ -138,38 +142,6 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	ok = true
 	return s, nil
 }
-
-// startDynamoDBLocal launches DynamoDB Local from the jars in lib, in memory,
-// one database for every access key and Region (-sharedDb).
-func (s *Stack) startDynamoDBLocal(lib, logDir string) error {
-	lib, err := filepath.Abs(lib) // it runs in logDir
-	if err != nil {
-		return fmt.Errorf("start DynamoDB Local: %w", err)
-	}
-	if _, err := os.Stat(filepath.Join(lib, "DynamoDBLocal-"+DynamoDBLocalVersion+".jar")); err != nil {
-		return fmt.Errorf("%w: DynamoDB Local %s missing in %s (run `make dynamodb-local`)", ErrNotInstalled, DynamoDBLocalVersion, lib)
-	}
-	java, err := exec.LookPath("java")
-	if err != nil {
-		return fmt.Errorf("DynamoDB Local needs Java 17 or later: %w", err)
-	}
-	port, err := freePort(0)
-	if err != nil {
-		return err
-	}
-	cmd := exec.Command(java, "-Djava.library.path="+lib, "-cp", filepath.Join(lib, "*"),
-		"software.amazon.dynamodb.services.local.main.ServerRunner", "-inMemory", "-sharedDb", "-port", strconv.Itoa(port))
-	cmd.Dir = logDir // it writes dynamodb-local-metadata.json into its working directory
-	if err := s.launch(cmd, filepath.Join(logDir, "dynamodb-local.log")); err != nil {
-		return err
-	}
-	s.DynamoDBEndpoint = "http://127.0.0.1:" + strconv.Itoa(port)
-	return nil
-}
-
-// DynamoDBLocalVersion is the DynamoDB Local release that
-// tools/dynamodb-local/pom.xml pins.
-const DynamoDBLocalVersion = "3.1.0"
 
 func (s *Stack) launch(cmd *exec.Cmd, logPath string) error {
 	logf, err := os.Create(logPath)
@@ -198,17 +170,14 @@ func (s *Stack) Env() map[string]string {
 		"AWS_SECRET_ACCESS_KEY": SecretKey,
 		"AWS_MAX_ATTEMPTS":      strconv.Itoa(MaxAttempts),
 	}
-	if s.DynamoDBEndpoint != "" {
-		env["AWS_ENDPOINT_URL_DYNAMODB"] = s.DynamoDBEndpoint
-	}
 	return env
 }
 
-// MaxAttempts is the SDK retry budget against the emulators. moto 5.2.1's
-// TransactWriteItems deep-copies the table for its rollback while other
-// threads write to it, and then answers 500 ("dictionary changed size during
-// iteration"); under many concurrent writes four attempts are not always
-// enough. The SDK retries a 500 with jittered backoff, as it would in AWS.
+// MaxAttempts is the SDK retry budget against the emulators, above
+// awsconfig's 4. It was raised for moto 5.2.1's 500s under concurrent
+// transactions ("dictionary changed size during iteration"), which
+// tools/moto/serve.py now prevents by isolating DynamoDB requests; it stays
+// for the emulators' other transient errors on a loaded machine.
 const MaxAttempts = 10
 
 // Stop ends the processes and removes local-kms's data. It is safe to call

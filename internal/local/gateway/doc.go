@@ -5,7 +5,9 @@
 // keyed on the Authorization header, and the usage-plan limits are counted
 // on the usageIdentifierKey the authorizer returns, never on a key a client
 // sends. Operator routes go through the Cognito user pool authorizer's
-// checks (an idtoken verifier). The gateway then builds the same proxy event
+// checks (an idtoken verifier). The public route (route.Public: the API's
+// OpenAPI document) needs no token, like a method with authorization NONE.
+// The gateway then builds the same proxy event
 // (the authorizer's context and principalId, or the Cognito claims, under
 // requestContext.authorizer) and invokes the real Lambda handler in process.
 //

@@ -140,17 +140,18 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		params[k] = dec
 	}
-	if strings.TrimSpace(r.Header.Get("Authorization")) == "" {
-		writeError(w, http.StatusUnauthorized, "unauthenticated", "an ID token is required in the Authorization header")
-		return
-	}
 	requestID := newRequestID()
 	var authz map[string]any
-	if rt.Audience == route.TenantUser {
+	switch {
+	case rt.Audience == route.Public: // authorization NONE: no token, no authorizer
+	case strings.TrimSpace(r.Header.Get("Authorization")) == "":
+		writeError(w, http.StatusUnauthorized, "unauthenticated", "an ID token is required in the Authorization header")
+		return
+	case rt.Audience == route.TenantUser:
 		if authz, ok = g.authorize(w, r, rt, params, requestID); !ok {
 			return
 		}
-	} else {
+	default:
 		claims, err := g.verifier.Verify(r.Context(), tenant.BearerToken(r.Header.Get("Authorization")))
 		if err != nil {
 			writeError(w, http.StatusUnauthorized, "unauthenticated", "the ID token is not valid")

@@ -56,11 +56,29 @@ func Setup(t testing.TB) *Env {
 	return env
 }
 
+// Engine returns the emulator the tests run on: emulator.Moto or
+// emulator.LocalStack, as TESSERA_EMULATOR names it (moto when unset; a
+// stack reused through AWS_ENDPOINT_URL is named the same way). A test that
+// depends on a difference between the two engines asks it; the README's
+// "moto vs LocalStack" table lists every such test.
+func Engine(t testing.TB) string {
+	t.Helper()
+	eng, err := emulator.EngineFromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eng
+}
+
 func setup() (*Env, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	eng, err := emulator.EngineFromEnv()
+	if err != nil {
+		return nil, err
+	}
 	if os.Getenv("AWS_ENDPOINT_URL") == "" {
-		s, err := emulator.Start(ctx, emulator.Options{})
+		s, err := emulator.Start(ctx, emulator.Options{Engine: eng})
 		if err != nil {
 			return nil, err
 		}

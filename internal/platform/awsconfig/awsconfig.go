@@ -1,8 +1,10 @@
 package awsconfig
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strconv"
@@ -53,5 +55,37 @@ func Load(ctx context.Context, optFns ...func(*config.LoadOptions) error) (aws.C
 	if cfg.Region == "" {
 		return aws.Config{}, fmt.Errorf("load aws config: no region: set AWS_REGION")
 	}
+	cfg.HTTPClient = ownBodies{cfg.HTTPClient}
 	return cfg, nil
+}
+
+// maxOwnBody bounds the request bodies ownBodies copies (DynamoDB's largest
+// request is 16 MB; larger uploads are streams and go as they are).
+const maxOwnBody = 16 << 20
+
+// ownBodies hands the HTTP transport a copy of each request body of known
+// size. The SDK closes a request's body as soon as the response headers are
+// back, and net/http may still be making its last read of it (for bytes past
+// Content-Length) when a fast server has answered: that read fails, and the
+// transport closes the connection under the response the SDK is reading
+// ("deserialization failed ... use of closed network connection", about one
+// request in a few hundred against the local emulator, also reported against
+// AWS). The SDK then retries, also a request that was not idempotent and had
+// been done (an event bus created twice, a conditional write that
+// "fails"). With a copy, closing the SDK's body no longer reaches the
+// transport.
+type ownBodies struct{ next aws.HTTPClient }
+
+func (c ownBodies) Do(r *http.Request) (*http.Response, error) {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength <= 0 || r.ContentLength > maxOwnBody {
+		return c.next.Do(r)
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, r.ContentLength))
+	if err != nil {
+		return nil, fmt.Errorf("read request body: %w", err)
+	}
+	own := r.Clone(r.Context())
+	own.Body = io.NopCloser(bytes.NewReader(b))
+	own.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	return c.next.Do(own)
 }

@@ -20,6 +20,11 @@ const (
 	TenantUser Audience = "tenant-user"
 	// Operator routes need an ID token of a member of the operators group.
 	Operator Audience = "operator"
+	// Public routes need no token: API Gateway's method has no authorizer
+	// and no API key, the local gateway passes the request on as it is, and
+	// the function serves it without a caller. Only the API's own document
+	// is public.
+	Public Audience = "public"
 )
 
 // Route is one method on one resource path. Path uses API Gateway's template
@@ -57,11 +62,24 @@ var All = []Route{
 	{Name: "SuspendTenant", Method: "POST", Path: "/v1/tenants/{id}/suspend", Function: FunctionTenants, Audience: Operator},
 	{Name: "ResumeTenant", Method: "POST", Path: "/v1/tenants/{id}/resume", Function: FunctionTenants, Audience: Operator},
 	{Name: "OffboardTenant", Method: "POST", Path: "/v1/tenants/{id}/offboard", Function: FunctionTenants, Audience: Operator},
+
+	// The OpenAPI document of every route above (api/openapi.json).
+	{Name: "GetOpenAPI", Method: "GET", Path: "/v1/openapi.json", Function: FunctionAPI, Audience: Public},
 }
 
 // Key identifies a route the way API Gateway's proxy event does: the HTTP
 // method and the resource template ("GET /v1/products/{id}").
 func (r Route) Key() string { return r.Method + " " + r.Path }
+
+// ByKey returns the route of a route key ("GET /v1/products/{id}").
+func ByKey(key string) (Route, bool) {
+	for _, r := range All {
+		if r.Key() == key {
+			return r, true
+		}
+	}
+	return Route{}, false
+}
 
 // ForFunction returns the routes served by fn, in table order.
 func ForFunction(fn Function) []Route {

@@ -60,7 +60,17 @@ func (d TenantData) CreateExport(ctx context.Context) (export.Export, error) {
 		return export.Export{}, err
 	}
 	it := exportItem{key: tenantKey(sc.tenantID, entityExport, s.newID()), Status: string(export.StatusQueued), CreatedAt: s.now().UTC()}
-	if err := s.putItem(ctx, sc, it, &notExists); err != nil {
+	err = s.putItem(ctx, sc, it, &notExists)
+	if IsCondCheckFailed(err) {
+		// The id is new, so the record there is this put's own: the SDK
+		// retried it after its reply was lost (a reset connection, a 5xx
+		// after the write). Not a failure.
+		var got exportItem
+		if gerr := s.get(ctx, sc, it.key, true, &got); gerr == nil && got.CreatedAt.Equal(it.CreatedAt) {
+			return got.export(), nil
+		}
+	}
+	if err != nil {
 		return export.Export{}, fmt.Errorf("create export: %w", err)
 	}
 	return it.export(), nil

@@ -1,0 +1,156 @@
+package tenantapi
+
+import (
+	"net/http"
+
+	"github.com/tessera-saas/tessera/internal/platform/apidoc"
+	"github.com/tessera-saas/tessera/internal/platform/directory"
+	"github.com/tessera-saas/tessera/internal/platform/edge"
+	"github.com/tessera-saas/tessera/internal/platform/export"
+	"github.com/tessera-saas/tessera/internal/platform/order"
+	"github.com/tessera-saas/tessera/internal/platform/product"
+	"github.com/tessera-saas/tessera/internal/platform/store"
+	"github.com/tessera-saas/tessera/internal/platform/tenant"
+)
+
+// EntityIDSchema is the schema of an entity id in a path (entityid.Valid:
+// a ULID in its canonical upper case).
+var EntityIDSchema = apidoc.StringSchema("^[0-7][0-9A-HJKMNP-TV-Z]{25}$", 26, 26)
+
+// nonBlank: a string that is not all white space (the handlers trim).
+const nonBlank = `\S`
+
+// Contract is what this handler's routes read and answer, for the API's
+// OpenAPI document (internal/wire/openapi): the bodies are the handlers'
+// own types, and the errors the codes they answer.
+func Contract() apidoc.Contract {
+	c := apidoc.NewContract()
+	idParam := map[string]*apidoc.Schema{"id": EntityIDSchema}
+	byID := func(r string) apidoc.Link {
+		return apidoc.Link{Name: r, Operation: r, Parameters: map[string]string{"path.id": "$response.body#/id"}}
+	}
+	// samePath follows an answer without a body (204) to the same id.
+	samePath := func(r string) apidoc.Link {
+		return apidoc.Link{Name: r, Operation: r, Parameters: map[string]string{"path.id": "$request.path.id"}}
+	}
+	update := func(r string) apidoc.Link {
+		l := byID(r)
+		l.Body = map[string]string{"version": "$response.body#/version"}
+		return l
+	}
+	notFound := apidoc.Fail(http.StatusNotFound, edge.CodeNotFound)
+	invalidID := apidoc.Fail(http.StatusBadRequest, edge.CodeInvalidID)
+
+	// Products and orders: the same five routes each (entities.go).
+	c.Operations["ListProducts"] = apidoc.Operation{Summary: "List the tenant's products, oldest first",
+		Params: apidoc.PageParams, Errors: apidoc.PageErrors,
+		Responses: []apidoc.Response{{Status: http.StatusOK, Description: "a page of products", Body: store.Page[product.Product]{}}}}
+	c.Operations["CreateProduct"] = apidoc.Operation{Summary: "Create a product; its sku is unique within the tenant",
+		Body:   product.Input{},
+		Errors: apidoc.Join(apidoc.BodyErrors, []apidoc.Failure{apidoc.Fail(http.StatusConflict, edge.CodeSKUConflict)}),
+		Responses: []apidoc.Response{{Status: http.StatusCreated, Description: "the product, version 1", Body: product.Product{},
+			Links: []apidoc.Link{byID("GetProduct"), update("UpdateProduct"), byID("DeleteProduct"),
+				{Name: "CreateOrder", Operation: "CreateOrder", Body: map[string]string{"productId": "$response.body#/id"}}}}}}
+	c.Operations["GetProduct"] = apidoc.Operation{Summary: "Read a product", PathParams: idParam,
+		Errors: []apidoc.Failure{invalidID, notFound},
+		Responses: []apidoc.Response{{Status: http.StatusOK, Description: "the product", Body: product.Product{},
+			Links: []apidoc.Link{update("UpdateProduct")}}}}
+	c.Operations["UpdateProduct"] = apidoc.Operation{Summary: "Replace a product, given the version last read", PathParams: idParam,
+		Body: productUpdate{},
+		Errors: apidoc.Join(apidoc.BodyErrors, []apidoc.Failure{invalidID, notFound,
+			apidoc.Fail(http.StatusConflict, edge.CodeSKUConflict, edge.CodeVersionConflict)}),
+		Responses: []apidoc.Response{{Status: http.StatusOK, Description: "the product, its version one higher", Body: product.Product{},
+			Links: []apidoc.Link{byID("GetProduct"), update("UpdateProduct")}}}}
+	c.Operations["DeleteProduct"] = apidoc.Operation{Summary: "Delete a product", PathParams: idParam,
+		Errors: []apidoc.Failure{invalidID, notFound,
+			apidoc.Fail(http.StatusConflict, edge.CodeVersionConflict)}, // changed by others throughout the delete's retries
+		Responses: []apidoc.Response{{Status: http.StatusNoContent, Description: "deleted",
+			Links: []apidoc.Link{samePath("GetProduct")}}}}
+
+	c.Operations["ListOrders"] = apidoc.Operation{Summary: "List the tenant's orders, oldest first",
+		Params: apidoc.PageParams, Errors: apidoc.PageErrors,
+		Responses: []apidoc.Response{{Status: http.StatusOK, Description: "a page of orders", Body: store.Page[order.Order]{}}}}
+	c.Operations["CreateOrder"] = apidoc.Operation{Summary: "Create an order of one of the tenant's products",
+		Body:   order.Input{},
+		Errors: apidoc.Join(apidoc.BodyErrors, []apidoc.Failure{apidoc.Fail(http.StatusBadRequest, edge.CodeUnknownProduct)}),
+		Responses: []apidoc.Response{{Status: http.StatusCreated, Description: "the order, version 1", Body: order.Order{},
+			Links: []apidoc.Link{byID("GetOrder"), update("UpdateOrder"), byID("DeleteOrder")}}}}
+	c.Operations["GetOrder"] = apidoc.Operation{Summary: "Read an order", PathParams: idParam,
+		Errors: []apidoc.Failure{invalidID, notFound},
+		Responses: []apidoc.Response{{Status: http.StatusOK, Description: "the order", Body: order.Order{},
+			Links: []apidoc.Link{update("UpdateOrder")}}}}
+	c.Operations["UpdateOrder"] = apidoc.Operation{Summary: "Replace an order, given the version last read", PathParams: idParam,
+		Body: orderUpdate{},
+		Errors: apidoc.Join(apidoc.BodyErrors, []apidoc.Failure{invalidID, notFound,
+			apidoc.Fail(http.StatusBadRequest, edge.CodeUnknownProduct),
+			apidoc.Fail(http.StatusConflict, edge.CodeVersionConflict)}),
+		Responses: []apidoc.Response{{Status: http.StatusOK, Description: "the order, its version one higher", Body: order.Order{},
+			Links: []apidoc.Link{byID("GetOrder"), update("UpdateOrder")}}}}
+	c.Operations["DeleteOrder"] = apidoc.Operation{Summary: "Delete an order", PathParams: idParam,
+		Errors:    []apidoc.Failure{invalidID, notFound},
+		Responses: []apidoc.Response{{Status: http.StatusNoContent, Description: "deleted", Links: []apidoc.Link{samePath("GetOrder")}}}}
+
+	// Users (users.go): the tenant's admins only (403 forbidden otherwise).
+	c.Operations["ListUsers"] = apidoc.Operation{Summary: "List the tenant's users (admins only)",
+		Params: apidoc.PageParams, Errors: apidoc.PageErrors,
+		Responses: []apidoc.Response{{Status: http.StatusOK, Description: "a page of users", Body: store.Page[store.UserRecord]{}}}}
+	c.Operations["CreateUser"] = apidoc.Operation{Summary: "Invite a user into the caller's tenant (admins only)",
+		Body: createUser{},
+		Errors: apidoc.Join(apidoc.BodyErrors, []apidoc.Failure{
+			apidoc.FailRetry(http.StatusTooManyRequests, edge.CodeInviteLimit),
+			apidoc.FailRetry(http.StatusServiceUnavailable, edge.CodeTryLater)}),
+		Responses: []apidoc.Response{
+			{Status: http.StatusOK, Description: "the email is a user of the tenant already: its record", Body: store.UserRecord{}},
+			{Status: http.StatusAccepted, Description: "invited (or the email belongs to someone outside the tenant: the same answer)", Body: invited{}},
+		}}
+
+	// Exports (exports.go): the tenant's admins only.
+	c.Operations["CreateExport"] = apidoc.Operation{Summary: "Export the tenant's products and orders (admins only)",
+		Description: "Queues an export; poll GET /v1/exports/{id} until it is DONE or FAILED. The body may be empty.",
+		Body:        exportRequest{}, BodyOptional: true, Errors: apidoc.BodyErrors,
+		Responses: []apidoc.Response{{Status: http.StatusAccepted, Description: "queued", Body: export.Export{},
+			Links: []apidoc.Link{byID("GetExport")}}}}
+	c.Operations["GetExport"] = apidoc.Operation{Summary: "Read an export (admins only)", PathParams: idParam,
+		Errors:    []apidoc.Failure{invalidID, notFound},
+		Responses: []apidoc.Response{{Status: http.StatusOK, Description: "the export", Body: export.Export{}}}}
+
+	c.Operations["GetOpenAPI"] = apidoc.Operation{Summary: "This document",
+		Responses: []apidoc.Response{{Status: http.StatusOK, Description: "the OpenAPI document of the API",
+			Raw: &apidoc.Schema{Type: apidoc.Types{"object"}}}}}
+
+	apidoc.Enum(c.Enums, order.StatusPending, order.StatusConfirmed, order.StatusShipped, order.StatusDelivered, order.StatusCancelled)
+	apidoc.Enum(c.Enums, export.StatusQueued, export.StatusRunning, export.StatusDone, export.StatusFailed)
+	apidoc.Enum(c.Enums, tenant.RoleAdmin, tenant.RoleMember)
+	apidoc.Name[store.UserRecord](c.Names, "User")
+	apidoc.Name[invited](c.Names, "Invitation")
+	apidoc.Name[createUser](c.Names, "UserInput")
+
+	f := c.Fields
+	apidoc.AddField[product.Input](f, "name", apidoc.Pattern(nonBlank), apidoc.MaxLength(product.MaxNameLen))
+	apidoc.AddField[product.Input](f, "sku", apidoc.Pattern(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`))
+	apidoc.AddField[product.Input](f, "description", apidoc.MaxLength(product.MaxDescriptionLen))
+	apidoc.AddField[product.Price](f, "amount", apidoc.Describe("in the currency's minor unit (cents for EUR)"), apidoc.Range(0, product.MaxAmount))
+	apidoc.AddField[product.Price](f, "currency", apidoc.Describe("an ISO 4217 code"), apidoc.OneOf(currencies()...))
+	apidoc.AddField[order.Input](f, "productId", apidoc.Pattern(EntityIDSchema.Pattern))
+	apidoc.AddField[order.Input](f, "quantity", apidoc.Range(1, order.MaxQuantity))
+	apidoc.AddField[order.Customer](f, "name", apidoc.Pattern(nonBlank), apidoc.MaxLength(order.MaxNameLen))
+	apidoc.AddField[order.Customer](f, "email", apidoc.Format("email"), apidoc.MaxLength(order.MaxEmailLen))
+	apidoc.AddField[createUser](f, "email", apidoc.Format("email"), apidoc.MaxLength(directory.MaxEmailLength))
+	return c
+}
+
+// currencies lists the codes product.ValidCurrency accepts: every
+// three-letter code it is asked about.
+func currencies() []string {
+	var out []string
+	for a := 'A'; a <= 'Z'; a++ {
+		for b := 'A'; b <= 'Z'; b++ {
+			for c := 'A'; c <= 'Z'; c++ {
+				if code := string([]rune{a, b, c}); product.ValidCurrency(code) {
+					out = append(out, code)
+				}
+			}
+		}
+	}
+	return out
+}
