@@ -142,10 +142,10 @@ func WithClock(now func() time.Time) Option {
 // this Envelope generated is put there too, so reading back what the process
 // wrote makes no Decrypt call. Values written by other processes carry their
 // data keys, so a reader makes one Decrypt per distinct data key it meets
-// per MaxAge. Per-process arithmetic at scale (P warm processes, T tenants
-// each seen by every process, age A): up to P*T/A GenerateDataKey calls per
-// second, e.g. 1,000*10,000/300 s = 33,000/s, above the default KMS quota;
-// Stats gives the hit rates to check the real spread against.
+// per MaxAge. The calls therefore grow with processes times the tenants each
+// one serves; the scale model (`tessera-bench -scale`, README "Scale model")
+// simulates realistic traffic against the KMS quota, and Stats gives the hit
+// rates to check the real spread against.
 type Envelope struct {
 	kms   KMS
 	seal  *keyCache
