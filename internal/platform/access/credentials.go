@@ -27,8 +27,9 @@ const (
 	DefaultExpiryWindow = 5 * time.Minute
 	// DefaultMaxTenants bounds how many tenants' credentials one process keeps.
 	DefaultMaxTenants = 2000
-	// providerTTL is how long a tenant's provider stays in the cache without
-	// being used; the provider refreshes its own credentials before expiry.
+	// providerTTL is how long a tenant's provider stays in the cache after it
+	// was made, used or not (then the next request makes a new one); the
+	// provider refreshes its own credentials before expiry meanwhile.
 	providerTTL = 2 * time.Hour
 )
 
