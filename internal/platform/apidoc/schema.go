@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/tessera-saas/tessera/internal/platform/edge"
 )
 
 // Schema is a JSON Schema (draft 2020-12, as OpenAPI 3.1 uses it), with the
@@ -259,75 +261,15 @@ type jsonField struct {
 }
 
 // jsonFields lists the fields encoding/json reads and writes for struct t,
-// embedded structs' fields promoted, in order (the rules of edge.fieldsOf).
+// embedded structs' fields promoted, in order (edge.JSONFields, which the
+// decoder reads bodies with).
 func jsonFields(t reflect.Type) []jsonField {
-	type found struct {
-		f      jsonField
-		depth  int
-		tagged bool
-		clash  bool
-	}
-	byName := map[string]*found{}
-	var order []string
-	var walk func(t reflect.Type, depth int)
-	walk = func(t reflect.Type, depth int) {
-		for i := 0; i < t.NumField(); i++ {
-			sf := t.Field(i)
-			tag := sf.Tag.Get("json")
-			if tag == "-" {
-				continue
-			}
-			name, opts, _ := strings.Cut(tag, ",")
-			if sf.Anonymous && name == "" {
-				et := sf.Type
-				if et.Kind() == reflect.Pointer {
-					et = et.Elem()
-				}
-				if et.Kind() == reflect.Struct {
-					walk(et, depth+1)
-					continue
-				}
-			}
-			if !sf.IsExported() {
-				continue
-			}
-			tagged := name != ""
-			if !tagged {
-				name = sf.Name
-			}
-			f := jsonField{name: name, typ: sf.Type, owner: t, required: sf.Tag.Get("required") == "true",
-				omitEmpty: hasOpt(opts, "omitempty") || hasOpt(opts, "omitzero"), quoted: hasOpt(opts, "string")}
-			prev, ok := byName[name]
-			switch {
-			case !ok:
-				byName[name] = &found{f: f, depth: depth, tagged: tagged}
-				order = append(order, name)
-			case depth < prev.depth || depth == prev.depth && tagged && !prev.tagged:
-				*prev = found{f: f, depth: depth, tagged: tagged}
-			case depth == prev.depth && tagged == prev.tagged:
-				prev.clash = true
-			}
-		}
-	}
-	walk(t, 0)
 	var out []jsonField
-	for _, name := range order {
-		if c := byName[name]; !c.clash {
-			out = append(out, c.f)
-		}
+	for _, f := range edge.JSONFields(t) {
+		out = append(out, jsonField{name: f.Name, typ: f.Field.Type, owner: f.Owner, required: f.Field.Tag.Get("required") == "true",
+			omitEmpty: f.HasOption("omitempty") || f.HasOption("omitzero"), quoted: f.HasOption("string")})
 	}
 	return out
-}
-
-func hasOpt(opts, want string) bool {
-	for opts != "" {
-		var o string
-		o, opts, _ = strings.Cut(opts, ",")
-		if o == want {
-			return true
-		}
-	}
-	return false
 }
 
 // finish names the components and resolves every reference. A named type

@@ -453,8 +453,53 @@ func fieldsOf(t reflect.Type) *structFields {
 	if fs, ok := fieldCache.Load(t); ok {
 		return fs.(*structFields)
 	}
+	visible := JSONFields(t)
+	fs := &structFields{byName: make(map[string]field, len(visible))}
+	for _, jf := range visible {
+		f := field{typ: jf.Field.Type, pos: len(fs.byPos)}
+		if jf.HasOption("string") {
+			f.typ = nil // a number or bool quoted as a string: encoding/json checks it
+		}
+		if jf.Field.Tag.Get(requiredTag) == "true" {
+			fs.required = append(fs.required, f.pos)
+		}
+		fs.byName[jf.Name] = f
+		fs.byPos = append(fs.byPos, jf.Name)
+	}
+	actual, _ := fieldCache.LoadOrStore(t, fs)
+	return actual.(*structFields)
+}
+
+// JSONField is one field that encoding/json reads and writes for a struct
+// type.
+type JSONField struct {
+	Name  string              // its JSON name
+	Field reflect.StructField // the field, as its struct declares it
+	Owner reflect.Type        // the struct type that declares it: t, or a struct embedded in it
+}
+
+// HasOption reports whether the field's json tag has the option (omitempty,
+// omitzero, string).
+func (f JSONField) HasOption(want string) bool {
+	_, opts, _ := strings.Cut(f.Field.Tag.Get("json"), ",")
+	for opts != "" {
+		var o string
+		o, opts, _ = strings.Cut(opts, ",")
+		if o == want {
+			return true
+		}
+	}
+	return false
+}
+
+// JSONFields lists the fields encoding/json reads and writes for struct t,
+// in field order, with the fields of embedded structs promoted by its rules:
+// the shallowest field of a name wins, then a tagged one; two of the same
+// depth and tagging hide each other. The decoder (checkStrict) and the
+// OpenAPI schemas (internal/platform/apidoc) both read bodies this way.
+func JSONFields(t reflect.Type) []JSONField {
 	type found struct {
-		f      reflect.StructField
+		f      JSONField
 		depth  int
 		tagged bool
 		clash  bool
@@ -487,46 +532,25 @@ func fieldsOf(t reflect.Type) *structFields {
 			if !tagged {
 				name = sf.Name
 			}
+			f := JSONField{Name: name, Field: sf, Owner: t}
 			prev, ok := byName[name]
 			switch {
 			case !ok:
-				byName[name] = &found{f: sf, depth: depth, tagged: tagged}
+				byName[name] = &found{f: f, depth: depth, tagged: tagged}
 				order = append(order, name)
 			case depth < prev.depth || depth == prev.depth && tagged && !prev.tagged:
-				*prev = found{f: sf, depth: depth, tagged: tagged}
+				*prev = found{f: f, depth: depth, tagged: tagged}
 			case depth == prev.depth && tagged == prev.tagged:
 				prev.clash = true // encoding/json ignores both
 			}
 		}
 	}
 	walk(t, 0)
-	fs := &structFields{byName: make(map[string]field, len(byName))}
+	var out []JSONField
 	for _, name := range order {
-		c := byName[name]
-		if c.clash {
-			continue
-		}
-		f := field{typ: c.f.Type, pos: len(fs.byPos)}
-		if _, opts, _ := strings.Cut(c.f.Tag.Get("json"), ","); hasOption(opts, "string") {
-			f.typ = nil // a number or bool quoted as a string: encoding/json checks it
-		}
-		if c.f.Tag.Get(requiredTag) == "true" {
-			fs.required = append(fs.required, f.pos)
-		}
-		fs.byName[name] = f
-		fs.byPos = append(fs.byPos, name)
-	}
-	actual, _ := fieldCache.LoadOrStore(t, fs)
-	return actual.(*structFields)
-}
-
-func hasOption(opts, want string) bool {
-	for opts != "" {
-		var o string
-		o, opts, _ = strings.Cut(opts, ",")
-		if o == want {
-			return true
+		if c := byName[name]; !c.clash {
+			out = append(out, c.f)
 		}
 	}
-	return false
+	return out
 }
