@@ -135,7 +135,7 @@ func TestSIGTERMFlushesUsage(t *testing.T) {
 	for k, v := range e.Settings.Env() {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	var out syncBuffer
+	var out testenv.LogBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -193,21 +193,4 @@ func TestSIGTERMFlushesUsage(t *testing.T) {
 	if strings.Contains(out.String(), "flush at shutdown failed") {
 		t.Fatalf("the function reported a failed flush:\n%s", out.String())
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -47,27 +47,9 @@ type harness struct {
 	q       *sqs.Client
 	objects *s3.Client
 	data    *store.Store
-	log     *syncBuffer
-	apiLogs *syncBuffer
+	log     *testenv.LogBuffer
+	apiLogs *testenv.LogBuffer
 	runs    *runLog
-}
-
-// syncBuffer collects log lines from concurrent runs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // runLog counts runs through the worker's run hook.
@@ -99,7 +81,7 @@ func newHarness(t *testing.T) *harness {
 		s.ExportQueueURLs[tier] = newQueue(t, q, "test-exports-"+string(tier))
 	}
 	creds := access.NewCredentials(sts.NewFromConfig(e.Config), s.DataAccessRoleARN)
-	h := &harness{e: e, s: s, q: q, objects: awsconfig.NewS3(e.Config, quietChecksums), log: &syncBuffer{}, apiLogs: &syncBuffer{}, runs: &runLog{},
+	h := &harness{e: e, s: s, q: q, objects: awsconfig.NewS3(e.Config, quietChecksums), log: &testenv.LogBuffer{}, apiLogs: &testenv.LogBuffer{}, runs: &runLog{},
 		data: store.New(store.NewClient(e.Config), crypto.NewEnvelope(kms.NewFromConfig(e.Config)), store.WithCredentials(creds))}
 	h.api = wire.NewAPI(e.Config, s, h.apiLog(), nil).Handler
 	return h

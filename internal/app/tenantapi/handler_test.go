@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -34,25 +33,7 @@ type suite struct {
 	h   *tenantapi.Handler
 	ddb *dynamodb.Client
 	log *bytes.Buffer
-	emf *syncBuffer
-}
-
-// syncBuffer collects the EMF lines the handler prints.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) Lines() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return strings.Split(strings.TrimSpace(s.b.String()), "\n")
+	emf *testenv.LogBuffer
 }
 
 func newSuite(t *testing.T) *suite {
@@ -61,7 +42,7 @@ func newSuite(t *testing.T) *suite {
 	log := slog.New(slog.NewJSONHandler(&buf, nil))
 	s := e.Settings
 	s.CatalogTTL = 0 // see lifecycle changes at once
-	emf := &syncBuffer{}
+	emf := &testenv.LogBuffer{}
 	return &suite{e: e, h: wire.NewAPI(e.Config, s, log, emf).Handler, ddb: store.NewClient(e.Config), log: &buf, emf: emf}
 }
 
