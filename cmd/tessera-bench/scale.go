@@ -35,7 +35,6 @@ package main
 import (
 	"container/heap"
 	"fmt"
-	"hash/fnv"
 	"math"
 	"math/bits"
 	"math/rand/v2"
@@ -49,6 +48,7 @@ import (
 
 	"github.com/tessera-saas/tessera/internal/platform/access"
 	"github.com/tessera-saas/tessera/internal/platform/catalog"
+	"github.com/tessera-saas/tessera/internal/platform/cell"
 	"github.com/tessera-saas/tessera/internal/platform/crypto"
 	"github.com/tessera-saas/tessera/internal/platform/plan"
 	"github.com/tessera-saas/tessera/internal/platform/settings"
@@ -252,25 +252,9 @@ func (s *sampler) draw(u float64) int {
 
 // ---- cells -----------------------------------------------------------------
 
-// cellOf maps a tenant id to one of cells cells: FNV-1a of the id, then
-// Lamping and Veach's jump consistent hash, so that adding a cell moves only
-// about 1/(cells+1) of the tenants (a move is a data migration; the catalog
-// records the cell at onboarding, so a tenant stays where it was placed).
-func cellOf(tenantID string, cells int) int {
-	if cells <= 1 {
-		return 0
-	}
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(tenantID))
-	key := h.Sum64()
-	b, j := int64(-1), int64(0)
-	for j < int64(cells) {
-		b = j
-		key = key*2862933555777941757 + 1
-		j = int64(float64(b+1) * (float64(int64(1)<<31) / float64((key>>33)+1)))
-	}
-	return int(b)
-}
+// cellOf is the cell of a tenant among cells cells, by the product's own
+// placement rule (cell.Index).
+func cellOf(tenantID string, cells int) int { return cell.Index(tenantID, cells) }
 
 func simTenantID(i int) string { return fmt.Sprintf("t%06d", i) }
 
@@ -934,8 +918,8 @@ func scaleScenarios() []scaleConfig {
 // the margin under 600/s. 2,500 tenants also keeps a cell's API keys (one
 // per tenant) well under API Gateway's 10,000 per account.
 const (
-	cellTenants = 2_500
-	cellRPS     = 400
+	cellTenants = cell.MaxTenants
+	cellRPS     = cell.MaxRequestRate
 )
 
 // cellsFor is the number of cells for tenants sending rps requests/s.

@@ -91,35 +91,8 @@ func TestSamplerDrawsInProportionToTheWeights(t *testing.T) {
 	}
 }
 
-func TestCellOfIsStableBalancedAndMovesFewOnGrowth(t *testing.T) {
-	const n, cells = 100_000, 20
-	per := make([]int, cells+1)
-	moved := 0
-	for i := 0; i < n; i++ {
-		id := simTenantID(i)
-		c := cellOf(id, cells)
-		if c < 0 || c >= cells || cellOf(id, cells) != c {
-			t.Fatalf("cellOf(%s) = %d, not stable in [0, %d)", id, c, cells)
-		}
-		per[c]++
-		if c2 := cellOf(id, cells+1); c2 != c {
-			if c2 != cells {
-				t.Fatalf("%s moved from cell %d to %d when cell %d was added", id, c, c2, cells)
-			}
-			moved++
-		}
-	}
-	for c := 0; c < cells; c++ {
-		if d := math.Abs(float64(per[c])-n/cells) / (n / cells); d > 0.05 {
-			t.Errorf("cell %d holds %d tenants, %.0f%% off the mean", c, per[c], 100*d)
-		}
-	}
-	if share := float64(moved) / n; math.Abs(share-1.0/(cells+1)) > 0.005 {
-		t.Errorf("adding a cell moved %.3f of the tenants, want about %.3f", share, 1.0/(cells+1))
-	}
-	if cellOf("anything", 1) != 0 || cellOf("anything", 0) != 0 {
-		t.Error("one cell (or none) is cell 0")
-	}
+// cellOf itself is cell.Index (tested there); the sizing rule is here.
+func TestCellsForSizesByTenantsAndRate(t *testing.T) {
 	for _, c := range []struct {
 		tenants int
 		rps     float64

@@ -13,8 +13,12 @@ import (
 
 func main() {
 	out := flag.String("o", "", "file to write (default: stdout)")
+	router := flag.Bool("router", false, "write the cell router API's document instead")
 	flag.Parse()
 	doc, err := openapi.Document()
+	if *router {
+		doc, err = openapi.RouterDocument()
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "tessera-openapi:", err)
 		os.Exit(1)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
@@ -21,6 +22,7 @@ import (
 	"github.com/tessera-saas/tessera/internal/app/exporter"
 	"github.com/tessera-saas/tessera/internal/app/tenantapi"
 	"github.com/tessera-saas/tessera/internal/control/apikey"
+	"github.com/tessera-saas/tessera/internal/control/cellrouter"
 	"github.com/tessera-saas/tessera/internal/control/operatorapi"
 	"github.com/tessera-saas/tessera/internal/control/outbox"
 	"github.com/tessera-saas/tessera/internal/control/provision"
@@ -28,6 +30,7 @@ import (
 	"github.com/tessera-saas/tessera/internal/platform/access"
 	"github.com/tessera-saas/tessera/internal/platform/awsconfig"
 	"github.com/tessera-saas/tessera/internal/platform/catalog"
+	"github.com/tessera-saas/tessera/internal/platform/cell"
 	"github.com/tessera-saas/tessera/internal/platform/crypto"
 	"github.com/tessera-saas/tessera/internal/platform/directory"
 	"github.com/tessera-saas/tessera/internal/platform/entityid"
@@ -127,7 +130,7 @@ func NewAPI(cfg aws.Config, s settings.Settings, log *slog.Logger, metrics io.Wr
 	env := crypto.NewEnvelope(kms.NewFromConfig(cfg))
 	data := store.New(ddb, env, store.WithCredentials(creds), store.WithCursorKeySource(cursorKey(cfg, s)))
 	tenants := tenantCache(ddb, s)
-	users := directory.New(cognitoidentityprovider.NewFromConfig(cfg), s.UserPoolID)
+	users := directory.New(userPoolClient(cfg, s), s.UserPoolID)
 	users.Invite = s.Stage != "local"
 	h := tenantapi.New(tenants, data, users, log).WithExports(exporter.NewRequester(data, sqs.NewFromConfig(cfg), s.ExportQueueURLs)).
 		WithVerifier(verifierOrFail(cfg, s, log)).WithOpenAPI(openapi.Document)
@@ -162,11 +165,37 @@ func NewExports(cfg aws.Config, s settings.Settings, log *slog.Logger, opts ...e
 	return exporter.NewWorker(tenants, data, awsconfig.NewS3(cfg), creds, s.ExportBucket, log, opts...)
 }
 
+// userPoolClient is the Cognito client that manages the pool's users: with
+// the function's own credentials, or, when the pool is in another account
+// (a multi-cell stage keeps one pool in its router account), with a session
+// of s.UserPoolRoleARN there, cached and refreshed by the SDK. It makes no
+// AWS call until it is used.
+func userPoolClient(cfg aws.Config, s settings.Settings) *cognitoidentityprovider.Client {
+	if s.UserPoolRoleARN == "" {
+		return cognitoidentityprovider.NewFromConfig(cfg)
+	}
+	c := cfg.Copy()
+	c.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), s.UserPoolRoleARN,
+		func(o *stscreds.AssumeRoleOptions) { o.RoleSessionName = "tessera-users-" + string(s.Cell) }))
+	return cognitoidentityprovider.NewFromConfig(c)
+}
+
+// NewRouter composes the cell router function's handler: the cell map of
+// s.Cells and the directory table. A malformed map is an error at cold
+// start.
+func NewRouter(cfg aws.Config, s settings.Settings, log *slog.Logger) (*cellrouter.Handler, error) {
+	m, err := cell.Parse([]byte(s.Cells))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", settings.EnvCells, err)
+	}
+	return cellrouter.New(store.NewDirectory(store.NewClient(cfg), s.DirectoryTable), m, verifierOrFail(cfg, s, log), nil, log), nil
+}
+
 // NewTenants composes the tenants (operator API) function's handler.
 func NewTenants(cfg aws.Config, s settings.Settings, log *slog.Logger) *operatorapi.Handler {
 	cat := store.NewCatalog(store.NewClient(cfg), s.CatalogTable).WithCursorKeySource(cursorKey(cfg, s))
 	ob := outbox.New(cat, eventbridge.NewFromConfig(cfg), s.EventBus, log)
-	return operatorapi.New(cat, ob, log).WithVerifier(verifierOrFail(cfg, s, log))
+	return operatorapi.New(cat, ob, log).WithVerifier(verifierOrFail(cfg, s, log)).WithCell(s.Cell)
 }
 
 // Provisioner is the composed provisioner and the outbox it publishes with.
@@ -187,7 +216,7 @@ func ProvisionerDeps(cfg aws.Config, s settings.Settings, log *slog.Logger) prov
 	ck := cursorKey(cfg, s)
 	cat := store.NewCatalog(ddb, s.CatalogTable).WithCursorKeySource(ck)
 	creds := access.NewCredentials(sts.NewFromConfig(cfg), s.DataAccessRoleARN)
-	users := directory.New(cognitoidentityprovider.NewFromConfig(cfg), s.UserPoolID)
+	users := directory.New(userPoolClient(cfg, s), s.UserPoolID)
 	users.Invite = s.Stage != "local"
 	return provision.Deps{
 		Catalog: cat,
@@ -238,4 +267,4 @@ func Load(ctx context.Context, function string) (aws.Config, settings.Settings, 
 
 // verifiesTokens names the functions that verify ID tokens themselves: they
 // need the user pool and app client at cold start.
-var verifiesTokens = map[string]bool{"api": true, "tenants": true, "authorizer": true}
+var verifiesTokens = map[string]bool{"api": true, "tenants": true, "authorizer": true, "router": true}

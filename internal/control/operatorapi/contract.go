@@ -46,7 +46,8 @@ func Contract() apidoc.Contract {
 			Description: "the operator's own key: the same request with the same key within 24 hours answers the same tenant (200)",
 			Schema:      &apidoc.Schema{Type: apidoc.Types{"string"}, MaxLength: ptr(MaxIdempotencyKeyLen), Pattern: "^[^#\\x00]*$"}},
 			correlation},
-		Errors: apidoc.Join(apidoc.BodyErrors, []apidoc.Failure{apidoc.Fail(http.StatusConflict, edge.CodeIdempotencyMismatch)}),
+		Errors: apidoc.Join(apidoc.BodyErrors, []apidoc.Failure{apidoc.Fail(http.StatusConflict, edge.CodeIdempotencyMismatch),
+			apidoc.Fail(http.StatusConflict, edge.CodeTenantExists)}),
 		Responses: []apidoc.Response{
 			tenantAnswer(http.StatusOK, "replayed: this Idempotency-Key created this tenant"),
 			tenantAnswer(http.StatusAccepted, "recorded as PROVISIONING; the provisioner builds it"),
@@ -86,6 +87,8 @@ func Contract() apidoc.Contract {
 	f := c.Fields
 	apidoc.AddField[createTenant](f, "name", apidoc.Pattern(`\S`), apidoc.MaxLength(MaxTenantNameLen))
 	apidoc.AddField[createTenant](f, "adminEmail", apidoc.Format("email"), apidoc.MaxLength(directory.MaxEmailLength))
+	apidoc.AddField[createTenant](f, "tenantId", apidoc.Pattern("^t-[0-9a-hjkmnp-tv-z]{26}$"),
+		apidoc.Describe("set by the cell router, which chooses the id before it places the tenant; omit it to let the cell choose"))
 	apidoc.AddField[reasonBody](f, "reason", apidoc.MaxLength(MaxReasonLen))
 	return c
 }

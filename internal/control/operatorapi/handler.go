@@ -19,6 +19,7 @@ import (
 	"github.com/tessera-saas/tessera/internal/control/bus"
 	"github.com/tessera-saas/tessera/internal/control/outbox"
 	"github.com/tessera-saas/tessera/internal/platform/catalog"
+	"github.com/tessera-saas/tessera/internal/platform/cell"
 	"github.com/tessera-saas/tessera/internal/platform/directory"
 	"github.com/tessera-saas/tessera/internal/platform/edge"
 	"github.com/tessera-saas/tessera/internal/platform/route"
@@ -42,6 +43,18 @@ type Handler struct {
 	newID   func() string
 	// tokens verifies the caller's own ID token (WithVerifier).
 	tokens tenant.Verifier
+	// cell is the deployment's cell, recorded in every new tenant's
+	// placement (WithCell).
+	cell cell.ID
+}
+
+// WithCell makes new tenants record c as their cell (cell.Default without
+// it).
+func (h *Handler) WithCell(c cell.ID) *Handler {
+	if c.Valid() {
+		h.cell = c
+	}
+	return h
 }
 
 // WithVerifier makes the handler verify each request's ID token itself
@@ -61,7 +74,7 @@ type Outbox interface {
 
 // New returns the operator handler. It makes no AWS call.
 func New(c *store.Catalog, ob Outbox, log *slog.Logger) *Handler {
-	h := &Handler{catalog: c, pub: ob, sweeper: ob, log: log, newID: tenant.NewID}
+	h := &Handler{catalog: c, pub: ob, sweeper: ob, log: log, newID: tenant.NewID, cell: cell.Default}
 	h.routes = edge.NewRoutes(route.FunctionTenants, map[string]edge.Endpoint[tenant.Operator]{
 		"ListTenants": h.list, "CreateTenant": h.create, "GetTenant": h.get,
 		"ChangeTenantTier": h.changeTier, "SuspendTenant": h.suspend, "ResumeTenant": h.resume,
@@ -96,6 +109,10 @@ type createTenant struct {
 	Name       string       `json:"name" required:"true"`
 	Tier       catalog.Tier `json:"tier" required:"true"`
 	AdminEmail string       `json:"adminEmail" required:"true"`
+	// TenantID is set by the cell router (internal/control/cellrouter),
+	// which chooses the id before it places the tenant in a cell; without
+	// it the cell chooses one.
+	TenantID string `json:"tenantId,omitempty"`
 }
 
 func (in createTenant) validate() error {
@@ -107,6 +124,8 @@ func (in createTenant) validate() error {
 		return edge.NewError(http.StatusBadRequest, edge.CodeValidation, "tier must be basic, standard or premium")
 	case !directory.ValidEmail(in.AdminEmail): // what the user pool accepts, so onboarding cannot fail on it
 		return edge.NewError(http.StatusBadRequest, edge.CodeValidation, "adminEmail must be an email address of at most 128 characters that the user pool accepts")
+	case in.TenantID != "" && !tenant.IsNewID(in.TenantID):
+		return edge.NewError(http.StatusBadRequest, edge.CodeValidation, "tenantId, when the cell router sets it, is \"t-\" and a lower-case ULID")
 	}
 	return nil
 }
@@ -121,22 +140,49 @@ const (
 	MaxReasonLen = 500
 )
 
-func (h *Handler) create(ctx context.Context, op tenant.Operator, req events.APIGatewayProxyRequest) (int, any, error) {
+// decodeCreate reads and checks a create request: its body and its
+// Idempotency-Key header.
+func decodeCreate(req events.APIGatewayProxyRequest) (createTenant, string, error) {
 	var in createTenant
 	if err := edge.DecodeJSON(req, &in); err != nil {
-		return 0, nil, err
+		return createTenant{}, "", err
 	}
 	if err := in.validate(); err != nil {
-		return 0, nil, err
+		return createTenant{}, "", err
 	}
 	in.Name = strings.TrimSpace(in.Name)
 	idemKey := edge.Header(req, "Idempotency-Key")
 	if len(idemKey) > MaxIdempotencyKeyLen || strings.ContainsAny(idemKey, "#\x00") {
-		return 0, nil, edge.NewError(http.StatusBadRequest, edge.CodeValidation, "Idempotency-Key must be at most 128 characters without '#'")
+		return createTenant{}, "", edge.NewError(http.StatusBadRequest, edge.CodeValidation, "Idempotency-Key must be at most 128 characters without '#'")
 	}
-	sum := sha256.Sum256([]byte(in.Name + "\x00" + string(in.Tier) + "\x00" + in.AdminEmail))
+	return in, idemKey, nil
+}
+
+// CheckCreate checks a create request as the operator API will (body and
+// Idempotency-Key), without acting on it, and reports whether the body names
+// a tenantId: the cell router refuses bad input before it places a tenant.
+func CheckCreate(req events.APIGatewayProxyRequest) (hasTenantID bool, err error) {
+	in, _, err := decodeCreate(req)
+	return in.TenantID != "", err
+}
+
+func (h *Handler) create(ctx context.Context, op tenant.Operator, req events.APIGatewayProxyRequest) (int, any, error) {
+	in, idemKey, err := decodeCreate(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	hashed := in.Name + "\x00" + string(in.Tier) + "\x00" + in.AdminEmail
+	if in.TenantID != "" {
+		hashed += "\x00" + in.TenantID
+	}
+	sum := sha256.Sum256([]byte(hashed))
 	now := time.Now().UTC()
-	rec := catalog.Record{TenantID: h.newID(), Name: in.Name, Tier: in.Tier, Status: catalog.StatusProvisioning,
+	id := in.TenantID
+	if id == "" {
+		id = h.newID()
+	}
+	rec := catalog.Record{TenantID: id, Name: in.Name, Tier: in.Tier, Status: catalog.StatusProvisioning,
+		Placement:  catalog.Placement{Cell: string(h.cell)},
 		AdminEmail: in.AdminEmail, CreatedAt: now, UpdatedAt: now, Version: 1}
 	ev, err := outbox.Event(bus.TenantOnboardingRequested, bus.Detail{TenantID: rec.TenantID, Tier: string(rec.Tier),
 		CorrelationID: correlationID(req), TenantName: rec.Name, AdminEmail: rec.AdminEmail})
@@ -149,6 +195,9 @@ func (h *Handler) create(ctx context.Context, op tenant.Operator, req events.API
 		&store.AuditEntry{Action: "create", Actor: op.UserID, Detail: "tier " + string(rec.Tier)})
 	if errors.Is(err, store.ErrIdempotencyMismatch) {
 		return 0, nil, edge.NewError(http.StatusConflict, edge.CodeIdempotencyMismatch, "this Idempotency-Key was used for a different request")
+	}
+	if errors.Is(err, store.ErrExists) {
+		return 0, nil, edge.NewError(http.StatusConflict, edge.CodeTenantExists, "a tenant with this tenantId exists")
 	}
 	if err != nil {
 		return 0, nil, err

@@ -92,7 +92,8 @@ func TestOperatorAPI(t *testing.T) {
 		"no groups":       {body, "", 403, edge.CodeForbidden},
 		"bad tier":        {`{"name":"X","tier":"gold","adminEmail":"a@b.test"}`, "operators", 400, edge.CodeValidation},
 		"bad email":       {`{"name":"X","tier":"basic","adminEmail":"nope"}`, "operators", 400, edge.CodeValidation},
-		"unknown field":   {`{"name":"X","tier":"basic","adminEmail":"a@b.test","tenantId":"t-mine"}`, "operators", 400, edge.CodeUnknownField},
+		"unknown field":   {`{"name":"X","tier":"basic","adminEmail":"a@b.test","tenantID":"t-mine"}`, "operators", 400, edge.CodeUnknownField},
+		"chosen id":       {`{"name":"X","tier":"basic","adminEmail":"a@b.test","tenantId":"t-mine"}`, "operators", 400, edge.CodeValidation},
 		"empty name":      {`{"name":" ","tier":"basic","adminEmail":"a@b.test"}`, "operators", 400, edge.CodeValidation},
 		"malformed json":  {`{"name":`, "operators", 400, edge.CodeMalformedJSON},
 	} {

@@ -261,13 +261,13 @@ func (p *Provisioner) onboard(ctx context.Context, d bus.Detail) error {
 		return err
 	}
 	// 2. The placement.
-	placement := catalog.Placement{Table: p.d.Settings.PooledTable, KeyARN: keyARN}
+	placement := catalog.Placement{Cell: rec.Placement.Cell, Table: p.d.Settings.PooledTable, KeyARN: keyARN}
 	if rec.Tier == catalog.TierPremium {
 		table, err := p.ensureStack(ctx, rec, keyARN)
 		if err != nil {
 			return err
 		}
-		placement = catalog.Placement{Table: table, Dedicated: true, KeyARN: keyARN}
+		placement = catalog.Placement{Cell: rec.Placement.Cell, Table: table, Dedicated: true, KeyARN: keyARN}
 	}
 	if rec.Placement != placement {
 		if rec, err = p.d.Catalog.Apply(ctx, rec.TenantID, store.Change{From: []catalog.Status{catalog.StatusProvisioning}, Placement: &placement}, nil, nil); err != nil {

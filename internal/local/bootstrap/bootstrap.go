@@ -264,3 +264,14 @@ func ensureBus(ctx context.Context, eb *eventbridge.Client, name string) error {
 	}
 	return nil
 }
+
+// EnsureDirectory creates the cell router's directory table (the key
+// schema of every table here, TTL on the idempotency keys' expiresAt), as
+// the CDK app's router stack does.
+func EnsureDirectory(ctx context.Context, cfg aws.Config, table string) error {
+	ddb := dynamodb.NewFromConfig(cfg)
+	if err := ensureTable(ctx, ddb, table, nil); err != nil {
+		return err
+	}
+	return ensureTTL(ctx, ddb, table, store.CatalogTTLAttribute)
+}

@@ -40,6 +40,10 @@ const (
 
 // Placement says where a tenant's data lives.
 type Placement struct {
+	// Cell is the cell the tenant lives in (internal/platform/cell): the
+	// deployment, in an account of its own, whose tables, keys and API
+	// serve it. Recorded at creation; it never changes.
+	Cell string `dynamodbav:"cell,omitempty" json:"cell,omitempty"`
 	// Table is the pooled table or the tenant's dedicated table.
 	Table string `dynamodbav:"table" json:"table"`
 	// Dedicated is true for a table of the tenant's own.

@@ -44,6 +44,16 @@ const (
 	// Operator API and users.
 	CodeIdempotencyMismatch = "idempotency_key_reused"
 	CodeInvalidState        = "invalid_state"
+	// CodeTenantExists: a create named a tenant id that is taken (409).
+	CodeTenantExists = "tenant_exists"
+	// Cell router (internal/control/cellrouter).
+	// CodeCellsFull: every open cell is at its limit (503).
+	CodeCellsFull = "cells_full"
+	// CodeCellUnavailable: the tenant's cell did not answer (502); the
+	// same request can be retried.
+	CodeCellUnavailable = "cell_unavailable"
+	// CodeCellRequired: the route needs ?cell= (400).
+	CodeCellRequired = "cell_required"
 	// CodeInviteLimit: the tenant has invited as many users today (UTC) as
 	// its plan allows (429, Retry-After: the next UTC midnight).
 	CodeInviteLimit = "invite_limit"

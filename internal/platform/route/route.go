@@ -9,6 +9,9 @@ type Function string
 const (
 	FunctionAPI     Function = "api"
 	FunctionTenants Function = "tenants"
+	// FunctionRouter serves the cell router's API (Router), a separate API
+	// in front of the cells.
+	FunctionRouter Function = "router"
 )
 
 // Audience says who may call a route, and so which authorizer guards it.
@@ -67,6 +70,28 @@ var All = []Route{
 	{Name: "GetOpenAPI", Method: "GET", Path: "/v1/openapi.json", Function: FunctionAPI, Audience: Public},
 }
 
+// Router is the route table of the cell router's API: every operator route
+// of All, which it forwards to the tenant's cell (a create to the cell it
+// places the tenant in), and two of its own. API Gateway's definition of the
+// router API is built from it, as the cells' API is from All.
+var Router = routerRoutes()
+
+func routerRoutes() []Route {
+	out := []Route{
+		// The cells, with their tenant counts.
+		{Name: "ListCells", Method: "GET", Path: "/v1/cells", Function: FunctionRouter, Audience: Operator},
+		// The caller's cell and its API, for clients after sign-in.
+		{Name: "GetPlacement", Method: "GET", Path: "/v1/placement", Function: FunctionRouter, Audience: TenantUser},
+	}
+	for _, r := range All {
+		if r.Audience == Operator {
+			r.Function = FunctionRouter
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // Key identifies a route the way API Gateway's proxy event does: the HTTP
 // method and the resource template ("GET /v1/products/{id}").
 func (r Route) Key() string { return r.Method + " " + r.Path }
@@ -81,10 +106,24 @@ func ByKey(key string) (Route, bool) {
 	return Route{}, false
 }
 
+// ByKeyIn returns the route of a route key in table (All or Router).
+func ByKeyIn(table []Route, key string) (Route, bool) {
+	for _, r := range table {
+		if r.Key() == key {
+			return r, true
+		}
+	}
+	return Route{}, false
+}
+
 // ForFunction returns the routes served by fn, in table order.
 func ForFunction(fn Function) []Route {
 	var out []Route
-	for _, r := range All {
+	table := All
+	if fn == FunctionRouter {
+		table = Router
+	}
+	for _, r := range table {
 		if r.Function == fn {
 			out = append(out, r)
 		}

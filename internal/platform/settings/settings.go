@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tessera-saas/tessera/internal/platform/catalog"
+	"github.com/tessera-saas/tessera/internal/platform/cell"
 	"github.com/tessera-saas/tessera/internal/platform/metering"
 	"github.com/tessera-saas/tessera/internal/platform/plan"
 )
@@ -38,6 +39,17 @@ const (
 	// EnvUsagePlanPrefix + upper-case tier ("TESSERA_USAGE_PLAN_ID_BASIC") is
 	// the id of that tier's API Gateway usage plan.
 	EnvUsagePlanPrefix = "TESSERA_USAGE_PLAN_ID_"
+	// EnvCell names the cell this deployment is (internal/platform/cell);
+	// unset, it is cell.Default.
+	EnvCell = "TESSERA_CELL"
+	// EnvUserPoolRoleARN, when set, is a role in the account of the user
+	// pool (a multi-cell stage's router account) that the functions assume
+	// to manage users; unset, the pool is in the function's own account.
+	EnvUserPoolRoleARN = "TESSERA_USER_POOL_ROLE_ARN"
+	// EnvCells is the cell map of the router (cell.Parse: a JSON array) and
+	// EnvDirectoryTable its directory table.
+	EnvCells          = "TESSERA_CELLS"
+	EnvDirectoryTable = "TESSERA_DIRECTORY_TABLE"
 )
 
 // TierEnv is the variable of tier t under prefix (EnvExportQueuePrefix,
@@ -46,7 +58,10 @@ func TierEnv(prefix string, t catalog.Tier) string { return prefix + strings.ToU
 
 // Settings is the deployment's configuration.
 type Settings struct {
-	Stage        string
+	Stage string
+	// Cell is the cell this deployment serves (cell.Default when the stage
+	// has one): new tenants record it in their placement.
+	Cell         cell.ID
 	PooledTable  string
 	CatalogTable string
 	EventBus     string
@@ -55,6 +70,13 @@ type Settings struct {
 	DataAccessRoleARN string
 	UserPoolID        string
 	AppClientID       string
+	// UserPoolRoleARN is assumed to manage the pool's users when the pool is
+	// in another account (EnvUserPoolRoleARN).
+	UserPoolRoleARN string
+	// Cells (the router's cell map, JSON) and DirectoryTable are read by
+	// the cell router only.
+	Cells          string
+	DirectoryTable string
 	// CatalogTTL bounds how long a tenant record is cached in memory.
 	CatalogTTL time.Duration
 	// CursorKey authenticates list cursors; every instance of a deployment
@@ -88,6 +110,7 @@ type Settings struct {
 func Defaults() Settings {
 	return Settings{
 		Stage:             "local",
+		Cell:              cell.Default,
 		PooledTable:       "tessera-pooled",
 		CatalogTable:      "tessera-catalog",
 		EventBus:          "tessera",
@@ -97,6 +120,7 @@ func Defaults() Settings {
 		AccountID:         "123456789012",
 		Metrics:           metering.DefaultConfig(),
 		ExportBucket:      "tessera-exports",
+		DirectoryTable:    "tessera-cells",
 		ExportQueueURLs:   map[catalog.Tier]string{},
 		UsagePlanIDs:      map[catalog.Tier]string{},
 	}
@@ -112,6 +136,7 @@ func FromEnv() (Settings, error) {
 		EnvCursorSecretARN:   &s.CursorSecretARN,
 		EnvProvisioningQueue: &s.ProvisioningQueueURL,
 		EnvPartition:         &s.Partition, EnvAccountID: &s.AccountID, EnvKeyAdminRoleARN: &s.KeyAdminRoleARN,
+		EnvUserPoolRoleARN: &s.UserPoolRoleARN, EnvCells: &s.Cells, EnvDirectoryTable: &s.DirectoryTable,
 	} {
 		if v := strings.TrimSpace(os.Getenv(env)); v != "" {
 			*dst = v
@@ -119,6 +144,12 @@ func FromEnv() (Settings, error) {
 	}
 	if v := strings.TrimSpace(os.Getenv(EnvExportBucket)); v != "" {
 		s.ExportBucket = v
+	}
+	if v := strings.TrimSpace(os.Getenv(EnvCell)); v != "" {
+		if !cell.ID(v).Valid() {
+			return Settings{}, fmt.Errorf("settings: %s=%q is not a cell id (c1 to c999)", EnvCell, v)
+		}
+		s.Cell = cell.ID(v)
 	}
 	for _, t := range plan.Tiers {
 		if v := strings.TrimSpace(os.Getenv(TierEnv(EnvExportQueuePrefix, t))); v != "" {
@@ -153,7 +184,7 @@ func (s Settings) Env() map[string]string {
 		EnvEventBus: s.EventBus, EnvDataAccessRoleARN: s.DataAccessRoleARN,
 		EnvUserPoolID: s.UserPoolID, EnvAppClientID: s.AppClientID,
 		EnvCatalogTTL: s.CatalogTTL.String(), EnvProvisioningQueue: s.ProvisioningQueueURL,
-		EnvExportBucket: s.ExportBucket,
+		EnvExportBucket: s.ExportBucket, EnvCell: string(s.Cell),
 	}
 	for t, u := range s.ExportQueueURLs {
 		env[TierEnv(EnvExportQueuePrefix, t)] = u

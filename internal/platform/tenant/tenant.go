@@ -94,6 +94,12 @@ func (t Tenant) InGroup(g string) bool {
 // NewID returns a fresh tenant id: "t-" and a lowercase ULID.
 func NewID() string { return "t-" + strings.ToLower(ulid.Make().String()) }
 
+var newIDPattern = regexp.MustCompile(`^t-[0-9a-hjkmnp-tv-z]{26}$`)
+
+// IsNewID reports whether id has the form NewID gives: the only ids a
+// create may name (the cell router's), so that no caller picks a name.
+func IsNewID(id string) bool { return newIDPattern.MatchString(id) }
+
 // OperatorsGroup is the Cognito group of the SaaS operator's staff, who use
 // the tenant management API.
 const OperatorsGroup = "operators"
