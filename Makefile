@@ -77,8 +77,8 @@ $(LOCALKMS): go.mod go.sum
 openapi: ## regenerate api/openapi.json from the route table and the handlers' contracts (a test fails when it is stale)
 	$(GO) generate ./internal/wire/openapi
 
-run: tools ## start the local stack and serve the API with the demo tenants (Ctrl-C stops all)
-	$(GO) run ./cmd/tessera up
+run: tools ## start the local stack and serve the API with the demo tenants (Ctrl-C stops all); CELLS=2 runs two cells behind the cell router
+	$(GO) run ./cmd/tessera up $(if $(CELLS),--cells $(CELLS))
 
 # The root module's tests run once per emulator (moto, then LocalStack); EMULATOR=moto or
 # EMULATOR=localstack runs one. infra/ needs no emulator: once.

@@ -71,3 +71,20 @@ func serve(ctx context.Context, cfg aws.Config, s settings.Settings, addr string
 		gateway.WithAuthorizerCache(gateway.AuthorizerCacheTTL, wire.MaxCachedTokens))
 	return gateway.Serve(ctx, addr, gw, ready)
 }
+
+// serveRouter runs the cell router's API (route.Router) in front of the
+// cells that s.Cells lists, until ctx ends.
+func serveRouter(ctx context.Context, cfg aws.Config, s settings.Settings, addr string, ready func(net.Addr)) error {
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	v, err := wire.NewVerifier(cfg, s)
+	if err != nil {
+		return err
+	}
+	router, err := wire.NewRouter(cfg, s, log.With("function", "router"))
+	if err != nil {
+		return err
+	}
+	gw := gateway.New(v, map[route.Function]gateway.Handler{route.FunctionRouter: router.Handle}, log.With("component", "router-gateway"),
+		gateway.WithRoutes(route.Router))
+	return gateway.Serve(ctx, addr, gw, ready)
+}

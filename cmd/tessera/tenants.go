@@ -18,7 +18,7 @@ import (
 const tenantsUsage = `Usage: tessera tenants <command> [flags]
 
   create --name N --tier basic|standard|premium --admin-email E [--idempotency-key K] [--wait]
-  list [--limit N] [--cursor C]
+  list [--limit N] [--cursor C] [--cell C]   (through a cell router: --cell names the cell to list)
   get ID
   tier ID basic|standard|premium
   suspend ID [--reason R]
@@ -46,6 +46,7 @@ func runTenants(ctx context.Context, args []string) error {
 	reason := fs.String("reason", "", "reason (suspend, offboard)")
 	limit := fs.Int("limit", 20, "page size (list)")
 	cursor := fs.String("cursor", "", "page cursor (list)")
+	cellID := fs.String("cell", "", "the cell to list, through a cell router (list)")
 	// Flags may follow the positional arguments: parse them in two passes.
 	var pos []string
 	for len(args) > 0 {
@@ -84,6 +85,9 @@ func runTenants(ctx context.Context, args []string) error {
 		q := url.Values{"limit": {fmt.Sprint(*limit)}}
 		if *cursor != "" {
 			q.Set("cursor", *cursor)
+		}
+		if *cellID != "" {
+			q.Set("cell", *cellID)
 		}
 		out, err = c.do(ctx, "GET", "/v1/tenants?"+q.Encode(), nil, nil)
 	case "get":

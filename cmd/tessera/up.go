@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"github.com/tessera-saas/tessera/internal/local/bootstrap"
 	"github.com/tessera-saas/tessera/internal/local/emulator"
 	"github.com/tessera-saas/tessera/internal/local/seed"
+	"github.com/tessera-saas/tessera/internal/platform/cell"
 	"github.com/tessera-saas/tessera/internal/platform/directory"
 	"github.com/tessera-saas/tessera/internal/platform/idtoken"
 )
@@ -39,8 +41,12 @@ func runUp(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("up", flag.ContinueOnError)
 	addr := fs.String("addr", defaultAddr, "listen address of the API")
 	envFile := fs.String("env-file", ".local/env", "where to write the stack's environment")
+	cells := fs.Int("cells", 1, "cells to run, 1 to 9: with more, a cell router on -addr places the demo tenants in them (each cell serves its own API)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cells < 1 || *cells > 9 {
+		return fmt.Errorf("up: -cells %d: run 1 to 9 cells", *cells)
 	}
 	env, stop, err := startEmulatorUnlessSet(ctx)
 	if err != nil {
@@ -60,15 +66,53 @@ func runUp(ctx context.Context, args []string) error {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	go runBackground(ctx, cfg, s, log)
 
-	ready := make(chan net.Addr, 1)
-	served := make(chan error, 1)
-	go func() { served <- serve(ctx, cfg, s, *addr, func(a net.Addr) { ready <- a }) }()
-	var api string
-	select {
-	case a := <-ready:
-		api = "http://" + a.String()
-	case err := <-served:
+	served := make(chan error, *cells+1)
+	start := func(addr string, run func(addr string, ready func(net.Addr)) error) (string, error) {
+		ready := make(chan net.Addr, 1)
+		go func() { served <- run(addr, func(a net.Addr) { ready <- a }) }()
+		select {
+		case a := <-ready:
+			return "http://" + a.String(), nil
+		case err := <-served:
+			return "", err
+		}
+	}
+	cellAddr := *addr
+	if *cells > 1 {
+		cellAddr = "127.0.0.1:0" // the router takes -addr; cells listen where they can
+	}
+	api, err := start(cellAddr, func(a string, ready func(net.Addr)) error { return serve(ctx, cfg, s, a, ready) })
+	if err != nil {
 		return err
+	}
+	if *cells > 1 {
+		// The other cells: resources of their own (bootstrap.ForCell), the
+		// stage's one user pool, workers and an API each; then the router.
+		m := []cell.Cell{{ID: cell.Default, API: api, Open: true}}
+		env["TESSERA_API_C1"] = api
+		for i := 2; i <= *cells; i++ {
+			id := cell.ID(fmt.Sprintf("c%d", i))
+			si, err := bootstrap.Run(ctx, cfg, bootstrap.ForCell(s, id))
+			if err != nil {
+				return fmt.Errorf("bootstrap cell %s: %w", id, err)
+			}
+			go runBackground(ctx, cfg, si, log)
+			u, err := start("127.0.0.1:0", func(a string, ready func(net.Addr)) error { return serve(ctx, cfg, si, a, ready) })
+			if err != nil {
+				return err
+			}
+			m = append(m, cell.Cell{ID: id, API: u, Open: true})
+			env["TESSERA_API_"+strings.ToUpper(string(id))] = u
+		}
+		cellsJSON, _ := json.Marshal(m)
+		rs := s
+		rs.Cells = string(cellsJSON)
+		if err := bootstrap.EnsureDirectory(ctx, cfg, rs.DirectoryTable); err != nil {
+			return err
+		}
+		if api, err = start(*addr, func(a string, ready func(net.Addr)) error { return serveRouter(ctx, cfg, rs, a, ready) }); err != nil {
+			return err
+		}
 	}
 	env["TESSERA_API"] = api
 	if err := writeEnvFile(*envFile, env); err != nil {
@@ -90,6 +134,7 @@ func runUp(ctx context.Context, args []string) error {
 	c := client{base: api, token: token}
 	dir := directory.New(idp, s.UserPoolID)
 	var lines []string
+	tenantAPI := "$TESSERA_API" // where Acme's users call: with cells, Acme's cell's API
 	for _, d := range demoTenants {
 		created, err := c.do(ctx, "POST", "/v1/tenants", map[string]string{"name": d.Name, "tier": d.Tier, "adminEmail": d.AdminEmail},
 			map[string]string{"Idempotency-Key": "demo-" + strings.ToLower(d.Name)})
@@ -113,9 +158,20 @@ func runUp(ctx context.Context, args []string) error {
 			return err
 		}
 		table, _ := m["placement"].(map[string]any)["table"].(string)
-		lines = append(lines, fmt.Sprintf("  %-7s %-8s tenant %s  admin %-18s table %s", d.Name, d.Tier, id, d.AdminEmail, table))
+		line := fmt.Sprintf("  %-7s %-8s tenant %s  admin %-18s table %s", d.Name, d.Tier, id, d.AdminEmail, table)
+		if *cells > 1 {
+			c, _ := m["placement"].(map[string]any)["cell"].(string)
+			line += fmt.Sprintf("  cell %s ($TESSERA_API_%s)", c, strings.ToUpper(c))
+			if d.Name == "Acme" {
+				tenantAPI = "$TESSERA_API_" + strings.ToUpper(c)
+			}
+		}
+		lines = append(lines, line)
 	}
-	printWelcome(api, *envFile, lines)
+	if *cells > 1 {
+		fmt.Printf("\n%d cells behind the cell router on %s; each tenant's users call its cell's API (GET $TESSERA_API/v1/placement names it).\n", *cells, api)
+	}
+	printWelcome(api, *envFile, lines, tenantAPI)
 	select {
 	case err := <-served:
 		if errors.Is(err, context.Canceled) {
@@ -172,23 +228,27 @@ func writeEnvFile(path string, env map[string]string) error {
 	return nil
 }
 
-func printWelcome(api, envFile string, tenants []string) {
+func printWelcome(api, envFile string, tenants []string, tenantAPI string) {
+	listFlag := "" // through the cell router a list names its cell
+	if tenantAPI != "$TESSERA_API" {
+		listFlag = " --cell c1   # or GET $TESSERA_API/v1/cells"
+	}
 	fmt.Printf("\nTessera is serving on %s. Demo tenants, onboarded through the provisioner:\n%s\n", api, strings.Join(tenants, "\n"))
 	fmt.Printf(`
 In another terminal (password of every demo user: %[3]s):
   source %[2]s
   TOKEN=$(TESSERA_PASSWORD=%[3]s go run ./cmd/tessera login --email admin@acme.test)
-  curl -s -X POST $TESSERA_API/v1/products -H "Authorization: $TOKEN" -H 'Content-Type: application/json' \
+  curl -s -X POST %[5]s/v1/products -H "Authorization: $TOKEN" -H 'Content-Type: application/json' \
        -d '{"name":"Anvil","sku":"ANV-1","price":{"amount":1999,"currency":"EUR"}}'
-  curl -s $TESSERA_API/v1/products -H "Authorization: $TOKEN"
-  curl -s $TESSERA_API/v1/orders   -H "Authorization: $TOKEN"
-  curl -s -X POST $TESSERA_API/v1/exports -H "Authorization: $TOKEN"      # then GET /v1/exports/<id>
+  curl -s %[5]s/v1/products -H "Authorization: $TOKEN"
+  curl -s %[5]s/v1/orders   -H "Authorization: $TOKEN"
+  curl -s -X POST %[5]s/v1/exports -H "Authorization: $TOKEN"      # then GET /v1/exports/<id>
 
 Operator (tenant management):
   export TESSERA_TOKEN=$(TESSERA_PASSWORD=%[3]s go run ./cmd/tessera login --email %[4]s)
   go run ./cmd/tessera tenants create --name Initech --tier premium --admin-email a@initech.test --wait
-  go run ./cmd/tessera tenants list
+  go run ./cmd/tessera tenants list%[6]s
 
 Ctrl-C stops the API, the provisioner, the export workers and the emulators.
-`, api, envFile, DemoPassword, OperatorEmail)
+`, api, envFile, DemoPassword, OperatorEmail, tenantAPI, listFlag)
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 
@@ -64,10 +65,7 @@ func buildStage(e *testenv.Env) (*stage, error) {
 	ctx := context.Background()
 	c1 := e.Settings
 	c1.Cell = "c1"
-	c2 := e.Settings
-	c2.Cell = "c2"
-	c2.PooledTable, c2.CatalogTable, c2.EventBus, c2.ExportBucket = "tessera-c2-pooled", "tessera-c2-catalog", "tessera-c2", "tessera-c2-exports"
-	c2, err := bootstrap.Run(ctx, e.Config, c2)
+	c2, err := bootstrap.Run(ctx, e.Config, bootstrap.ForCell(e.Settings, "c2"))
 	if err != nil {
 		return nil, fmt.Errorf("bootstrap cell c2: %w", err)
 	}
@@ -427,5 +425,46 @@ func TestPlacementTellsAUserItsCellAndCellsServeOnlyTheirOwn(t *testing.T) {
 	}
 	if res := apievent.Do(t, r.Handle, apievent.Request(t, id, "GET", "/v1/cells", nil, "")); res.Status != http.StatusForbidden {
 		t.Errorf("cells for a tenant user = %d, want 403", res.Status)
+	}
+}
+
+// The router API over HTTP, as `tessera up --cells` serves it: the local
+// gateway with the router's route table, every route behind the user pool
+// authorizer (no Lambda authorizer, no API keys), no cell route on it.
+func TestRouterAPIOverHTTP(t *testing.T) {
+	st := newStage(t)
+	id := idsFor("c1", 1)[0]
+	r := st.router(t, nil, id)
+	v, err := wire.NewVerifier(st.e.Config, st.e.Settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gateway.New(v, map[route.Function]gateway.Handler{route.FunctionRouter: r.Handle}, quiet(), gateway.WithRoutes(route.Router)))
+	defer srv.Close()
+	if res := apievent.Do(t, r.Handle, createEvent(t, "httpco", "")); res.Status != http.StatusAccepted {
+		t.Fatalf("create = %d %+v", res.Status, res.Body)
+	}
+	token := tenant.AuthorizationHeader(apievent.Request(t, id, "GET", "/v1/placement", nil, "").Headers, nil)
+	get := func(path, tok string) (int, string) {
+		req, _ := http.NewRequest("GET", srv.URL+path, nil)
+		if tok != "" {
+			req.Header.Set("Authorization", tok)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("/v1/placement", token); code != http.StatusOK || !strings.Contains(body, `"cell":"c1"`) {
+		t.Errorf("GET /v1/placement = %d %s, want 200 naming c1", code, body)
+	}
+	if code, _ := get("/v1/placement", ""); code != http.StatusUnauthorized {
+		t.Errorf("GET /v1/placement without a token = %d, want 401", code)
+	}
+	if code, body := get("/v1/products", token); code != http.StatusNotFound || !strings.Contains(body, edge.CodeRouteNotFound) {
+		t.Errorf("a tenant route on the router = %d %s, want 404 route_not_found", code, body)
 	}
 }

@@ -61,10 +61,10 @@ func Run(ctx context.Context, cfg aws.Config, s settings.Settings) (settings.Set
 	if err := ensureBus(ctx, eb, s.EventBus); err != nil {
 		return s, err
 	}
-	if s.ProvisioningQueueURL, err = ensureProvisioning(ctx, sqs.NewFromConfig(cfg), eb, s.EventBus); err != nil {
+	if s.ProvisioningQueueURL, err = ensureProvisioning(ctx, sqs.NewFromConfig(cfg), eb, s.EventBus, s.Cell); err != nil {
 		return s, err
 	}
-	if s.ExportQueueURLs, err = ensureExports(ctx, awsconfig.NewS3(cfg), sqs.NewFromConfig(cfg), s.ExportBucket, cfg.Region); err != nil {
+	if s.ExportQueueURLs, err = ensureExports(ctx, awsconfig.NewS3(cfg), sqs.NewFromConfig(cfg), s.ExportBucket, cfg.Region, s.Cell); err != nil {
 		return s, err
 	}
 	plans, err := ensureUsagePlans(ctx, apigateway.NewFromConfig(cfg), s.Stage)

@@ -13,6 +13,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/tessera-saas/tessera/internal/platform/catalog"
+	"github.com/tessera-saas/tessera/internal/platform/cell"
 	"github.com/tessera-saas/tessera/internal/platform/export"
 	"github.com/tessera-saas/tessera/internal/platform/plan"
 )
@@ -41,13 +42,13 @@ func ExportQueueName(t catalog.Tier) string { return ExportQueuePrefix + string(
 // ensureExports creates the export bucket (private, with a rule removing
 // abandoned multipart uploads) and one export queue per tier with its
 // dead-letter queue, and returns the queue URLs.
-func ensureExports(ctx context.Context, objects *s3.Client, q *sqs.Client, bucket, region string) (map[catalog.Tier]string, error) {
+func ensureExports(ctx context.Context, objects *s3.Client, q *sqs.Client, bucket, region string, c cell.ID) (map[catalog.Tier]string, error) {
 	if err := ensureBucket(ctx, objects, bucket, region); err != nil {
 		return nil, err
 	}
 	urls := make(map[catalog.Tier]string, len(plan.Tiers))
 	for _, t := range plan.Tiers {
-		name := ExportQueueName(t)
+		name := CellName(c, ExportQueueName(t))
 		dlqURL, err := ensureQueue(ctx, q, name+"-dlq", nil)
 		if err != nil {
 			return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -12,6 +13,8 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/tessera-saas/tessera/internal/control/bus"
+	"github.com/tessera-saas/tessera/internal/platform/cell"
+	"github.com/tessera-saas/tessera/internal/platform/settings"
 )
 
 // Names of the provisioning path.
@@ -33,8 +36,8 @@ var ProvisioningEvents = []string{string(bus.TenantOnboardingRequested), string(
 // ensureProvisioning creates the provisioning queue with its DLQ and the bus
 // rule that delivers onboarding and offboarding events to it, and returns
 // the queue URL.
-func ensureProvisioning(ctx context.Context, q *sqs.Client, eb *eventbridge.Client, busName string) (string, error) {
-	dlqURL, err := ensureQueue(ctx, q, ProvisioningDLQ, nil)
+func ensureProvisioning(ctx context.Context, q *sqs.Client, eb *eventbridge.Client, busName string, c cell.ID) (string, error) {
+	dlqURL, err := ensureQueue(ctx, q, CellName(c, ProvisioningDLQ), nil)
 	if err != nil {
 		return "", err
 	}
@@ -43,7 +46,7 @@ func ensureProvisioning(ctx context.Context, q *sqs.Client, eb *eventbridge.Clie
 		return "", err
 	}
 	redrive, _ := json.Marshal(map[string]any{"deadLetterTargetArn": dlqARN, "maxReceiveCount": MaxReceiveCount})
-	url, err := ensureQueue(ctx, q, ProvisioningQueue, map[string]string{
+	url, err := ensureQueue(ctx, q, CellName(c, ProvisioningQueue), map[string]string{
 		string(sqstypes.QueueAttributeNameRedrivePolicy):     string(redrive),
 		string(sqstypes.QueueAttributeNameVisibilityTimeout): fmt.Sprint(LocalVisibilityTimeout),
 	})
@@ -55,15 +58,42 @@ func ensureProvisioning(ctx context.Context, q *sqs.Client, eb *eventbridge.Clie
 		return "", err
 	}
 	pattern, _ := json.Marshal(map[string]any{"source": []string{bus.Source}, "detail-type": ProvisioningEvents})
-	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String(ProvisioningRule), EventBusName: aws.String(busName),
+	rule := CellName(c, ProvisioningRule)
+	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String(rule), EventBusName: aws.String(busName),
 		EventPattern: aws.String(string(pattern)), State: ebtypes.RuleStateEnabled}); err != nil {
-		return "", fmt.Errorf("put rule %s: %w", ProvisioningRule, err)
+		return "", fmt.Errorf("put rule %s: %w", rule, err)
 	}
-	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String(ProvisioningRule), EventBusName: aws.String(busName),
+	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String(rule), EventBusName: aws.String(busName),
 		Targets: []ebtypes.Target{{Id: aws.String("provisioning-queue"), Arn: aws.String(arn)}}}); err != nil {
-		return "", fmt.Errorf("put target of %s: %w", ProvisioningRule, err)
+		return "", fmt.Errorf("put target of %s: %w", rule, err)
 	}
 	return url, nil
+}
+
+// CellName is the local name of resource name in cell c: name itself in
+// cell.Default, else with the cell after the "tessera-" prefix
+// ("tessera-c2-provisioning"). Locally every cell shares the emulator's one
+// account, so a cell's resources differ by name; in AWS each cell has an
+// account of its own and the names are the same in every cell.
+func CellName(c cell.ID, name string) string {
+	if c == "" || c == cell.Default {
+		return name
+	}
+	return strings.Replace(name, "tessera-", "tessera-"+string(c)+"-", 1)
+}
+
+// ForCell returns the local settings of cell c, made from those of the
+// default cell s: c's own tables, bus and export bucket (CellName). The
+// user pool is the stage's one pool, shared by every cell.
+func ForCell(s settings.Settings, c cell.ID) settings.Settings {
+	s.Cell = c
+	s.PooledTable = CellName(c, "tessera-pooled")
+	s.CatalogTable = CellName(c, "tessera-catalog")
+	if c != "" && c != cell.Default {
+		s.EventBus = "tessera-" + string(c)
+	}
+	s.ExportBucket = CellName(c, "tessera-exports")
+	return s
 }
 
 func ensureQueue(ctx context.Context, q *sqs.Client, name string, attrs map[string]string) (string, error) {

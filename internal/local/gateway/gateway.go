@@ -68,6 +68,19 @@ type Gateway struct {
 	results   *memo.Cache[[sha256.Size]byte, events.APIGatewayCustomAuthorizerResponse]
 	resultTTL time.Duration
 	now       func() time.Time
+	// routes is the API's route table (route.All; WithRoutes).
+	routes []route.Route
+	// poolOnly guards every route with the user pool authorizer
+	// (WithRoutes).
+	poolOnly bool
+}
+
+// WithRoutes serves the cell router's API (route.Router) instead of the
+// cells' (route.All): its every route, tenant users' included, is guarded by
+// the Cognito user pool authorizer (the verifier), as the CDK app's router
+// API is; it has no Lambda authorizer, API keys or usage plans.
+func WithRoutes(table []route.Route) Option {
+	return func(g *Gateway) { g.routes, g.poolOnly = table, true }
 }
 
 // AuthorizerCacheTTL is the tenant authorizer's result TTL in the CDK app
@@ -110,7 +123,7 @@ func WithLimits(l *throttle.Limiter) Option { return func(g *Gateway) { g.limite
 // v verifies the ID tokens of the operator routes (their Cognito user pool
 // authorizer); the tenant routes need WithAuthorizer.
 func New(v Verifier, functions map[route.Function]Handler, log *slog.Logger, opts ...Option) *Gateway {
-	g := &Gateway{verifier: v, functions: functions, log: log, stage: "local", now: time.Now}
+	g := &Gateway{verifier: v, functions: functions, log: log, stage: "local", now: time.Now, routes: route.All}
 	for _, o := range opts {
 		o(g)
 	}
@@ -118,7 +131,7 @@ func New(v Verifier, functions map[route.Function]Handler, log *slog.Logger, opt
 }
 
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rt, params, pathFound, ok := route.Match(r.Method, r.URL.EscapedPath())
+	rt, params, pathFound, ok := route.MatchIn(g.routes, r.Method, r.URL.EscapedPath())
 	switch {
 	case !ok && pathFound:
 		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "this method is not allowed on this path")
@@ -147,7 +160,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case strings.TrimSpace(r.Header.Get("Authorization")) == "":
 		writeError(w, http.StatusUnauthorized, "unauthenticated", "an ID token is required in the Authorization header")
 		return
-	case rt.Audience == route.TenantUser:
+	case rt.Audience == route.TenantUser && !g.poolOnly:
 		if authz, ok = g.authorize(w, r, rt, params, requestID); !ok {
 			return
 		}

@@ -136,8 +136,13 @@ func ForFunction(fn Function) []Route {
 // second result is false when no route has that path; the third is false when
 // the path exists but not with that method (HTTP 405).
 func Match(method, path string) (r Route, params map[string]string, pathFound, ok bool) {
+	return MatchIn(All, method, path)
+}
+
+// MatchIn is Match over table (All or Router).
+func MatchIn(table []Route, method, path string) (r Route, params map[string]string, pathFound, ok bool) {
 	segs := split(path)
-	for _, cand := range All {
+	for _, cand := range table {
 		p, hit := matchPath(split(cand.Path), segs)
 		if !hit {
 			continue
