@@ -58,14 +58,48 @@ const tenantAuthorizerTTL = 300 // seconds
 // (internal/platform/edge.MaxBodyBytes). Validation here is structural only: a JSON
 // body must be an object, and path parameters must be present.
 func newRestAPI(stack awscdk.Stack, cfg config, data *DataStack) restAPI {
-	accessLogs := newLogGroup(stack, "ApiAccessLogs", cfg)
-	api := awsapigateway.NewRestApi(stack, jsii.String("Api"), &awsapigateway.RestApiProps{
-		RestApiName:   jsii.String("tessera-" + cfg.Stage),
-		Description:   jsii.String("Tessera " + cfg.Stage + " API"),
-		EndpointTypes: &[]awsapigateway.EndpointType{awsapigateway.EndpointType_REGIONAL},
+	r := newAPI(stack, cfg, apiSpec{
+		Name: "tessera-" + cfg.Stage, Description: "Tessera " + cfg.Stage + " API",
+		Pool: data.UserPool, AuthorizerName: "tessera-" + cfg.Stage + "-cognito",
 		// Usage plans count the key the tenant authorizer returns.
-		ApiKeySourceType: awsapigateway.ApiKeySourceType_AUTHORIZER,
-		CloudWatchRole:   jsii.Bool(true), // access logging needs the account's API Gateway CloudWatch role
+		KeySource: awsapigateway.ApiKeySourceType_AUTHORIZER,
+	})
+	api := r.RestAPI
+	r.UsagePlans = map[string]awsapigateway.UsagePlan{}
+	for _, tier := range plan.Tiers {
+		l, _ := plan.For(tier)
+		r.UsagePlans[string(tier)] = api.AddUsagePlan(jsii.String("UsagePlan"+title(string(tier))), &awsapigateway.UsagePlanProps{
+			Name:        jsii.String("tessera-" + cfg.Stage + "-" + string(tier)),
+			Description: jsii.String("Limits of the " + string(tier) + " tier; the provisioner binds each tenant's API key"),
+			Throttle:    &awsapigateway.ThrottleSettings{RateLimit: jsii.Number(l.RateLimit), BurstLimit: jsii.Number(float64(l.BurstLimit))},
+			Quota:       &awsapigateway.QuotaSettings{Limit: jsii.Number(float64(l.MonthlyQuota)), Period: awsapigateway.Period_MONTH},
+			ApiStages:   &[]*awsapigateway.UsagePlanPerApiStage{{Api: api, Stage: api.DeploymentStage()}},
+		})
+	}
+	return r
+}
+
+// apiSpec is what differs between the stage's REST APIs (a cell's API,
+// the router's).
+type apiSpec struct {
+	Name, Description string
+	// Pool is the user pool of the Cognito authorizer.
+	Pool           awscognito.IUserPool
+	AuthorizerName string
+	// KeySource is where API keys come from ("": an API without keys).
+	KeySource awsapigateway.ApiKeySourceType
+}
+
+// newAPI defines a REST API without methods and usage plans: access logs,
+// stage throttling, the gateway responses, the Cognito user pool
+// authorizer, the request validator and the JSON object model.
+func newAPI(stack awscdk.Stack, cfg config, spec apiSpec) restAPI {
+	accessLogs := newLogGroup(stack, "ApiAccessLogs", cfg)
+	props := &awsapigateway.RestApiProps{
+		RestApiName:    jsii.String(spec.Name),
+		Description:    jsii.String(spec.Description),
+		EndpointTypes:  &[]awsapigateway.EndpointType{awsapigateway.EndpointType_REGIONAL},
+		CloudWatchRole: jsii.Bool(true), // access logging needs the account's API Gateway CloudWatch role
 		DeployOptions: &awsapigateway.StageOptions{
 			StageName:            jsii.String(cfg.Stage),
 			ThrottlingRateLimit:  jsii.Number(stageRateLimit),
@@ -78,13 +112,17 @@ func newRestAPI(stack awscdk.Stack, cfg config, data *DataStack) restAPI {
 				Status: jsii.Bool(true), User: jsii.Bool(true),
 			}),
 		},
-	})
+	}
+	if spec.KeySource != "" {
+		props.ApiKeySourceType = spec.KeySource
+	}
+	api := awsapigateway.NewRestApi(stack, jsii.String("Api"), props)
 	addGatewayResponses(api)
 
-	r := restAPI{RestAPI: api, UsagePlans: map[string]awsapigateway.UsagePlan{}, stage: cfg.Stage}
+	r := restAPI{RestAPI: api, stage: cfg.Stage}
 	r.authorizer = awsapigateway.NewCognitoUserPoolsAuthorizer(stack, jsii.String("Authorizer"), &awsapigateway.CognitoUserPoolsAuthorizerProps{
-		AuthorizerName:   jsii.String("tessera-" + cfg.Stage + "-cognito"),
-		CognitoUserPools: &[]awscognito.IUserPool{data.UserPool},
+		AuthorizerName:   jsii.String(spec.AuthorizerName),
+		CognitoUserPools: &[]awscognito.IUserPool{spec.Pool},
 	})
 	r.validator = api.AddRequestValidator(jsii.String("Validator"), &awsapigateway.RequestValidatorOptions{
 		ValidateRequestBody:       jsii.Bool(true),
@@ -99,17 +137,6 @@ func newRestAPI(stack awscdk.Stack, cfg config, data *DataStack) restAPI {
 			Type:   awsapigateway.JsonSchemaType_OBJECT,
 		},
 	})
-
-	for _, tier := range plan.Tiers {
-		l, _ := plan.For(tier)
-		r.UsagePlans[string(tier)] = api.AddUsagePlan(jsii.String("UsagePlan"+title(string(tier))), &awsapigateway.UsagePlanProps{
-			Name:        jsii.String("tessera-" + cfg.Stage + "-" + string(tier)),
-			Description: jsii.String("Limits of the " + string(tier) + " tier; the provisioner binds each tenant's API key"),
-			Throttle:    &awsapigateway.ThrottleSettings{RateLimit: jsii.Number(l.RateLimit), BurstLimit: jsii.Number(float64(l.BurstLimit))},
-			Quota:       &awsapigateway.QuotaSettings{Limit: jsii.Number(float64(l.MonthlyQuota)), Period: awsapigateway.Period_MONTH},
-			ApiStages:   &[]*awsapigateway.UsagePlanPerApiStage{{Api: api, Stage: api.DeploymentStage()}},
-		})
-	}
 	return r
 }
 
@@ -144,26 +171,34 @@ func addRoutes(stack awscdk.Stack, r restAPI, fns map[route.Function]awslambda.F
 			})
 			integrations[rt.Function] = integ
 		}
-		opts := &awsapigateway.MethodOptions{
-			OperationName:     jsii.String(rt.Name),
-			AuthorizationType: awsapigateway.AuthorizationType_COGNITO,
-			Authorizer:        r.authorizer,
-			RequestValidator:  r.validator,
-			RequestParameters: pathParams(rt.Path),
-			ApiKeyRequired:    jsii.Bool(rt.Audience == route.TenantUser),
-		}
+		opts := r.methodOptions(rt)
+		opts.ApiKeyRequired = jsii.Bool(rt.Audience == route.TenantUser)
 		switch rt.Audience {
 		case route.TenantUser:
 			opts.AuthorizationType, opts.Authorizer = awsapigateway.AuthorizationType_CUSTOM, tenantAuthorizer
 		case route.Public: // the API's document: no token, no key (the stage's throttling still applies)
 			opts.AuthorizationType, opts.Authorizer = awsapigateway.AuthorizationType_NONE, nil
 		}
-		if rt.Method == "POST" || rt.Method == "PUT" || rt.Method == "PATCH" {
-			opts.RequestModels = &map[string]awsapigateway.IModel{"application/json": r.jsonObject}
-		}
 		r.RestAPI.Root().ResourceForPath(jsii.String(rt.Path)).AddMethod(jsii.String(rt.Method), integ, opts)
 	}
 	return nil
+}
+
+// methodOptions are a route's method options behind the Cognito user pool
+// authorizer: its operation name, the validator, its path parameters and,
+// with a body, the JSON object model.
+func (r restAPI) methodOptions(rt route.Route) *awsapigateway.MethodOptions {
+	opts := &awsapigateway.MethodOptions{
+		OperationName:     jsii.String(rt.Name),
+		AuthorizationType: awsapigateway.AuthorizationType_COGNITO,
+		Authorizer:        r.authorizer,
+		RequestValidator:  r.validator,
+		RequestParameters: pathParams(rt.Path),
+	}
+	if rt.Method == "POST" || rt.Method == "PUT" || rt.Method == "PATCH" {
+		opts.RequestModels = &map[string]awsapigateway.IModel{"application/json": r.jsonObject}
+	}
+	return opts
 }
 
 // pathParams marks the path parameters of a template ("/v1/products/{id}")

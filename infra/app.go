@@ -20,6 +20,12 @@ type config struct {
 	// Env is the target account and Region, or nil for environment-agnostic
 	// stacks (resolved by CloudFormation at deploy time).
 	Env *awscdk.Environment
+	// Cells is the multi-cell configuration (context cells), nil for a
+	// stage of one cell in one account.
+	Cells *cellsConfig
+	// Cell is set on the configuration of one cell's Data and App stacks
+	// in a multi-cell stage.
+	Cell *cellDeployment
 }
 
 // Prod reports whether the stage is production: tables and the user pool
@@ -62,19 +68,35 @@ func configFrom(app awscdk.App) (config, error) {
 			cfg.Env.Region = jsii.String(region)
 		}
 	}
+	cells, err := cellsFrom(app, ctx)
+	if err != nil {
+		return config{}, err
+	}
+	cfg.Cells = cells
 	return cfg, nil
 }
 
-// stacks are the stacks of one deployment.
+// stacks are the stacks of one deployment: Data and App for a single cell,
+// or Router and Cells for a multi-cell stage; and TenantStack.
 type stacks struct {
 	Data   *DataStack
 	App    *AppStack
+	Router *RouterStack
+	Cells  []cellStacks
 	Tenant awscdk.Stack
 }
 
 // newStacks adds every stack to app. codeDir holds one directory per
 // function with its bootstrap binary (dist/ normally).
 func newStacks(app awscdk.App, cfg config, codeDir string) (stacks, error) {
+	if cfg.Cells != nil {
+		st, err := newCellStacks(app, cfg, codeDir)
+		if err != nil {
+			return stacks{}, err
+		}
+		st.Tenant = NewTenantStack(app, tenantStackID, &TenantStackProps{})
+		return st, nil
+	}
 	prefix := "Tessera-" + cfg.Stage + "-"
 	data := NewDataStack(app, prefix+"Data", &DataStackProps{
 		StackProps: awscdk.StackProps{Env: cfg.Env, Description: jsii.String("Tessera " + cfg.Stage + ": data and control plane")},

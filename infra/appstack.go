@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
@@ -57,10 +58,15 @@ func NewAppStack(scope constructs.Construct, id string, props *AppStackProps) (*
 	// Function roles first: TenantDataAccessRole trusts them by ARN.
 	var tenantDataRoles []awsiam.Role
 	for _, spec := range functionSpecs {
-		role := awsiam.NewRole(stack, jsii.String(fnID(spec.Name)+"FunctionRole"), &awsiam.RoleProps{
+		roleProps := &awsiam.RoleProps{
 			AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
 			Description: jsii.String("Execution role of the " + string(spec.Name) + " function (no tenant data access of its own)"),
-		})
+		}
+		if cfg.Cell != nil && spec.managesUsers() {
+			// The users role in the router account trusts it by name.
+			roleProps.RoleName = jsii.String(cellFunctionRoleName(cfg.Stage, cfg.Cell.ID, spec.Name))
+		}
+		role := awsiam.NewRole(stack, jsii.String(fnID(spec.Name)+"FunctionRole"), roleProps)
 		a.FunctionRoles[spec.Name] = role
 		if spec.TenantData {
 			tenantDataRoles = append(tenantDataRoles, role)
@@ -84,7 +90,7 @@ func NewAppStack(scope constructs.Construct, id string, props *AppStackProps) (*
 			return nil, err
 		}
 		a.Functions[spec.Name], a.FunctionLogs[spec.Name] = fn, logs
-		grantFunction(data, a.DataAccessRole, spec, role)
+		grantFunction(stack, cfg, data, a.DataAccessRole, spec, role)
 		if spec.Provisioner {
 			grantProvisioner(stack, cfg, data, role)
 			grantAPIKeys(stack, role, a.UsagePlans)
@@ -172,8 +178,19 @@ func functionEnv(stack awscdk.Stack, cfg config, data *DataStack, dataRole, role
 		all[settings.TierEnv(settings.EnvExportQueuePrefix, tier)] = data.ExportQueues[tier].Queue.QueueUrl()
 		all[settings.TierEnv(settings.EnvUsagePlanPrefix, tier)] = plans[string(tier)].UsagePlanId()
 	}
+	names := spec.Env
+	if cfg.Cell != nil {
+		// A cell of a multi-cell stage: every function knows its cell, and
+		// those that manage users do it through the router account's role.
+		all[settings.EnvCell] = jsii.String(string(cfg.Cell.ID))
+		all[settings.EnvUserPoolRoleARN] = jsii.String(cfg.Cell.UsersRoleARN(*stack.Partition(), cfg.Stage))
+		names = append(slices.Clone(names), settings.EnvCell)
+		if spec.managesUsers() {
+			names = append(names, settings.EnvUserPoolRoleARN)
+		}
+	}
 	env := map[string]*string{}
-	for _, name := range spec.Env {
+	for _, name := range names {
 		v, ok := all[name]
 		if !ok {
 			return nil, fmt.Errorf("function %s: no value for the setting %s", spec.Name, name)

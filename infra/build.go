@@ -8,13 +8,13 @@ import (
 	"path/filepath"
 )
 
-// buildFunctions cross-compiles every function for the Lambda runtime
+// buildFunctions cross-compiles the functions of specs for the Lambda runtime
 // (provided.al2023, arm64) into distDir/<name>/bootstrap, so that `cdk synth`
 // and `cdk deploy` never package stale binaries and never need Docker. The
 // flags make the build reproducible (-trimpath, -buildvcs=false), so an
 // unchanged function keeps its asset hash and is not redeployed.
-func buildFunctions(root, distDir string) error {
-	for _, spec := range functionSpecs {
+func buildFunctions(root, distDir string, specs []functionSpec) error {
+	for _, spec := range specs {
 		name := string(spec.Name)
 		out := filepath.Join(distDir, name, "bootstrap")
 		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-buildvcs=false",

@@ -34,8 +34,11 @@ type DataStack struct {
 	Bus               awsevents.EventBus
 	ProvisioningQueue awssqs.Queue
 	ProvisioningDLQ   awssqs.Queue
-	UserPool          awscognito.UserPool
-	AppClient         awscognito.UserPoolClient
+	// UserPool and AppClient are the stage's pool: this stack's own, or
+	// in a multi-cell stage the global pool of the router account,
+	// imported.
+	UserPool  awscognito.IUserPool
+	AppClient awscognito.IUserPoolClient
 	// ExportBucket holds tenant exports; ExportQueues are each tier's
 	// export queue and its dead-letter queue.
 	ExportBucket awss3.Bucket
@@ -109,7 +112,13 @@ func NewDataStack(scope constructs.Construct, id string, props *DataStackProps) 
 		})},
 	})
 
-	d.UserPool, d.AppClient = newUserPool(stack, cfg)
+	if cfg.Cell != nil {
+		p := cfg.Cell.Pool
+		d.UserPool = awscognito.UserPool_FromUserPoolArn(stack, jsii.String("UserPool"), jsii.String(p.ARN(*stack.Partition())))
+		d.AppClient = awscognito.UserPoolClient_FromUserPoolClientId(stack, jsii.String("AppClient"), jsii.String(p.ClientID))
+	} else {
+		d.UserPool, d.AppClient = newUserPool(stack, cfg)
+	}
 
 	d.ExportBucket = newExportBucket(stack, cfg)
 	d.ExportQueues = newExportQueues(stack)

@@ -23,6 +23,13 @@
 //     provisioner (never by `cdk deploy`) from the copy checked in at
 //     internal/control/tenantstack.
 //
+// A multi-cell stage (context cells, routerAccount, routerRegion; then
+// userPoolId and appClientId, cells.go) is instead Tessera-<stage>-Router in
+// the router account (the global user pool, the cell directory, the router
+// function and its API from route.Router, one users role per cell) and per
+// cell Tessera-<stage>-<cell>-Data and -App in the cell's account, which
+// import the global pool; and TenantStack.
+//
 // The stage comes from the context (-c stage=prod; cdk.json defaults to dev).
 // Account and Region come from the context (-c account=... -c region=...) or
 // from CDK_DEFAULT_ACCOUNT / CDK_DEFAULT_REGION; when neither is given the

@@ -3,6 +3,7 @@ package main
 import (
 	"time"
 
+	"github.com/tessera-saas/tessera/internal/platform/directory"
 	"github.com/tessera-saas/tessera/internal/platform/plan"
 	"github.com/tessera-saas/tessera/internal/platform/route"
 	"github.com/tessera-saas/tessera/internal/platform/settings"
@@ -107,7 +108,7 @@ var functionSpecs = []functionSpec{
 		Catalog:    catalogRead,
 		// Tenant admins invite users (directory.Create: AdminCreateUser,
 		// and AdminGetUser when the user exists).
-		UserPoolActions: []string{"cognito-idp:AdminCreateUser", "cognito-idp:AdminGetUser"},
+		UserPoolActions: directory.InviterActions,
 		// Each process flushes its per-tenant usage totals (store.Ledger).
 		UsageLedger: true,
 		// Export requests go to the queue of the tenant's tier.
@@ -151,13 +152,11 @@ var functionSpecs = []functionSpec{
 			settings.EnvPartition, settings.EnvAccountID, settings.EnvKeyAdminRoleARN,
 			settings.EnvCursorSecretARN, // its store follows list cursors
 		}, tierEnv(settings.EnvUsagePlanPrefix)...), // each tenant's API key goes into its tier's plan
-		TenantData: true,
-		Catalog:    catalogReadWrite,
-		PutEvents:  true,
-		UserPoolActions: []string{
-			"cognito-idp:AdminCreateUser", "cognito-idp:AdminGetUser", "cognito-idp:AdminDeleteUser",
-		},
-		Provisioner: true,
+		TenantData:      true,
+		Catalog:         catalogReadWrite,
+		PutEvents:       true,
+		UserPoolActions: directory.ManagerActions, // onboarding's admin, offboarding's deletions
+		Provisioner:     true,
 	},
 	{
 		Name:        functionExports,

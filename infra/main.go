@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/aws/jsii-runtime-go"
 )
@@ -29,12 +30,6 @@ func run() error {
 		return writeTenantTemplate(root, fromRoot(root, *writeTenant))
 	}
 
-	distDir := filepath.Join(root, "dist")
-	if os.Getenv("TESSERA_SKIP_BUILD") != "1" {
-		if err := buildFunctions(root, distDir); err != nil {
-			return err
-		}
-	}
 	// The app runs in infra/ (cdk.json: "go run -C infra ."), and so does
 	// the CDK's node process, which the package's variables start before
 	// main. The cdk CLI runs in the repository root, where cdk.json is, and
@@ -51,6 +46,16 @@ func run() error {
 	cfg, err := configFrom(app)
 	if err != nil {
 		return err
+	}
+	distDir := filepath.Join(root, "dist")
+	if os.Getenv("TESSERA_SKIP_BUILD") != "1" {
+		specs := functionSpecs
+		if cfg.Cells != nil {
+			specs = append(slices.Clone(specs), routerSpec)
+		}
+		if err := buildFunctions(root, distDir, specs); err != nil {
+			return err
+		}
 	}
 	if _, err := newStacks(app, cfg, distDir); err != nil {
 		return err

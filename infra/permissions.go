@@ -37,7 +37,7 @@ var usageLedgerActions = []string{"dynamodb:PutItem"}
 // grantFunction gives a function role what its spec says, and nothing of
 // tenant data: a TenantData function reaches tenant items only through
 // TenantDataAccessRole sessions.
-func grantFunction(data *DataStack, dataRole awsiam.Role, spec functionSpec, role awsiam.Role) {
+func grantFunction(stack awscdk.Stack, cfg config, data *DataStack, dataRole awsiam.Role, spec functionSpec, role awsiam.Role) {
 	if spec.TenantData {
 		// Tenant sessions only: assume the data-access role with the
 		// tenantId session tag.
@@ -74,7 +74,14 @@ func grantFunction(data *DataStack, dataRole awsiam.Role, spec functionSpec, rol
 	if spec.PutEvents {
 		data.Bus.GrantPutEventsTo(role, nil)
 	}
-	if len(spec.UserPoolActions) > 0 {
+	switch {
+	case spec.managesUsers() && cfg.Cell != nil:
+		// The global pool is in the router account: its cell's users role
+		// there has the Cognito actions (RouterStack), this role may only
+		// assume it.
+		role.AddToPrincipalPolicy(statement("AssumeUsersRole", []string{"sts:AssumeRole"}, nil,
+			jsii.String(cfg.Cell.UsersRoleARN(*stack.Partition(), cfg.Stage))))
+	case spec.managesUsers():
 		data.UserPool.Grant(role, *jsii.Strings(spec.UserPoolActions...)...)
 	}
 }

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -53,7 +54,7 @@ func NewVerifier(cfg aws.Config, s settings.Settings) (*idtoken.Cache, error) {
 	v, err := idtoken.NewVerifier(idtoken.Config{
 		UserPoolID: s.UserPoolID,
 		ClientID:   s.AppClientID,
-		JWKSURL:    idtoken.JWKSURL(CognitoEndpoint(cfg.Region), s.UserPoolID),
+		JWKSURL:    idtoken.JWKSURL(CognitoEndpoint(s.UserPoolRegion()), s.UserPoolID),
 	})
 	if err != nil {
 		return nil, err
@@ -130,7 +131,7 @@ func NewAPI(cfg aws.Config, s settings.Settings, log *slog.Logger, metrics io.Wr
 	env := crypto.NewEnvelope(kms.NewFromConfig(cfg))
 	data := store.New(ddb, env, store.WithCredentials(creds), store.WithCursorKeySource(cursorKey(cfg, s)))
 	tenants := tenantCache(ddb, s)
-	users := directory.New(userPoolClient(cfg, s), s.UserPoolID)
+	users := directory.New(userPoolClient(cfg, s, directory.InviterActions), s.UserPoolID)
 	users.Invite = s.Stage != "local"
 	h := tenantapi.New(tenants, data, users, log).WithExports(exporter.NewRequester(data, sqs.NewFromConfig(cfg), s.ExportQueueURLs)).
 		WithVerifier(verifierOrFail(cfg, s, log)).WithOpenAPI(openapi.Document)
@@ -170,14 +171,39 @@ func NewExports(cfg aws.Config, s settings.Settings, log *slog.Logger, opts ...e
 // (a multi-cell stage keeps one pool in its router account), with a session
 // of s.UserPoolRoleARN there, cached and refreshed by the SDK. It makes no
 // AWS call until it is used.
-func userPoolClient(cfg aws.Config, s settings.Settings) *cognitoidentityprovider.Client {
+//
+// The role is the cell's one role in the pool's account; the session is
+// narrowed to actions (a session policy), the directory operations this
+// function performs, so that a function cannot do through the shared role
+// what its own role may not. The client calls the pool's Region.
+func userPoolClient(cfg aws.Config, s settings.Settings, actions []string) *cognitoidentityprovider.Client {
+	region := s.UserPoolRegion()
 	if s.UserPoolRoleARN == "" {
-		return cognitoidentityprovider.NewFromConfig(cfg)
+		return cognitoidentityprovider.NewFromConfig(cfg, func(o *cognitoidentityprovider.Options) {
+			if region != "" {
+				o.Region = region
+			}
+		})
 	}
+	policy := sessionPolicy(actions)
 	c := cfg.Copy()
 	c.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), s.UserPoolRoleARN,
-		func(o *stscreds.AssumeRoleOptions) { o.RoleSessionName = "tessera-users-" + string(s.Cell) }))
+		func(o *stscreds.AssumeRoleOptions) {
+			o.RoleSessionName = "tessera-users-" + string(s.Cell)
+			o.Policy = &policy
+		}))
+	if region != "" {
+		c.Region = region
+	}
 	return cognitoidentityprovider.NewFromConfig(c)
+}
+
+// sessionPolicy allows actions on any resource: a session policy only
+// narrows the role's own policy, which names the pool.
+func sessionPolicy(actions []string) string {
+	b, _ := json.Marshal(map[string]any{"Version": "2012-10-17",
+		"Statement": []map[string]any{{"Effect": "Allow", "Action": actions, "Resource": "*"}}})
+	return string(b)
 }
 
 // NewRouter composes the cell router function's handler: the cell map of
@@ -216,7 +242,7 @@ func ProvisionerDeps(cfg aws.Config, s settings.Settings, log *slog.Logger) prov
 	ck := cursorKey(cfg, s)
 	cat := store.NewCatalog(ddb, s.CatalogTable).WithCursorKeySource(ck)
 	creds := access.NewCredentials(sts.NewFromConfig(cfg), s.DataAccessRoleARN)
-	users := directory.New(userPoolClient(cfg, s), s.UserPoolID)
+	users := directory.New(userPoolClient(cfg, s, directory.ManagerActions), s.UserPoolID)
 	users.Invite = s.Stage != "local"
 	return provision.Deps{
 		Catalog: cat,

@@ -72,6 +72,16 @@ type Directory struct {
 	Invite bool
 }
 
+// The IAM actions of the directory's operations on the pool: InviterActions
+// are those of Create (AdminCreateUser, and AdminGetUser when the user
+// exists), ManagerActions add Delete's. The CDK app grants them per function
+// (infra/functions.go), and a function that manages a pool in another
+// account narrows its session of the shared role to them (wire).
+var (
+	InviterActions = []string{"cognito-idp:AdminCreateUser", "cognito-idp:AdminGetUser"}
+	ManagerActions = []string{"cognito-idp:AdminCreateUser", "cognito-idp:AdminGetUser", "cognito-idp:AdminDeleteUser"}
+)
+
 // New returns the directory of pool poolID.
 func New(c Cognito, poolID string) *Directory { return &Directory{c: c, poolID: poolID, Invite: true} }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -208,6 +209,19 @@ func (s Settings) CheckCursorKey() error {
 	}
 	return fmt.Errorf("%w: stage %q has neither %s nor %s", ErrBuiltinCursorKey, s.Stage, EnvCursorSecretARN, EnvCursorKey)
 }
+
+// UserPoolRegion is the Region of the user pool: the prefix of its id
+// ("eu-west-1_AbC123"), which is the function's own Region unless a
+// multi-cell stage keeps its one pool in the router's Region; Region() when
+// the id has none.
+func (s Settings) UserPoolRegion() string {
+	if r, _, ok := strings.Cut(s.UserPoolID, "_"); ok && regionPattern.MatchString(r) {
+		return r
+	}
+	return s.Region()
+}
+
+var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]$`)
 
 // Region is the AWS Region from the environment.
 func (s Settings) Region() string {
