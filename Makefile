@@ -57,10 +57,11 @@ $(VENV_LS)/.installed: tools/localstack/requirements.txt tools/localstack/constr
 	@touch $@
 
 # The plugin builds with the venv's pinned setuptools, from a copy (setuptools writes build/ and
-# *.egg-info beside the sources). Then LocalStack's service catalog index is built once, for every
-# instance to read (tools/localstack/plugin/tessera_localstack/catalog.py).
+# *.egg-info beside the sources) that follows links: moto_isolation.py is tools/moto's
+# tessera_moto_isolation.py, shared with the moto engine. Then LocalStack's service catalog index is
+# built once, for every instance to read (tools/localstack/plugin/tessera_localstack/catalog.py).
 $(VENV_LS)/.plugin-installed: $(VENV_LS)/.installed $(wildcard tools/localstack/plugin/pyproject.toml tools/localstack/plugin/tessera_localstack/*.py)
-	@tmp=$$(mktemp -d) && cp -R tools/localstack/plugin/. "$$tmp" && \
+	@tmp=$$(mktemp -d) && cp -RL tools/localstack/plugin/. "$$tmp" && \
 	  $(VENV_LS)/bin/pip install --quiet --disable-pip-version-check --no-build-isolation --no-deps --force-reinstall "$$tmp" && \
 	  rm -rf "$$tmp"
 	$(VENV_LS)/bin/python -m tessera_localstack.catalog $(VENV_LS)/static

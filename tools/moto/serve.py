@@ -17,7 +17,9 @@ during a write, where they could see a transaction's items before moto takes
 them back. CloudFormation (its stacks create and delete tables) and POSTs to
 /moto-api (reset) take the write side too. With writes one at a time, a
 cancelled transaction only has to put back the items it names, so the
-whole-table copy is replaced by a copy of those (see snapshot_rollback).
+whole-table copy is replaced by a copy of those. The read set, that patch
+and the token cache below are tools/moto/tessera_moto_isolation.py, which
+the LocalStack plugin shares; this file is the WSGI side.
 
 SQS's DeleteMessage rebuilds a queue's message list without a lock, so a
 message sent meanwhile can be lost: sends, deletes, visibility changes and
@@ -27,7 +29,7 @@ at worst return the message being deleted, which SQS's at-least-once delivery
 allows anyway.
 
 TransactWriteItems honours its ClientRequestToken, as DynamoDB does (see
-TransactionTokens). Responses with a 5xx status are logged, with the operation.
+honour_token). Responses with a 5xx status are logged, with the operation.
 
 Usage (the same -H/-p contract as moto_server):
     .venv/bin/python tools/moto/serve.py -H 127.0.0.1 -p 5000
@@ -35,7 +37,6 @@ Usage (the same -H/-p contract as moto_server):
 
 import argparse
 import collections
-import hashlib
 import io
 import json
 import logging
@@ -46,39 +47,9 @@ import time
 from contextlib import contextmanager
 from urllib.parse import parse_qs
 
-log = logging.getLogger("moto.serve")
+import tessera_moto_isolation as isolation  # beside this file (sys.path[0])
 
-# DynamoDB operations that only read. Every other DynamoDB operation (and any
-# operation moto adds later) takes the write side of the lock.
-DYNAMODB_READS = frozenset(
-    {
-        "BatchGetItem",
-        "DescribeBackup",
-        "DescribeContinuousBackups",
-        "DescribeContributorInsights",
-        "DescribeEndpoints",
-        "DescribeExport",
-        "DescribeGlobalTable",
-        "DescribeImport",
-        "DescribeKinesisStreamingDestination",
-        "DescribeLimits",
-        "DescribeTable",
-        "DescribeTableReplicaAutoScaling",
-        "DescribeTimeToLive",
-        "GetItem",
-        "GetResourcePolicy",
-        "ListBackups",
-        "ListContributorInsights",
-        "ListExports",
-        "ListGlobalTables",
-        "ListImports",
-        "ListTables",
-        "ListTagsOfResource",
-        "Query",
-        "Scan",
-        "TransactGetItems",
-    }
-)
+log = logging.getLogger("moto.serve")
 
 # SQS operations that change a queue's message list or its messages.
 SQS_WRITES = frozenset(
@@ -177,7 +148,7 @@ class Isolated:
         self.app = app
         self.dynamodb = ReadWriteLock()
         self.sqs = threading.Lock()
-        self.tokens = TransactionTokens()
+        self.tokens = isolation.TransactionTokens()
 
     @contextmanager
     def _all(self):
@@ -189,7 +160,7 @@ class Isolated:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         service, _, op = target.partition(".")
         if service.startswith("DynamoDB_"):
-            return self.dynamodb.read() if op in DYNAMODB_READS else self.dynamodb.write()
+            return self.dynamodb.read() if op in isolation.DYNAMODB_READS else self.dynamodb.write()
         if service.startswith("DynamoDBStreams_"):
             return self.dynamodb.write()  # GetShardIterator stores iterators
         if service == "AmazonSQS":
@@ -220,7 +191,7 @@ class Isolated:
             return self.app(environ, logged_start_response)
         with guard:
             if environ.get("HTTP_X_AMZ_TARGET", "").endswith(".TransactWriteItems"):
-                return self.tokens.run(environ, logged_start_response, self._run)
+                return honour_token(self.tokens, environ, logged_start_response, self._run)
             return self._run(environ, logged_start_response)
 
     def _run(self, environ, start_response):
@@ -235,125 +206,42 @@ class Isolated:
                 close()
 
 
-class TransactionTokens:
-    """TransactWriteItems' ClientRequestToken, which moto ignores.
+def honour_token(tokens, environ, start_response, run):
+    """Runs a TransactWriteItems request once per ClientRequestToken (see
+    tessera_moto_isolation.TransactionTokens): a repeat replays the first
+    success, other items under the token answer IdempotentParameterMismatch."""
+    try:
+        size = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        size = 0
+    raw = environ["wsgi.input"].read(size) if size > 0 else b""
+    environ["wsgi.input"] = io.BytesIO(raw)
+    try:
+        token, digest = isolation.transaction_key(json.loads(raw))
+    except (ValueError, AttributeError):
+        token = None
+    if not token:
+        return run(environ, start_response)
+    now = time.monotonic()
+    found, answer = tokens.check(token, digest, now)
+    if found == isolation.MISMATCH:
+        body = json.dumps({"__type": "com.amazonaws.dynamodb.v20120810#" + isolation.MISMATCH_CODE, "message": isolation.MISMATCH_MESSAGE}).encode()
+        start_response("400 Bad Request", [("Content-Type", "application/x-amz-json-1.0"), ("Content-Length", str(len(body)))])
+        return [body]
+    if found == isolation.REPLAY:
+        status, headers, body = answer
+        start_response(status, headers)
+        return [body]
+    sent = {}
 
-    In DynamoDB a TransactWriteItems carrying the token of one that succeeded
-    in the last 10 minutes succeeds again without writing, and the same token
-    with other items is an IdempotentParameterMismatchException. The SDK puts
-    one token on every attempt of a call, so a retry after a lost response
-    (the Go SDK retries a connection its own transport closed under a
-    response, "use of closed network connection") is not run twice: on moto
-    the second run failed its conditions and a write that had happened
-    answered 409. Callers hold the DynamoDB write lock.
-    """
+    def recording_start_response(status, headers, exc_info=None):
+        sent["status"], sent["headers"] = status, list(headers)
+        return start_response(status, headers, exc_info)
 
-    TTL = 600.0
-
-    def __init__(self) -> None:
-        self._done = {}  # token -> (expires, digest of the items, status, headers, body)
-
-    def run(self, environ, start_response, run):
-        try:
-            size = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            size = 0
-        raw = environ["wsgi.input"].read(size) if size > 0 else b""
-        environ["wsgi.input"] = io.BytesIO(raw)
-        try:
-            request = json.loads(raw)
-            token = request.get("ClientRequestToken")
-            digest = hashlib.sha256(json.dumps(request.get("TransactItems"), sort_keys=True).encode()).hexdigest()
-        except (ValueError, AttributeError):
-            token = None
-        if not token:
-            return run(environ, start_response)
-        now = time.monotonic()
-        done = self._done.get(token)
-        if done is not None and done[0] > now:
-            _, was, status, headers, body = done
-            if was != digest:
-                body = json.dumps({"__type": "com.amazonaws.dynamodb.v20120810#IdempotentParameterMismatchException",
-                                   "message": "Parameters of the request do not match those of the request with this ClientRequestToken"}).encode()
-                start_response("400 Bad Request", [("Content-Type", "application/x-amz-json-1.0"), ("Content-Length", str(len(body)))])
-                return [body]
-            start_response(status, headers)
-            return [body]
-        answer = {}
-
-        def recording_start_response(status, headers, exc_info=None):
-            answer["status"], answer["headers"] = status, list(headers)
-            return start_response(status, headers, exc_info)
-
-        out = run(environ, recording_start_response)
-        if answer.get("status", "")[:1] == "2":
-            if len(self._done) > 10000:
-                self._done = {k: v for k, v in self._done.items() if v[0] > now}
-            self._done[token] = (now + self.TTL, digest, answer["status"], answer["headers"], b"".join(out))
-        return out
-
-
-def snapshot_rollback() -> None:
-    """Make TransactWriteItems snapshot the items it names instead of whole tables.
-
-    moto 5.2.1 deep-copies every table a transaction names, before the
-    transaction, so that it can put the copy back if the transaction is
-    cancelled: a cost that grows with the table (about 140 ms per transaction
-    at 2,000 items here), paid by every transaction, cancelled or not, and
-    under the write lock by every writer behind it. Writes run one at a time
-    here, so the transaction can only have changed the items it names: this
-    keeps a copy of those (or notes their absence) and puts them back when
-    moto raises, and moto's own whole-table copy becomes the table itself.
-    Stream records of a cancelled transaction are not taken back (nothing
-    here reads streams).
-    """
-    import copy
-
-    import moto.dynamodb.models as models
-    from moto.dynamodb.models.dynamo_type import DynamoType
-    from moto.dynamodb.models.table import Table
-
-    class NoTableCopy:
-        """The copy module, as transact_write_items sees it."""
-
-        def __getattr__(self, name):
-            return getattr(copy, name)
-
-        @staticmethod
-        def deepcopy(x, memo=None):
-            return x if isinstance(x, Table) else copy.deepcopy(x, memo)
-
-    models.copy = NoTableCopy()
-    transact = models.DynamoDBBackend.transact_write_items
-
-    def transact_write_items(self, transact_items):
-        saved = []
-        for entry in transact_items if isinstance(transact_items, list) else []:
-            try:
-                (_, op), = entry.items()
-                table = self.get_table(op["TableName"])
-                attrs = op["Item"] if "Item" in op else op["Key"]
-                h = DynamoType(attrs[table.hash_key_attr])
-                r = DynamoType(attrs[table.range_key_attr]) if table.range_key_attr else None
-            except Exception:
-                continue  # malformed: moto rejects it before writing anything
-            saved.append((table, h, r, copy.deepcopy(table.get_item(h, r))))
-        try:
-            return transact(self, transact_items)
-        except BaseException:
-            for table, h, r, item in reversed(saved):  # the first snapshot of a key wins
-                if r is None:
-                    if item is None:
-                        table.items.pop(h, None)
-                    else:
-                        table.items[h] = item
-                elif item is None:
-                    table.items[h].pop(r, None)
-                else:
-                    table.items[h][r] = item
-            raise
-
-    models.DynamoDBBackend.transact_write_items = transact_write_items
+    out = run(environ, recording_start_response)
+    if sent.get("status", "")[:1] == "2":
+        tokens.record(token, digest, now, (sent["status"], sent["headers"], b"".join(out)))
+    return out
 
 
 def main(argv=None) -> None:
@@ -374,7 +262,7 @@ def main(argv=None) -> None:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
 
-    snapshot_rollback()
+    isolation.snapshot_rollback()
     app = DomainDispatcherApplication(create_backend_app)
     app.debug = True  # as moto_server does
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")

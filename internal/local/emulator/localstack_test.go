@@ -145,6 +145,12 @@ func TestLocalStackServesTheStack(t *testing.T) {
 // exactly one wins, in every round.
 func TestLocalStackIsolatesDynamoDBWrites(t *testing.T) {
 	_, cfg := startLocalStack(t)
+	isolatesDynamoDBWrites(t, cfg)
+}
+
+// isolatesDynamoDBWrites is the body of the engines' write-isolation tests
+// (this file's and moto_isolation_test.go's).
+func isolatesDynamoDBWrites(t *testing.T, cfg aws.Config) {
 	ctx := context.Background()
 	ddb := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
 	table := "race"
@@ -222,6 +228,12 @@ func TestLocalStackIsolatesDynamoDBWrites(t *testing.T) {
 // IdempotentParameterMismatchException for other items, as DynamoDB does.
 func TestLocalStackTransactionsRollBackAndHonourTokens(t *testing.T) {
 	_, cfg := startLocalStack(t)
+	transactionsRollBackAndHonourTokens(t, cfg)
+}
+
+// transactionsRollBackAndHonourTokens is the body of the engines'
+// transaction tests (this file's and moto_isolation_test.go's).
+func transactionsRollBackAndHonourTokens(t *testing.T, cfg aws.Config) {
 	ctx := context.Background()
 	ddb := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
 	table := "txn"

@@ -11,14 +11,15 @@ gateway.
 DynamoDB writes are isolated: moto's DynamoDB is not safe under concurrent requests (two conditional
 puts of one new item can both succeed; a transaction's rollback copy races other writers). DynamoDB
 applies each single-item write and each transaction atomically, so a readers-writer lock models it:
-every write operation holds it exclusively, reads share it (and so never see half a write).
+every write operation holds it exclusively, reads share it (and so never see half a write). A
+cancelled transaction puts back only the items it names, and TransactWriteItems honours its
+ClientRequestToken. The read set, that rollback and the token cache are moto_isolation.py, a link to
+tools/moto/tessera_moto_isolation.py, which the moto engine (tools/moto/serve.py) uses too.
 
 Cognito's tokens get the iat claim that moto-ext 5.1.29 leaves out (Cognito and moto 5.2 set it),
 and moto's JWKS is served where moto's own server serves it, <endpoint>/<poolId>/.well-known/jwks.json.
 """
 
-import hashlib
-import json
 import time
 
 from localstack.aws.api import CommonServiceException, RequestContext, ServiceRequest
@@ -29,40 +30,7 @@ from localstack.services.plugins import Service, ServiceLifecycleHook, aws_provi
 from localstack.runtime import hooks
 from readerwriterlock import rwlock
 
-# DynamoDB operations that only read table data or metadata; every other operation (item writes,
-# batches, transactions, PartiQL, table and TTL changes, tags, backups, imports) takes the lock
-# exclusively. An operation missing here errs on the safe side.
-DYNAMODB_READS = frozenset(
-    {
-        "BatchGetItem",
-        "DescribeBackup",
-        "DescribeContinuousBackups",
-        "DescribeContributorInsights",
-        "DescribeEndpoints",
-        "DescribeExport",
-        "DescribeGlobalTable",
-        "DescribeGlobalTableSettings",
-        "DescribeImport",
-        "DescribeKinesisStreamingDestination",
-        "DescribeLimits",
-        "DescribeTable",
-        "DescribeTableReplicaAutoScaling",
-        "DescribeTimeToLive",
-        "GetItem",
-        "GetResourcePolicy",
-        "ListBackups",
-        "ListContributorInsights",
-        "ListExports",
-        "ListGlobalTables",
-        "ListImports",
-        "ListTables",
-        "ListTagsOfResource",
-        "Query",
-        "Scan",
-        "TransactGetItems",
-    }
-)
-
+from tessera_localstack import moto_isolation as isolation
 
 class MotoProvider(ServiceLifecycleHook):
     """A provider with no logic of its own: the dispatch table sends everything to moto."""
@@ -99,112 +67,42 @@ def moto_dispatch_table(service: str, exclusive=frozenset(), shared=frozenset(),
     return table
 
 
-class TransactionTokens:
-    """TransactWriteItems' ClientRequestToken, which moto ignores (as tools/moto/serve.py does for
-    the moto engine). In DynamoDB a TransactWriteItems carrying the token of one that succeeded in
-    the last 10 minutes succeeds again without writing, and the same token with other items is an
-    IdempotentParameterMismatchException. The SDK puts one token on every attempt of a call, so a
-    retry after a lost response does not write twice. Runs under the DynamoDB write lock."""
+def _honour_tokens():
+    """TransactWriteItems' ClientRequestToken, which moto ignores: a repeat of one that succeeded
+    answers its response again without writing, other items under the token answer
+    IdempotentParameterMismatchException (moto_isolation.TransactionTokens, shared with
+    tools/moto/serve.py). Runs under the DynamoDB write lock."""
+    tokens = isolation.TransactionTokens()
 
-    TTL = 600.0
-
-    def __init__(self) -> None:
-        self._done = {}  # token -> (expires, digest of the items, status, headers, body)
-
-    def __call__(self, request: ServiceRequest, dispatch) -> Response:
-        token = request.get("ClientRequestToken")
+    def once(request: ServiceRequest, dispatch) -> Response:
+        token, digest = isolation.transaction_key(request)
         if not token:
             return dispatch()
-        digest = hashlib.sha256(json.dumps(request.get("TransactItems"), sort_keys=True, default=repr).encode()).hexdigest()
         now = time.monotonic()
-        done = self._done.get(token)
-        if done is not None and done[0] > now:
-            _, was, status, headers, body = done
-            if was != digest:
-                raise CommonServiceException(
-                    "IdempotentParameterMismatchException",
-                    "Parameters of the request do not match those of the request with this ClientRequestToken",
-                )
-            return Response(body, status, headers)
+        found, answer = tokens.check(token, digest, now)
+        if found == isolation.MISMATCH:
+            raise CommonServiceException(isolation.MISMATCH_CODE, isolation.MISMATCH_MESSAGE)
+        if found == isolation.REPLAY:
+            return Response(*answer)
         response = dispatch()
         if 200 <= response.status_code < 300:
-            if len(self._done) > 10000:
-                self._done = {k: v for k, v in self._done.items() if v[0] > now}
-            self._done[token] = (now + self.TTL, digest, response.status_code, list(response.headers.items()), response.get_data())
+            tokens.record(token, digest, now, (response.get_data(), response.status_code, list(response.headers.items())))
         return response
 
-
-def _snapshot_rollback():
-    """Make moto's TransactWriteItems snapshot the items it names instead of whole tables (as
-    tools/moto/serve.py does for the moto engine). moto deep-copies every table a transaction names,
-    before the transaction, to put the copy back if it is cancelled: a cost that grows with the table,
-    paid by every transaction under the write lock. Writes run one at a time here, so a transaction can
-    only have changed the items it names: keep a copy of those (or note their absence), put them back
-    when moto raises, and let moto's whole-table "copy" be the table itself."""
-    import copy
-
-    import moto.dynamodb.models as models
-    from moto.dynamodb.models.dynamo_type import DynamoType
-    from moto.dynamodb.models.table import Table
-
-    if getattr(models.DynamoDBBackend.transact_write_items, "tessera_snapshot", False):
-        return
-
-    class NoTableCopy:
-        """The copy module, as transact_write_items sees it."""
-
-        def __getattr__(self, name):
-            return getattr(copy, name)
-
-        @staticmethod
-        def deepcopy(x, memo=None):
-            return x if isinstance(x, Table) else copy.deepcopy(x, memo)
-
-    models.copy = NoTableCopy()
-    transact = models.DynamoDBBackend.transact_write_items
-
-    def transact_write_items(self, transact_items):
-        saved = []
-        for entry in transact_items if isinstance(transact_items, list) else []:
-            try:
-                ((_, op),) = entry.items()
-                table = self.get_table(op["TableName"])
-                attrs = op["Item"] if "Item" in op else op["Key"]
-                h = DynamoType(attrs[table.hash_key_attr])
-                r = DynamoType(attrs[table.range_key_attr]) if table.range_key_attr else None
-            except Exception:
-                continue  # malformed: moto rejects it before writing anything
-            saved.append((table, h, r, copy.deepcopy(table.get_item(h, r))))
-        try:
-            return transact(self, transact_items)
-        except BaseException:
-            for table, h, r, item in reversed(saved):  # the first snapshot of a key wins
-                if r is None:
-                    if item is None:
-                        table.items.pop(h, None)
-                    else:
-                        table.items[h] = item
-                elif item is None:
-                    table.items[h].pop(r, None)
-                else:
-                    table.items[h][r] = item
-            raise
-
-    transact_write_items.tessera_snapshot = True
-    models.DynamoDBBackend.transact_write_items = transact_write_items
+    return once
 
 
 @aws_provider(api="dynamodb", name="moto")
 def dynamodb_moto():
-    _snapshot_rollback()
+    isolation.snapshot_rollback()
     ops = set(load_service("dynamodb").operation_names)
     return Service.for_provider(
         MotoProvider("dynamodb"),
         dispatch_table_factory=lambda _p: moto_dispatch_table(
             "dynamodb",
-            exclusive=ops - DYNAMODB_READS,
-            shared=ops & DYNAMODB_READS,
-            wrap={"TransactWriteItems": TransactionTokens()},
+            exclusive=ops - isolation.DYNAMODB_READS,
+            shared=ops & isolation.DYNAMODB_READS,
+            wrap={"TransactWriteItems": _honour_tokens()},
         ),
     )
 

@@ -1,0 +1,1 @@
+../../../moto/tessera_moto_isolation.py
