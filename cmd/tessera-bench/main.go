@@ -63,6 +63,7 @@ func main() {
 	flooderURL := flag.String("flooder", "", "internal: run as the flooding tenant's client against this URL, driven over standard input")
 	flooderLimit := flag.Float64("flooder-limit", 0, "internal: the flooding tenant's rate limit (requests/s)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	memProfile := flag.String("memprofile", "", "write an allocation profile of the run to this file (one sample per 512 bytes allocated)")
 	scale := flag.Bool("scale", false, "run only the scale model of STS and KMS calls (a simulation: no emulator) and write it to -scale-out")
 	scaleOut := flag.String("scale-out", "bench/scale.txt", "the scale model's results file")
 	flag.Parse()
@@ -101,10 +102,24 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	if *memProfile != "" {
+		runtime.MemProfileRate = 512
+	}
 	if err := run(*tenants, *taxRequests, *callRequests, *out, *floodOnly); err != nil {
 		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "tessera-bench:", err)
 		os.Exit(1)
+	}
+	if *memProfile != "" {
+		f, err := os.Create(*memProfile)
+		if err == nil {
+			err = pprof.Lookup("allocs").WriteTo(f, 0)
+			f.Close()
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "tessera-bench:", err)
+			os.Exit(1)
+		}
 	}
 }
 

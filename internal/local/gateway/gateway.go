@@ -203,7 +203,18 @@ func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request, rt route.Rou
 	}
 	start := g.now()
 	methodARN := g.methodARN(r.Method, r.URL.Path)
-	resp, err := g.authorizerAnswer(r.Context(), g.authorizerRequest(r, rt, params, methodARN, requestID))
+	// A cached answer is taken before the authorizer request is built: a
+	// tenant over its limit is refused at the cost of a lookup, as API
+	// Gateway throttles before it calls anything.
+	key := sha256.Sum256([]byte(authorizationOf(r.Header)))
+	resp, cached := events.APIGatewayCustomAuthorizerResponse{}, false
+	if g.results != nil {
+		resp, cached = g.results.Lookup(key)
+	}
+	var err error
+	if !cached {
+		resp, err = g.authorizerAnswer(r.Context(), key, g.authorizerRequest(r, rt, params, methodARN, requestID))
+	}
 	switch {
 	case err != nil && err.Error() == "Unauthorized":
 		writeError(w, http.StatusUnauthorized, "unauthenticated", "the ID token is not valid")
@@ -237,15 +248,29 @@ func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request, rt route.Rou
 
 // authorizerAnswer is the authorizer's answer for the request's
 // Authorization header, from the result cache when fresh.
-func (g *Gateway) authorizerAnswer(ctx context.Context, req events.APIGatewayCustomAuthorizerRequestTypeRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
+func (g *Gateway) authorizerAnswer(ctx context.Context, key [sha256.Size]byte, req events.APIGatewayCustomAuthorizerRequestTypeRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
 	if g.results == nil {
 		return g.authorizer(ctx, req)
 	}
-	key := sha256.Sum256([]byte(tenant.AuthorizationHeader(req.Headers, nil)))
 	return g.results.Get(ctx, key, func(ctx context.Context) (events.APIGatewayCustomAuthorizerResponse, time.Time, error) {
 		resp, err := g.authorizer(ctx, req)
 		return resp, g.now().Add(g.resultTTL), err
 	})
+}
+
+// authorizationOf is the Authorization header of h as the authorizer
+// request carries it (tenant.AuthorizationHeader of its headers: the last
+// value), the key of the authorizer's cached answers.
+func authorizationOf(h http.Header) string {
+	if vs := h["Authorization"]; len(vs) > 0 {
+		return vs[len(vs)-1]
+	}
+	for k, vs := range h {
+		if strings.EqualFold(k, "Authorization") && len(vs) > 0 {
+			return vs[len(vs)-1]
+		}
+	}
+	return ""
 }
 
 // limit applies the usage plan of the tier the authorizer named, counted on

@@ -79,6 +79,9 @@ func NewCredentials(client stscreds.AssumeRoleAPIClient, roleARN string, opts ..
 // ForTenant returns the credentials provider of tenantID's sessions. It makes
 // no AWS call itself; the provider assumes the role on first use.
 func (c *Credentials) ForTenant(ctx context.Context, tenantID string) (aws.CredentialsProvider, error) {
+	if p, ok := c.providers.Lookup(tenantID); ok { // a hit builds no loader (a closure, which escapes)
+		return p, nil
+	}
 	return c.providers.Get(ctx, tenantID, func(context.Context) (*aws.CredentialsCache, time.Time, error) {
 		p := stscreds.NewAssumeRoleProvider(c.sts, c.roleARN, func(o *stscreds.AssumeRoleOptions) {
 			o.RoleSessionName = sessionName(tenantID)

@@ -80,11 +80,15 @@ func (c ownBodies) Do(r *http.Request) (*http.Response, error) {
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength <= 0 || r.ContentLength > maxOwnBody {
 		return c.next.Do(r)
 	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, r.ContentLength))
-	if err != nil {
+	b := make([]byte, r.ContentLength) // one buffer of the body's size
+	n, err := io.ReadFull(r.Body, b)
+	if err != nil && err != io.ErrUnexpectedEOF {
 		return nil, fmt.Errorf("read request body: %w", err)
 	}
-	own := r.Clone(r.Context())
+	b = b[:n] // a short body: the transport reports the length mismatch
+	// A shallow copy (WithContext): the headers stay the SDK's, which the
+	// transport reads and does not change; only the body is the copy's own.
+	own := r.WithContext(r.Context())
 	own.Body = io.NopCloser(bytes.NewReader(b))
 	own.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
 	return c.next.Do(own)

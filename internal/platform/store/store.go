@@ -7,8 +7,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/tessera-saas/tessera/internal/platform/awsconfig"
 	"github.com/tessera-saas/tessera/internal/platform/catalog"
 	"github.com/tessera-saas/tessera/internal/platform/crypto"
 	"github.com/tessera-saas/tessera/internal/platform/entityid"
@@ -162,5 +164,13 @@ type PageRequest struct {
 	Cursor string
 }
 
-// NewClient returns the DynamoDB client every store shares.
-func NewClient(cfg aws.Config) *dynamodb.Client { return dynamodb.NewFromConfig(cfg) }
+// NewClient returns the DynamoDB client every store shares. Its SigV4
+// signer keeps a signer per access key (awsconfig.Signers), so that calls
+// of different tenants, each signed with that tenant's credentials, do not
+// derive each other's signing keys again.
+func NewClient(cfg aws.Config) *dynamodb.Client {
+	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
+		logger, logSigning := o.Logger, o.ClientLogMode.IsSigning()
+		o.HTTPSignerV4 = awsconfig.NewSigners(func(so *v4.SignerOptions) { so.Logger, so.LogSigning = logger, logSigning })
+	})
+}
