@@ -192,9 +192,15 @@ func (e *Envelope) Seal(ctx context.Context, k Key, f Field, plaintext []byte) (
 			return nil, fmt.Errorf("seal %s: %w", f, err)
 		}
 	}
+	return sealWith(dk, version2, f, plaintext), nil
+}
+
+// sealWith seals plaintext in format v (Seal writes version2; version1 only
+// in tests, which check that such values keep opening).
+func sealWith(dk *dataKey, v byte, f Field, plaintext []byte) []byte {
 	out := make([]byte, 0, headerFixed+len(dk.edk)+dk.aead.Overhead()+len(plaintext))
-	out = appendHeader(out, dk.edk)
-	return dk.aead.Seal(out, nil, plaintext, associatedData(out, f)), nil
+	out = appendHeader(out, v, dk.edk)
+	return dk.aead.Seal(out, nil, plaintext, associatedData(out, f))
 }
 
 // Open decrypts a value Seal produced for the same field of the same tenant.

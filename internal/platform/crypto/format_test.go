@@ -34,9 +34,39 @@ func TestAssociatedDataIsInjective(t *testing.T) {
 	}
 }
 
+// Version 2 binds the logical location: the same tenant, item and
+// attribute give the same associated data in any table, and every other
+// component still changes it. Version 1 binds the table too.
+func TestVersion2BindsTheLogicalLocationNotTheTable(t *testing.T) {
+	base := Field{TenantID: "t-1", Table: "tessera-prod-pooled", PK: "t-1#ORDER", SK: "o-1", Attribute: "customer"}
+	moved := base
+	moved.Table = "tessera-prod-tenant-t-1"
+	v1, v2 := []byte{version1, 0, 1, 0xAA}, []byte{version2, 0, 1, 0xAA}
+	if !bytes.Equal(associatedData(v2, base), associatedData(v2, moved)) {
+		t.Error("version 2 binds the physical table")
+	}
+	if bytes.Equal(associatedData(v1, base), associatedData(v1, moved)) {
+		t.Error("version 1 no longer binds the table (its values would open elsewhere)")
+	}
+	if bytes.Equal(associatedData(v1, base), associatedData(v2, base)) {
+		t.Error("the versions share associated data")
+	}
+	for name, f := range map[string]Field{
+		"tenant":         {"t-2", base.Table, base.PK, base.SK, base.Attribute},
+		"pk":             {base.TenantID, base.Table, "t-1#PRODUCT", base.SK, base.Attribute},
+		"sk":             {base.TenantID, base.Table, base.PK, "o-2", base.Attribute},
+		"attribute":      {base.TenantID, base.Table, base.PK, base.SK, "status"},
+		"boundary shift": {base.TenantID, base.Table, base.PK, "o-1c", "ustomer"},
+	} {
+		if bytes.Equal(associatedData(v2, base), associatedData(v2, f)) {
+			t.Errorf("version 2 ignores the %s", name)
+		}
+	}
+}
+
 func TestParse(t *testing.T) {
 	edk := bytes.Repeat([]byte{7}, 5)
-	valid := append(appendHeader(nil, edk), make([]byte, minBody)...)
+	valid := append(appendHeader(nil, version2, edk), make([]byte, minBody)...)
 	tests := []struct {
 		name    string
 		in      []byte
@@ -45,7 +75,8 @@ func TestParse(t *testing.T) {
 		{"valid", valid, nil},
 		{"nil", nil, ErrIntegrity},
 		{"version only", []byte{version1}, ErrIntegrity},
-		{"unknown version", append([]byte{2}, valid[1:]...), ErrUnsupportedVersion},
+		{"version 1", append([]byte{version1}, valid[1:]...), nil},
+		{"unknown version", append([]byte{3}, valid[1:]...), ErrUnsupportedVersion},
 		{"version zero", append([]byte{0}, valid[1:]...), ErrUnsupportedVersion},
 		{"zero-length edk", append([]byte{version1, 0, 0}, make([]byte, minBody)...), ErrIntegrity},
 		{"edk longer than value", append([]byte{version1, 0xFF, 0xFF}, make([]byte, 100)...), ErrIntegrity},
@@ -57,7 +88,7 @@ func TestParse(t *testing.T) {
 			if !errors.Is(err, tt.wantErr) || (err == nil) != (tt.wantErr == nil) {
 				t.Fatalf("parse = %v, want %v", err, tt.wantErr)
 			}
-			if err == nil && (!bytes.Equal(s.edk, edk) || len(s.body) != minBody || !bytes.Equal(s.header, valid[:headerFixed+len(edk)])) {
+			if err == nil && (!bytes.Equal(s.edk, edk) || len(s.body) != minBody || !bytes.Equal(s.header, tt.in[:headerFixed+len(edk)]) || s.version != tt.in[0]) {
 				t.Fatalf("parse split wrongly: %+v", s)
 			}
 		})
