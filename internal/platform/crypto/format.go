@@ -32,9 +32,9 @@ const (
 // sealed is a parsed value.
 type sealed struct {
 	version byte
-	header []byte // version | len(edk) | edk: authenticated as associated data
-	edk    []byte // the data key as KMS encrypted it
-	body   []byte // nonce | ciphertext | tag
+	header  []byte // version | len(edk) | edk: authenticated as associated data
+	edk     []byte // the data key as KMS encrypted it
+	body    []byte // nonce | ciphertext | tag
 }
 
 // parse splits b without copying. Any malformed input is ErrIntegrity.
