@@ -307,8 +307,6 @@ func (g *Gateway) methodARN(method, path string) string {
 func (g *Gateway) authorizerRequest(r *http.Request, rt route.Route, params map[string]string, methodARN, requestID string) events.APIGatewayCustomAuthorizerRequestTypeRequest {
 	req := events.APIGatewayCustomAuthorizerRequestTypeRequest{
 		Type: "REQUEST", MethodArn: methodARN, Resource: rt.Path, Path: r.URL.Path, HTTPMethod: r.Method,
-		Headers: map[string]string{}, MultiValueHeaders: map[string][]string{},
-		QueryStringParameters: map[string]string{}, MultiValueQueryStringParameters: map[string][]string{},
 		PathParameters: params, StageVariables: map[string]string{},
 		RequestContext: events.APIGatewayCustomAuthorizerRequestTypeRequestContext{
 			Path: "/" + g.stage + r.URL.Path, AccountID: localAccount, Stage: g.stage, RequestID: requestID,
@@ -316,15 +314,20 @@ func (g *Gateway) authorizerRequest(r *http.Request, rt route.Route, params map[
 			ResourcePath: rt.Path, HTTPMethod: r.Method, APIID: localAPIID,
 		},
 	}
-	for k, vs := range r.Header {
-		req.Headers[k] = vs[len(vs)-1]
-		req.MultiValueHeaders[k] = vs
-	}
-	for k, vs := range r.URL.Query() {
-		req.QueryStringParameters[k] = vs[len(vs)-1]
-		req.MultiValueQueryStringParameters[k] = vs
-	}
+	req.Headers, req.MultiValueHeaders = lastAndAll(r.Header)
+	req.QueryStringParameters, req.MultiValueQueryStringParameters = lastAndAll(r.URL.Query())
 	return req
+}
+
+// lastAndAll is API Gateway's two views of a multi-valued map (headers, query
+// parameters): each name's last value, and all of its values.
+func lastAndAll(m map[string][]string) (map[string]string, map[string][]string) {
+	last, all := make(map[string]string, len(m)), make(map[string][]string, len(m))
+	for k, vs := range m {
+		last[k] = vs[len(vs)-1]
+		all[k] = vs
+	}
+	return last, all
 }
 
 // allows evaluates an authorizer's policy for execute-api:Invoke on arn as
@@ -371,14 +374,10 @@ func glob(pattern, s string) bool {
 // authorizer's output in requestContext.authorizer.
 func (g *Gateway) event(r *http.Request, rt route.Route, params map[string]string, authz map[string]any, body []byte, requestID string) events.APIGatewayProxyRequest {
 	ev := events.APIGatewayProxyRequest{
-		Resource:                        rt.Path,
-		Path:                            r.URL.Path,
-		HTTPMethod:                      r.Method,
-		Headers:                         map[string]string{},
-		MultiValueHeaders:               map[string][]string{},
-		QueryStringParameters:           map[string]string{},
-		MultiValueQueryStringParameters: map[string][]string{},
-		PathParameters:                  params,
+		Resource:       rt.Path,
+		Path:           r.URL.Path,
+		HTTPMethod:     r.Method,
+		PathParameters: params,
 		RequestContext: events.APIGatewayProxyRequestContext{
 			RequestID:        requestID,
 			Stage:            g.stage,
@@ -392,14 +391,8 @@ func (g *Gateway) event(r *http.Request, rt route.Route, params map[string]strin
 			Authorizer:       authz,
 		},
 	}
-	for k, vs := range r.Header {
-		ev.Headers[k] = vs[len(vs)-1]
-		ev.MultiValueHeaders[k] = vs
-	}
-	for k, vs := range r.URL.Query() {
-		ev.QueryStringParameters[k] = vs[len(vs)-1]
-		ev.MultiValueQueryStringParameters[k] = vs
-	}
+	ev.Headers, ev.MultiValueHeaders = lastAndAll(r.Header)
+	ev.QueryStringParameters, ev.MultiValueQueryStringParameters = lastAndAll(r.URL.Query())
 	if utf8.Valid(body) {
 		ev.Body = string(body)
 	} else {
