@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -44,20 +43,28 @@ const (
 type Handler struct {
 	dir    Directory
 	cells  cell.Map
+	limits map[cell.ID]int // each cell's Limit, from the map
 	client *http.Client
 	tokens tenant.Verifier
 	log    *slog.Logger
 	newID  func() string
-	routes map[string]func(ctx context.Context, req events.APIGatewayProxyRequest) (answer, error)
+	routes edge.Routes[caller]
+	// audience is who may call each route (its key): the router's routes
+	// are the operator's and, for GetPlacement, any signed-in user's.
+	audience map[string]route.Audience
 }
 
-// answer is a response: either a payload of the router's own, or a cell's
-// answer passed through as it came.
-type answer struct {
-	status int
-	body   any
-	raw    []byte // a cell's body
-	ctype  string
+// caller is the verified identity of a request: the operator on operator
+// routes, the user on tenant users' routes.
+type caller struct {
+	op   tenant.Operator
+	user tenant.Tenant
+}
+
+// passthrough is a cell's answer, handed back as it came.
+type passthrough struct {
+	body  []byte
+	ctype string
 }
 
 // New returns the router. It makes no AWS call. client forwards requests to
@@ -66,19 +73,19 @@ func New(dir Directory, cells cell.Map, tokens tenant.Verifier, client *http.Cli
 	if client == nil {
 		client = &http.Client{Timeout: ForwardTimeout}
 	}
-	h := &Handler{dir: dir, cells: cells, client: client, tokens: tokens, log: log, newID: tenant.NewID}
-	own := map[string]func(context.Context, events.APIGatewayProxyRequest) (answer, error){
-		"ListCells": h.listCells, "GetPlacement": h.getPlacement,
-		"CreateTenant": h.create, "ListTenants": h.listTenants,
+	h := &Handler{dir: dir, cells: cells, limits: map[cell.ID]int{}, client: client, tokens: tokens, log: log,
+		newID: tenant.NewID, audience: map[string]route.Audience{}}
+	for _, c := range cells.Cells() {
+		h.limits[c.ID] = c.Limit()
 	}
-	h.routes = map[string]func(context.Context, events.APIGatewayProxyRequest) (answer, error){}
+	byName := map[string]edge.Endpoint[caller]{}
 	for _, r := range route.ForFunction(route.FunctionRouter) {
-		if ep, ok := own[r.Name]; ok {
-			h.routes[r.Key()] = ep
-		} else {
-			h.routes[r.Key()] = h.forwardByTenant // every other operator route names {id}
-		}
+		byName[r.Name] = h.forwardByTenant // every operator route but these names {id}
+		h.audience[r.Key()] = r.Audience
 	}
+	byName["ListCells"], byName["GetPlacement"] = h.listCells, h.getPlacement
+	byName["CreateTenant"], byName["ListTenants"] = h.create, h.listTenants
+	h.routes = edge.NewRoutes(route.FunctionRouter, byName)
 	return h
 }
 
@@ -94,62 +101,36 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayProxyRequest)
 	start := time.Now()
 	routeKey := edge.RouteKey(req)
 	log := edge.RequestLog(h.log, req.RequestContext.RequestID, routeKey)
-	ans, err := func() (answer, error) {
-		ep, ok := h.routes[routeKey]
-		if !ok {
-			return answer{}, edge.NewError(http.StatusNotFound, edge.CodeRouteNotFound, "no such route")
+	status, payload, err := func() (int, any, error) {
+		ep, err := h.routes.Find(routeKey)
+		if err != nil {
+			return 0, nil, err
 		}
-		rt, _ := route.ByKeyIn(route.Router, routeKey)
-		switch rt.Audience {
+		var c caller
+		switch h.audience[routeKey] {
 		case route.Operator:
-			op, err := tenant.AuthenticateOperator(ctx, h.tokens, req)
-			if err != nil {
-				return answer{}, err
+			if c.op, err = tenant.AuthenticateOperator(ctx, h.tokens, req); err != nil {
+				return 0, nil, err
 			}
-			log = log.With("operator", op.UserID)
-			ctx = withOperator(ctx, op)
+			log = log.With("operator", c.op.UserID)
 		case route.TenantUser:
-			t, err := tenant.Authenticate(ctx, h.tokens, req)
-			if err != nil {
-				return answer{}, err
+			if c.user, err = tenant.Authenticate(ctx, h.tokens, req); err != nil {
+				return 0, nil, err
 			}
-			log = log.With("tenantId", t.ID)
-			ctx = withTenant(ctx, t)
+			log = log.With("tenantId", c.user.ID)
 		}
-		return ep(ctx, req)
+		return ep(ctx, c, req)
 	}()
-	if err == nil && ans.raw != nil {
-		log.Info("request", "status", ans.status, "latencyMs", time.Since(start).Milliseconds())
-		resp := events.APIGatewayProxyResponse{StatusCode: ans.status, Body: string(ans.raw), Headers: map[string]string{
+	if p, ok := payload.(passthrough); ok && err == nil {
+		log.Info("request", "status", status, "latencyMs", time.Since(start).Milliseconds())
+		resp := events.APIGatewayProxyResponse{StatusCode: status, Body: string(p.body), Headers: map[string]string{
 			"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}}
-		if ans.ctype != "" {
-			resp.Headers["Content-Type"] = ans.ctype
+		if p.ctype != "" {
+			resp.Headers["Content-Type"] = p.ctype
 		}
 		return resp, nil
 	}
-	return edge.Finish(log, start, ans.status, ans.body, err), nil
-}
-
-type ctxKey int
-
-const (
-	operatorKey ctxKey = iota
-	tenantKey
-)
-
-func withOperator(ctx context.Context, op tenant.Operator) context.Context {
-	return context.WithValue(ctx, operatorKey, op)
-}
-func withTenant(ctx context.Context, t tenant.Tenant) context.Context {
-	return context.WithValue(ctx, tenantKey, t)
-}
-func operatorOf(ctx context.Context) tenant.Operator {
-	op, _ := ctx.Value(operatorKey).(tenant.Operator)
-	return op
-}
-func tenantOf(ctx context.Context) tenant.Tenant {
-	t, _ := ctx.Value(tenantKey).(tenant.Tenant)
-	return t
+	return edge.Finish(log, start, status, payload, err), nil
 }
 
 // CellView is one cell as GET /v1/cells shows it.
@@ -163,7 +144,7 @@ type CellView struct {
 	Tenants  int     `json:"tenants"`
 }
 
-func (h *Handler) listCells(ctx context.Context, _ events.APIGatewayProxyRequest) (answer, error) {
+func (h *Handler) listCells(ctx context.Context, _ caller, _ events.APIGatewayProxyRequest) (int, any, error) {
 	cs := h.cells.Cells()
 	ids := make([]cell.ID, len(cs))
 	for i, c := range cs {
@@ -171,14 +152,14 @@ func (h *Handler) listCells(ctx context.Context, _ events.APIGatewayProxyRequest
 	}
 	counts, err := h.dir.Counts(ctx, ids)
 	if err != nil {
-		return answer{}, err
+		return 0, nil, err
 	}
 	out := cellList{Items: make([]CellView, 0, len(cs))}
 	for _, c := range cs {
 		out.Items = append(out.Items, CellView{ID: c.ID, Account: c.Account, Region: c.Region, API: c.API,
 			Open: c.Open, Capacity: c.Limit(), Tenants: counts[c.ID]})
 	}
-	return answer{status: http.StatusOK, body: out}, nil
+	return http.StatusOK, out, nil
 }
 
 // PlacementView is a tenant's cell and the API that serves it.
@@ -188,20 +169,16 @@ type PlacementView struct {
 	API      string  `json:"apiUrl"`
 }
 
-func (h *Handler) getPlacement(ctx context.Context, _ events.APIGatewayProxyRequest) (answer, error) {
-	t := tenantOf(ctx)
-	p, err := h.dir.Lookup(ctx, t.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		return answer{}, edge.NewError(http.StatusNotFound, edge.CodeNotFound, "your tenant has no cell")
-	}
+func (h *Handler) getPlacement(ctx context.Context, who caller, _ events.APIGatewayProxyRequest) (int, any, error) {
+	p, err := h.dir.Lookup(ctx, who.user.ID) // store.ErrNotFound: 404 not_found
 	if err != nil {
-		return answer{}, err
+		return 0, nil, err
 	}
 	c, ok := h.cells.Get(p.Cell)
 	if !ok {
-		return answer{}, fmt.Errorf("tenant %s is placed in cell %s, which the cell map does not have", t.ID, p.Cell)
+		return 0, nil, fmt.Errorf("tenant %s is placed in cell %s, which the cell map does not have", who.user.ID, p.Cell)
 	}
-	return answer{status: http.StatusOK, body: PlacementView{TenantID: t.ID, Cell: p.Cell, API: c.API}}, nil
+	return http.StatusOK, PlacementView{TenantID: who.user.ID, Cell: p.Cell, API: c.API}, nil
 }
 
 // create places a new tenant in a cell, then asks that cell to onboard it.
@@ -209,96 +186,89 @@ func (h *Handler) getPlacement(ctx context.Context, _ events.APIGatewayProxyRequ
 // create (4xx: nothing was made there) has its placement taken back; a cell
 // that does not answer keeps it, so that a retry with the same
 // Idempotency-Key reaches the same cell with the same tenant id.
-func (h *Handler) create(ctx context.Context, req events.APIGatewayProxyRequest) (answer, error) {
+func (h *Handler) create(ctx context.Context, who caller, req events.APIGatewayProxyRequest) (int, any, error) {
 	hasID, err := operatorapi.CheckCreate(req)
 	if err != nil {
-		return answer{}, err
+		return 0, nil, err
 	}
 	if hasID {
-		return answer{}, edge.NewError(http.StatusBadRequest, edge.CodeValidation, "tenantId is chosen by the router: leave it out")
+		return 0, nil, edge.NewError(http.StatusBadRequest, edge.CodeValidation, "tenantId is chosen by the router: leave it out")
 	}
-	op := operatorOf(ctx)
 	idemKey := edge.Header(req, "Idempotency-Key")
 	id := h.newID()
-	limits := map[cell.ID]int{}
-	for _, c := range h.cells.Cells() {
-		limits[c.ID] = c.Limit()
-	}
-	p, replayed, err := h.dir.Place(ctx, store.PlaceRequest{TenantID: id, Candidates: h.cells.Candidates(id), Limits: limits,
-		Actor: op.UserID, IdempotencyKey: idemKey})
-	if errors.Is(err, store.ErrCellsFull) {
-		return answer{}, edge.NewError(http.StatusServiceUnavailable, edge.CodeCellsFull, "every open cell is full: an operator must open a cell")
-	}
+	p, replayed, err := h.dir.Place(ctx, store.PlaceRequest{TenantID: id, Candidates: h.cells.Candidates(id), Limits: h.limits,
+		Actor: who.op.UserID, IdempotencyKey: idemKey}) // store.ErrCellsFull: 503 cells_full
 	if err != nil {
-		return answer{}, err
+		return 0, nil, err
 	}
 	var body map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(req.Body), &body); err != nil { // CheckCreate decoded it already
-		return answer{}, fmt.Errorf("re-read create body: %w", err)
+		return 0, nil, fmt.Errorf("re-read create body: %w", err)
 	}
 	idJSON, _ := json.Marshal(p.TenantID)
 	body["tenantId"] = idJSON
 	fwd, _ := json.Marshal(body)
-	ans, err := h.forward(ctx, p.Cell, req, "/v1/tenants", nil, fwd)
+	status, ans, err := h.forward(ctx, p.Cell, req, "/v1/tenants", nil, fwd)
 	if err != nil {
 		h.log.Warn("cell did not answer a create; the placement is kept for a retry", "tenantId", p.TenantID, "cell", p.Cell, "error", err.Error())
-		return answer{}, edge.NewError(http.StatusBadGateway, edge.CodeCellUnavailable,
+		return 0, nil, edge.NewError(http.StatusBadGateway, edge.CodeCellUnavailable,
 			fmt.Sprintf("cell %s did not answer; tenant %s is placed there: retry with the same Idempotency-Key", p.Cell, p.TenantID))
 	}
-	if ans.status >= 400 && ans.status < 500 && !replayed {
+	if status >= 400 && status < 500 && !replayed {
 		if err := h.dir.Unplace(ctx, p, idemKey); err != nil {
 			h.log.Error("cell refused a create and its placement could not be taken back", "tenantId", p.TenantID, "cell", p.Cell, "error", err.Error())
 		}
 	}
-	return ans, nil
+	return status, ans, nil
 }
 
 // listTenants forwards a list to the cell that ?cell= names: each cell lists
 // its own tenants.
-func (h *Handler) listTenants(ctx context.Context, req events.APIGatewayProxyRequest) (answer, error) {
+func (h *Handler) listTenants(ctx context.Context, _ caller, req events.APIGatewayProxyRequest) (int, any, error) {
+	q := query(req)
+	id := cell.ID(q.Get("cell"))
+	if id == "" {
+		return 0, nil, edge.NewError(http.StatusBadRequest, edge.CodeCellRequired, "name the cell to list: ?cell=c1 (GET /v1/cells lists them)")
+	}
+	if _, ok := h.cells.Get(id); !ok {
+		return 0, nil, edge.NewError(http.StatusBadRequest, edge.CodeValidation, "no such cell: "+string(id))
+	}
+	q.Del("cell")
+	return h.forwardOrFail(ctx, id, req, "/v1/tenants", q)
+}
+
+// query is the request's query string, to forward.
+func query(req events.APIGatewayProxyRequest) url.Values {
 	q := url.Values{}
 	for k, v := range req.QueryStringParameters {
 		q.Set(k, v)
 	}
-	id := cell.ID(q.Get("cell"))
-	if id == "" {
-		return answer{}, edge.NewError(http.StatusBadRequest, edge.CodeCellRequired, "name the cell to list: ?cell=c1 (GET /v1/cells lists them)")
-	}
-	if _, ok := h.cells.Get(id); !ok {
-		return answer{}, edge.NewError(http.StatusBadRequest, edge.CodeValidation, "no such cell: "+string(id))
-	}
-	q.Del("cell")
-	return h.forwardOrFail(ctx, id, req, "/v1/tenants", q, []byte(req.Body))
+	return q
 }
 
 // forwardByTenant forwards a request about tenant {id} to its cell.
-func (h *Handler) forwardByTenant(ctx context.Context, req events.APIGatewayProxyRequest) (answer, error) {
+func (h *Handler) forwardByTenant(ctx context.Context, _ caller, req events.APIGatewayProxyRequest) (int, any, error) {
 	id := req.PathParameters["id"]
 	if !tenant.ValidID(id) {
-		return answer{}, edge.NewError(http.StatusBadRequest, edge.CodeInvalidID, "invalid tenant id")
+		return 0, nil, edge.NewError(http.StatusBadRequest, edge.CodeInvalidID, "invalid tenant id")
 	}
-	p, err := h.dir.Lookup(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return answer{}, edge.NewError(http.StatusNotFound, edge.CodeNotFound, "no such tenant")
-	}
+	p, err := h.dir.Lookup(ctx, id) // store.ErrNotFound: 404 not_found
 	if err != nil {
-		return answer{}, err
-	}
-	q := url.Values{}
-	for k, v := range req.QueryStringParameters {
-		q.Set(k, v)
+		return 0, nil, err
 	}
 	rest := strings.TrimPrefix(req.Resource, "/v1/tenants/{id}")
-	return h.forwardOrFail(ctx, p.Cell, req, "/v1/tenants/"+url.PathEscape(id)+rest, q, []byte(req.Body))
+	return h.forwardOrFail(ctx, p.Cell, req, "/v1/tenants/"+url.PathEscape(id)+rest, query(req))
 }
 
-func (h *Handler) forwardOrFail(ctx context.Context, id cell.ID, req events.APIGatewayProxyRequest, path string, q url.Values, body []byte) (answer, error) {
-	ans, err := h.forward(ctx, id, req, path, q, body)
+// forwardOrFail forwards the request as it came (its body) and answers 502
+// cell_unavailable when the cell does not answer.
+func (h *Handler) forwardOrFail(ctx context.Context, id cell.ID, req events.APIGatewayProxyRequest, path string, q url.Values) (int, any, error) {
+	status, ans, err := h.forward(ctx, id, req, path, q, []byte(req.Body))
 	if err != nil {
 		h.log.Warn("cell did not answer", "cell", id, "error", err.Error())
-		return answer{}, edge.NewError(http.StatusBadGateway, edge.CodeCellUnavailable, fmt.Sprintf("cell %s did not answer; retry", id))
+		return 0, nil, edge.NewError(http.StatusBadGateway, edge.CodeCellUnavailable, fmt.Sprintf("cell %s did not answer; retry", id))
 	}
-	return ans, nil
+	return status, ans, nil
 }
 
 // forwarded are the request headers a cell needs.
@@ -306,10 +276,10 @@ var forwarded = []string{"Authorization", "Content-Type", "Idempotency-Key", "X-
 
 // forward sends the request to the cell and returns its answer. A transport
 // failure or a 5xx answer is an error: the cell's state is unknown.
-func (h *Handler) forward(ctx context.Context, id cell.ID, req events.APIGatewayProxyRequest, path string, q url.Values, body []byte) (answer, error) {
+func (h *Handler) forward(ctx context.Context, id cell.ID, req events.APIGatewayProxyRequest, path string, q url.Values, body []byte) (int, passthrough, error) {
 	c, ok := h.cells.Get(id)
 	if !ok {
-		return answer{}, fmt.Errorf("cell %s is not in the cell map", id)
+		return 0, passthrough{}, fmt.Errorf("cell %s is not in the cell map", id)
 	}
 	u := strings.TrimRight(c.API, "/") + path
 	if len(q) > 0 {
@@ -321,7 +291,7 @@ func (h *Handler) forward(ctx context.Context, id cell.ID, req events.APIGateway
 	}
 	hreq, err := http.NewRequestWithContext(ctx, req.HTTPMethod, u, rd)
 	if err != nil {
-		return answer{}, fmt.Errorf("forward to cell %s: %w", id, err)
+		return 0, passthrough{}, fmt.Errorf("forward to cell %s: %w", id, err)
 	}
 	for _, name := range forwarded {
 		if v := edge.Header(req, name); v != "" {
@@ -333,21 +303,18 @@ func (h *Handler) forward(ctx context.Context, id cell.ID, req events.APIGateway
 	}
 	resp, err := h.client.Do(hreq)
 	if err != nil {
-		return answer{}, fmt.Errorf("forward to cell %s: %w", id, err)
+		return 0, passthrough{}, fmt.Errorf("forward to cell %s: %w", id, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, MaxAnswerBytes+1))
 	if err != nil {
-		return answer{}, fmt.Errorf("read answer of cell %s: %w", id, err)
+		return 0, passthrough{}, fmt.Errorf("read answer of cell %s: %w", id, err)
 	}
 	if len(raw) > MaxAnswerBytes {
-		return answer{}, fmt.Errorf("answer of cell %s is over %d bytes", id, MaxAnswerBytes)
+		return 0, passthrough{}, fmt.Errorf("answer of cell %s is over %d bytes", id, MaxAnswerBytes)
 	}
 	if resp.StatusCode >= 500 {
-		return answer{}, fmt.Errorf("cell %s answered %d", id, resp.StatusCode)
+		return 0, passthrough{}, fmt.Errorf("cell %s answered %d", id, resp.StatusCode)
 	}
-	if raw == nil {
-		raw = []byte{}
-	}
-	return answer{status: resp.StatusCode, raw: raw, ctype: resp.Header.Get("Content-Type")}, nil
+	return resp.StatusCode, passthrough{body: raw, ctype: resp.Header.Get("Content-Type")}, nil
 }

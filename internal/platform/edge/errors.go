@@ -123,6 +123,8 @@ func classify(err error) (*Error, bool) {
 		return NewError(http.StatusBadRequest, CodeUnknownProduct, "productId does not name a product of this tenant"), true
 	case errors.Is(err, store.ErrInvalidCursor):
 		return NewError(http.StatusBadRequest, CodeInvalidCursor, "cursor is not valid for this list"), true
+	case errors.Is(err, store.ErrCellsFull):
+		return NewError(http.StatusServiceUnavailable, CodeCellsFull, "every open cell is full: an operator must open a cell"), true
 	}
 	return NewError(http.StatusInternalServerError, CodeInternal, "internal error"), false
 }
