@@ -148,17 +148,23 @@ func TestLocalStackIsolatesDynamoDBWrites(t *testing.T) {
 	isolatesDynamoDBWrites(t, cfg)
 }
 
+// createHashTable creates an on-demand table keyed by pk (S) alone.
+func createHashTable(t *testing.T, ddb *dynamodb.Client, table string) {
+	t.Helper()
+	if _, err := ddb.CreateTable(context.Background(), &dynamodb.CreateTableInput{TableName: aws.String(table), BillingMode: ddbtypes.BillingModePayPerRequest,
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
+		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash}}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // isolatesDynamoDBWrites is the body of the engines' write-isolation tests
 // (this file's and moto_isolation_test.go's).
 func isolatesDynamoDBWrites(t *testing.T, cfg aws.Config) {
 	ctx := context.Background()
 	ddb := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
 	table := "race"
-	if _, err := ddb.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String(table), BillingMode: ddbtypes.BillingModePayPerRequest,
-		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
-		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash}}}); err != nil {
-		t.Fatal(err)
-	}
+	createHashTable(t, ddb, table)
 	const writers, rounds = 20, 10
 	race := func(f func(i int) error) (won int) {
 		var wg sync.WaitGroup
@@ -237,11 +243,7 @@ func transactionsRollBackAndHonourTokens(t *testing.T, cfg aws.Config) {
 	ctx := context.Background()
 	ddb := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
 	table := "txn"
-	if _, err := ddb.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String(table), BillingMode: ddbtypes.BillingModePayPerRequest,
-		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
-		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash}}}); err != nil {
-		t.Fatal(err)
-	}
+	createHashTable(t, ddb, table)
 	key := func(k string) map[string]ddbtypes.AttributeValue {
 		return map[string]ddbtypes.AttributeValue{"pk": &ddbtypes.AttributeValueMemberS{Value: k}}
 	}

@@ -34,11 +34,18 @@ func repoRoot(t *testing.T) string {
 	return root
 }
 
-func document(t *testing.T) []byte {
+func document(t *testing.T) []byte { return generated(t, "Document", openapi.Document) }
+
+func routerDocument(t *testing.T) []byte {
+	return generated(t, "RouterDocument", openapi.RouterDocument)
+}
+
+// generated is a document the code describes now.
+func generated(t *testing.T, name string, gen func() ([]byte, error)) []byte {
 	t.Helper()
-	doc, err := openapi.Document()
+	doc, err := gen()
 	if err != nil {
-		t.Fatalf("Document: %v", err)
+		t.Fatalf("%s: %v", name, err)
 	}
 	return doc
 }
@@ -74,23 +81,7 @@ func TestCheckedInDocumentIsCurrent(t *testing.T) {
 // pinned in requirements.txt, installed into .venv by `make tools`) on the
 // checked-in document. Without the venv the test skips, except in CI.
 func TestDocumentIsValidOpenAPI(t *testing.T) {
-	root := repoRoot(t)
-	py := filepath.Join(root, ".venv", "bin", "python")
-	if _, err := os.Stat(py); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s missing: `make tools` installs the validator", py)
-		}
-		t.Skipf("SKIPPING: %s missing (run `make tools`)", py)
-	}
-	cmd := exec.Command(py, "-m", "openapi_spec_validator", openapi.Path)
-	cmd.Dir = root
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("openapi-spec-validator %s: %v\n%s", openapi.Path, err, out)
-	}
-	if !strings.Contains(string(out), "OK") {
-		t.Fatalf("openapi-spec-validator said: %s", out)
-	}
+	py := validates(t, openapi.Path)
 
 	// And a document it must refuse, so that the run above means something.
 	bad := filepath.Join(t.TempDir(), "bad.json")
@@ -103,10 +94,35 @@ func TestDocumentIsValidOpenAPI(t *testing.T) {
 	if err := os.WriteFile(bad, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd = exec.Command(py, "-m", "openapi_spec_validator", bad)
+	cmd := exec.Command(py, "-m", "openapi_spec_validator", bad)
 	if out, err := cmd.CombinedOutput(); err == nil {
 		t.Fatalf("the validator accepted a path parameter without its definition: %s", out)
 	}
+}
+
+// validates runs openapi-spec-validator (pinned in .venv) on the checked-in
+// document at path and returns the venv's python. Without the venv the test
+// skips, except in CI, where it fails.
+func validates(t *testing.T, path string) string {
+	t.Helper()
+	root := repoRoot(t)
+	py := filepath.Join(root, ".venv", "bin", "python")
+	if _, err := os.Stat(py); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s missing: `make tools` installs the validator", py)
+		}
+		t.Skipf("SKIPPING: %s missing (run `make tools`)", py)
+	}
+	cmd := exec.Command(py, "-m", "openapi_spec_validator", path)
+	cmd.Dir = root
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("openapi-spec-validator %s: %v\n%s", path, err, out)
+	}
+	if !strings.Contains(string(out), "OK") {
+		t.Fatalf("openapi-spec-validator said: %s", out)
+	}
+	return py
 }
 
 type doc struct {

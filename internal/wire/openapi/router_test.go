@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,15 +11,6 @@ import (
 	"github.com/tessera-saas/tessera/internal/platform/route"
 	"github.com/tessera-saas/tessera/internal/wire/openapi"
 )
-
-func routerDocument(t *testing.T) []byte {
-	t.Helper()
-	doc, err := openapi.RouterDocument()
-	if err != nil {
-		t.Fatalf("RouterDocument: %v", err)
-	}
-	return doc
-}
 
 // The router API's document is checked in beside the cells' API's, current,
 // valid, and has exactly the router's routes.
@@ -51,17 +41,5 @@ func TestCheckedInRouterDocumentIsCurrentAndValid(t *testing.T) {
 	if n != len(route.Router) {
 		t.Errorf("%d operations, want the %d router routes", n, len(route.Router))
 	}
-	py := filepath.Join(root, ".venv", "bin", "python")
-	if _, err := os.Stat(py); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s missing: `make tools` installs the validator", py)
-		}
-		t.Skipf("SKIPPING the validator: %s missing (run `make tools`)", py)
-	}
-	cmd := exec.Command(py, "-m", "openapi_spec_validator", openapi.RouterPath)
-	cmd.Dir = root
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "OK") {
-		t.Fatalf("openapi-spec-validator %s: %v\n%s", openapi.RouterPath, err, out)
-	}
+	validates(t, openapi.RouterPath)
 }
