@@ -99,6 +99,10 @@ func NewAppStack(scope constructs.Construct, id string, props *AppStackProps) (*
 		if spec.RunsExports {
 			consumeExportQueues(fn, data)
 		}
+		if spec.ChangeFeed {
+			consumeChangeFeed(fn, data)
+			grantChangeFeedStreams(stack, cfg, role)
+		}
 	}
 	if fn, ok := a.Functions[route.FunctionTenants]; ok {
 		scheduleOutboxSweep(stack, fn)
@@ -114,6 +118,10 @@ func NewAppStack(scope constructs.Construct, id string, props *AppStackProps) (*
 	}
 	for tier, up := range a.UsagePlans {
 		outs["UsagePlanId"+title(tier)] = up.UsagePlanId()
+	}
+	if fn, ok := a.Functions[functionChangeFeed]; ok {
+		// TenantStack's ChangeFeedFunctionArn.
+		outs["ChangeFeedFunctionArn"] = fn.FunctionArn()
 	}
 	outputs(stack, outs)
 	return a, nil
@@ -131,6 +139,7 @@ func newDataAccessRole(stack awscdk.Stack, cfg config, data *DataStack, trusted 
 		Region:          *stack.Region(),
 		Account:         *stack.Account(),
 		ExportBucketARN: *data.ExportBucket.BucketArn(),
+		BackupBucketARN: *data.BackupBucket.BucketArn(),
 	})
 	principals := make([]awsiam.IPrincipal, len(trusted))
 	arns := make([]string, len(trusted))
@@ -172,6 +181,7 @@ func functionEnv(stack awscdk.Stack, cfg config, data *DataStack, dataRole, role
 		// The function's own role manages the tenant keys it creates.
 		settings.EnvKeyAdminRoleARN: role.RoleArn(),
 		settings.EnvExportBucket:    data.ExportBucket.BucketName(),
+		settings.EnvBackupBucket:    data.BackupBucket.BucketName(),
 		settings.EnvCursorSecretARN: data.CursorSecret.SecretArn(),
 	}
 	for _, tier := range plan.Tiers {

@@ -46,6 +46,12 @@ type DataStack struct {
 	// CursorSecret holds the stage's list cursor key, generated at deploy
 	// time (settings.EnvCursorSecretARN).
 	CursorSecret awssecretsmanager.Secret
+	// BackupBucket holds each tenant's change log and snapshots
+	// (settings.EnvBackupBucket); ChangeFeedDLQ keeps the change feed's
+	// failed batches (their stream positions), for the pooled table's
+	// mapping and for every TenantStack's.
+	BackupBucket  awss3.Bucket
+	ChangeFeedDLQ awssqs.Queue
 }
 
 // provisioningEvents are the control-plane events the provisioner handles,
@@ -53,16 +59,20 @@ type DataStack struct {
 var provisioningEvents = []bus.DetailType{bus.TenantOnboardingRequested, bus.TenantTierChanged, bus.TenantOffboardingRequested}
 
 // NewDataStack defines the stateful resources: the pooled and catalog
-// tables, the event bus with the provisioning queue, the user pool, and the
-// export bucket with the tier export queues.
+// tables, the event bus with the provisioning queue, the user pool, the
+// export bucket with the tier export queues, and the backup bucket with the
+// change feed's dead-letter queue. The pooled table has a stream (new and
+// old images), which the change feed consumes.
 func NewDataStack(scope constructs.Construct, id string, props *DataStackProps) *DataStack {
 	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
 	cfg := props.Config
 	d := &DataStack{Stack: stack}
 
-	d.PooledTable = newTable(stack, "PooledTable", cfg, store.InviteExpiryAttribute)
+	// Its stream feeds each tenant's change log (changeFeedStream).
+	d.PooledTable = newTable(stack, "PooledTable", cfg, changeFeedStream, store.InviteExpiryAttribute)
 	// Idempotency keys of tenant creates expire through the catalog's TTL.
-	d.CatalogTable = newTable(stack, "CatalogTable", cfg, store.CatalogTTLAttribute)
+	// No stream: the catalog holds no tenant data to back up.
+	d.CatalogTable = newTable(stack, "CatalogTable", cfg, noStream, store.CatalogTTLAttribute)
 	// The operator API lists tenants through this index (only profile items
 	// carry its keys).
 	d.CatalogTable.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
@@ -123,6 +133,8 @@ func NewDataStack(scope constructs.Construct, id string, props *DataStackProps) 
 	d.ExportBucket = newExportBucket(stack, cfg)
 	d.ExportQueues = newExportQueues(stack)
 	d.CursorSecret = newCursorSecret(stack, cfg)
+	d.BackupBucket = newBackupBucket(stack, cfg)
+	d.ChangeFeedDLQ = newChangeFeedDLQ(stack)
 
 	outs := map[string]*string{
 		"PooledTableName":      d.PooledTable.TableName(),
@@ -133,6 +145,8 @@ func NewDataStack(scope constructs.Construct, id string, props *DataStackProps) 
 		"UserPoolId":           d.UserPool.UserPoolId(),
 		"AppClientId":          d.AppClient.UserPoolClientId(),
 		"ExportBucketName":     d.ExportBucket.BucketName(),
+		"BackupBucketName":     d.BackupBucket.BucketName(),
+		"ChangeFeedDLQUrl":     d.ChangeFeedDLQ.QueueUrl(),
 	}
 	for tier, q := range d.ExportQueues {
 		outs["ExportQueueUrl"+title(string(tier))] = q.Queue.QueueUrl()
@@ -173,9 +187,10 @@ func newCursorSecret(stack awscdk.Stack, cfg config) awssecretsmanager.Secret {
 // newTable defines a table with the key schema shared by the pooled, the
 // catalog and every dedicated table: pk (S) and sk (S), on demand, with
 // point-in-time recovery and encryption at rest under the AWS managed key.
-// In prod it is protected from deletion and retained with the stack. A ttl
-// names the table's TTL attribute.
-func newTable(scope constructs.Construct, id string, cfg config, ttl ...string) awsdynamodb.Table {
+// In prod it is protected from deletion and retained with the stack. A
+// stream other than noStream turns on DynamoDB Streams with that view; a
+// ttl names the table's TTL attribute.
+func newTable(scope constructs.Construct, id string, cfg config, stream awsdynamodb.StreamViewType, ttl ...string) awsdynamodb.Table {
 	removal := awscdk.RemovalPolicy_DESTROY
 	if cfg.Prod() {
 		removal = awscdk.RemovalPolicy_RETAIN
@@ -184,7 +199,7 @@ func newTable(scope constructs.Construct, id string, cfg config, ttl ...string) 
 	if len(ttl) > 0 {
 		ttlAttr = jsii.String(ttl[0])
 	}
-	return awsdynamodb.NewTable(scope, jsii.String(id), &awsdynamodb.TableProps{
+	props := &awsdynamodb.TableProps{
 		TimeToLiveAttribute: ttlAttr,
 		PartitionKey:        &awsdynamodb.Attribute{Name: jsii.String("pk"), Type: awsdynamodb.AttributeType_STRING},
 		SortKey:             &awsdynamodb.Attribute{Name: jsii.String("sk"), Type: awsdynamodb.AttributeType_STRING},
@@ -195,8 +210,15 @@ func newTable(scope constructs.Construct, id string, cfg config, ttl ...string) 
 		Encryption:         awsdynamodb.TableEncryption_AWS_MANAGED,
 		DeletionProtection: jsii.Bool(cfg.Prod()),
 		RemovalPolicy:      removal,
-	})
+	}
+	if stream != noStream {
+		props.Stream = stream
+	}
+	return awsdynamodb.NewTable(scope, jsii.String(id), props)
 }
+
+// noStream is newTable's "no DynamoDB stream".
+const noStream awsdynamodb.StreamViewType = ""
 
 // outputs adds one stack output per entry, in name order so that the
 // template does not change from one synth to the next.

@@ -3,24 +3,31 @@
 // (cdk.json: "go run -C infra .") builds the Lambda functions and
 // synthesizes three stacks:
 //
-//   - Tessera-<stage>-Data: the pooled and catalog tables, the event bus, the
+//   - Tessera-<stage>-Data: the pooled table (with a stream, new and old
+//     images, for the change feed) and the catalog table, the event bus, the
 //     provisioning queue and its dead-letter queue, the Cognito user pool,
 //     the export bucket (objects expire after 7 days) and one export queue
-//     per tier, each with its dead-letter queue;
+//     per tier, each with its dead-letter queue, the backup bucket (tenant
+//     change logs and snapshots: versioned, SSE-KMS uploads only, 35 days)
+//     and the change feed's dead-letter queue;
 //   - Tessera-<stage>-App: the Lambda functions (api, tenants, provisioner,
-//     exports) with their own least-privilege roles, TenantDataAccessRole
-//     (trusting the api, provisioner and exports roles), the REST API with
+//     exports, changefeed) with their own least-privilege roles,
+//     TenantDataAccessRole (trusting the api, provisioner, exports and
+//     changefeed roles), the REST API with
 //     an authorizer on every route of route.All (the tenant authorizer and
 //     the tenant's API key on tenant routes, the Cognito authorizer on
 //     operator routes; none on the public OpenAPI document), JSON gateway
 //     responses, one usage plan
 //     per tier, the provisioner's event source on the provisioning queue,
 //     the export worker's event source on each tier queue (concurrency from
-//     internal/platform/plan), the schedule of the tenants function's outbox sweep,
+//     internal/platform/plan), the change feed's event source on the pooled
+//     table's stream, the schedule of the tenants function's outbox sweep,
 //     and the dashboard tessera-<stage> with Contributor Insights rules for
 //     the top tenants by requests and capacity;
-//   - TenantStack: the dedicated table of one premium tenant, deployed by the
-//     provisioner (never by `cdk deploy`) from the copy checked in at
+//   - TenantStack: the dedicated table of one premium tenant, with a stream
+//     and, when the parameters ChangeFeedFunctionArn and ChangeFeedDLQArn
+//     are set, its event source mapping to the changefeed function; deployed
+//     by the provisioner (never by `cdk deploy`) from the copy checked in at
 //     internal/control/tenantstack.
 //
 // A multi-cell stage (context cells, routerAccount, routerRegion; then

@@ -18,7 +18,8 @@ import (
 func TestExportBucket(t *testing.T) {
 	s := synth(t)
 	check(t, "ResourceCountIs", func() {
-		s.Data.ResourceCountIs(jsii.String("AWS::S3::Bucket"), jsii.Number(1))
+		// The export bucket and the backup bucket (TestBackupBucket).
+		s.Data.ResourceCountIs(jsii.String("AWS::S3::Bucket"), jsii.Number(2))
 	})
 	bucketID := s.DataJSON.logicalID(t, "AWS::S3::Bucket", "ExportBucket")
 	p := props(s.DataJSON.resources("AWS::S3::Bucket")[bucketID])

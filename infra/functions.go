@@ -15,6 +15,9 @@ const (
 	functionExports     route.Function = "exports"
 	// functionAuthorizer is the tenant routes' Lambda REQUEST authorizer.
 	functionAuthorizer route.Function = "authorizer"
+	// functionChangeFeed consumes the tables' streams (the tenant change
+	// feed, internal/control/changefeed).
+	functionChangeFeed route.Function = "changefeed"
 )
 
 // provisionerTimeout bounds one provisioner run. A premium tenant's stack is
@@ -78,6 +81,13 @@ type functionSpec struct {
 	// RunsExports marks the export worker: it consumes the tier export
 	// queues.
 	RunsExports bool
+	// ChangeFeed marks the change feed: it consumes the pooled table's
+	// stream and the dedicated tables' streams (their TenantStack
+	// mappings). Lambda reads a stream with the function's own role, so
+	// its role, alone of all, may read stream records (changeFeedStreamActions),
+	// and only the streams of this stage's tables; it writes them to the
+	// backup bucket only in each tenant's TenantDataAccessRole session.
+	ChangeFeed bool
 }
 
 // tierEnv lists the per-tier variables under prefix (settings.TierEnv), in
@@ -173,5 +183,20 @@ var functionSpecs = []functionSpec{
 		TenantData:  true,
 		Catalog:     catalogRead,
 		RunsExports: true,
+	},
+	{
+		Name:        functionChangeFeed,
+		Description: "Tessera change feed: each tenant's table changes appended to its change log in the backup bucket",
+		MemoryMB:    256,
+		Timeout:     changeFeedTimeout,
+		Env: []string{
+			settings.EnvStage, settings.EnvCatalogTable, settings.EnvDataAccessRoleARN, settings.EnvBackupBucket,
+		},
+		// Writes a tenant's change log only in that tenant's
+		// TenantDataAccessRole session; reads tenant records (placement
+		// and key) by key.
+		TenantData: true,
+		Catalog:    catalogRead,
+		ChangeFeed: true,
 	},
 }

@@ -70,9 +70,11 @@ func TestDataAccessRoleIsAccessPolicy(t *testing.T) {
 	role := props(s.AppJSON.resources("AWS::IAM::Role")[roleID])
 	pooledID := s.DataJSON.logicalID(t, "AWS::DynamoDB::Table", "PooledTable")
 	bucketID := s.DataJSON.logicalID(t, "AWS::S3::Bucket", "ExportBucket")
+	backupID := s.DataJSON.logicalID(t, "AWS::S3::Bucket", "BackupBucket")
 	apiRoleID := s.AppJSON.logicalID(t, "AWS::IAM::Role", "ApiFunctionRole")
 	provisionerRoleID := s.AppJSON.logicalID(t, "AWS::IAM::Role", "ProvisionerFunctionRole")
 	exportsRoleID := s.AppJSON.logicalID(t, "AWS::IAM::Role", "ExportsFunctionRole")
+	changeFeedRoleID := s.AppJSON.logicalID(t, "AWS::IAM::Role", fnID(functionChangeFeed)+"FunctionRole")
 
 	policies := list(role["Policies"])
 	if len(policies) != 1 {
@@ -89,16 +91,18 @@ func TestDataAccessRoleIsAccessPolicy(t *testing.T) {
 		Region:          "${AWS::Region}",
 		Account:         "${AWS::AccountId}",
 		ExportBucketARN: "${Data:" + bucketID + ".Arn}",
+		BackupBucketARN: "${Data:" + backupID + ".Arn}",
 	}).Map())
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("TenantDataAccessRole policy\n got  %s\n want %s", jsonOf(got), jsonOf(want))
 	}
 
 	gotTrust := normPolicy(role["AssumeRolePolicyDocument"])
-	// Exactly the api, provisioner and exports roles: the functions that act
-	// for a tenant on its data.
+	// Exactly the api, provisioner, exports and changefeed roles: the
+	// functions that act for a tenant on its data.
 	wantTrust := normPolicy(access.TrustPolicy([]string{
 		"${" + apiRoleID + ".Arn}", "${" + provisionerRoleID + ".Arn}", "${" + exportsRoleID + ".Arn}",
+		"${" + changeFeedRoleID + ".Arn}",
 	}).Map())
 	if !reflect.DeepEqual(gotTrust, wantTrust) {
 		t.Errorf("TenantDataAccessRole trust\n got  %s\n want %s", jsonOf(gotTrust), jsonOf(wantTrust))
@@ -140,6 +144,8 @@ func TestFunctionRolesHaveNoTenantData(t *testing.T) {
 		t.Fatalf("found %d function roles, want %d", len(roles), len(functionSpecs))
 	}
 	indexSuffix := "/index/" + store.CatalogIndex
+	pooledStream := "${Data:" + pooledID + ".StreamArn}"
+	dedicatedStreams := "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/" + access.DedicatedTablePrefix(testStage) + "*/stream/*"
 	for _, spec := range functionSpecs {
 		roleID := s.AppJSON.logicalID(t, "AWS::IAM::Role", fnID(spec.Name)+"FunctionRole")
 		if !slices.Contains(roles, roleID) {
@@ -183,6 +189,20 @@ func TestFunctionRolesHaveNoTenantData(t *testing.T) {
 					}
 				}
 				if len(granted) == 0 {
+					continue
+				}
+				if streamRead(st) {
+					// Lambda reads a stream with its consumer's own role:
+					// the change feed's, on this stage's tables' streams
+					// only (TestChangeFeedRole), never on their items.
+					if !spec.ChangeFeed {
+						t.Errorf("statement %d reads streams, and %s is not the change feed: %s", i, spec.Name, jsonOf(st))
+					}
+					for _, r := range list(st["Resource"]) {
+						if res := flatten(r); res != pooledStream && res != dedicatedStreams {
+							t.Errorf("statement %d reads the stream %s, not the pooled table's or a dedicated table's: %s", i, res, jsonOf(st))
+						}
+					}
 					continue
 				}
 				if st["Condition"] != nil && spec.Catalog == catalogRead && jsonOf(normConditionLists(st["Condition"])) == catalogReadCondition {
@@ -289,6 +309,21 @@ func TestFunctionRolesAssumeOnlyDataAccessRole(t *testing.T) {
 	}
 }
 
+// streamRead reports whether a statement grants stream reads and nothing
+// else: unconditioned, its actions among changeFeedStreamActions.
+func streamRead(st map[string]any) bool {
+	actions := strs(st["Action"])
+	if st["Condition"] != nil || len(actions) == 0 {
+		return false
+	}
+	for _, a := range actions {
+		if !slices.Contains(changeFeedStreamActions, a) {
+			return false
+		}
+	}
+	return true
+}
+
 // functionRoleIDs returns the logical ids of the Lambda functions' roles.
 func functionRoleIDs(t *testing.T, tmpl cfnTemplate) []string {
 	t.Helper()
@@ -393,6 +428,11 @@ func sortedFlat(v any) []string {
 	return out
 }
 
+// crossStackStreamArn matches an import of a table's StreamArn from the
+// data stack (before crossStackArn, which would take "Stream" for a part
+// of the logical id).
+var crossStackStreamArn = regexp.MustCompile(`^[^:]+-Data:ExportsOutputFnGetAtt(\w+?)StreamArn[0-9A-F]{8}$`)
+
 var crossStackArn = regexp.MustCompile(`^[^:]+-Data:ExportsOutputFnGetAtt(\w+?)Arn[0-9A-F]{8}$`)
 
 var crossStackRef = regexp.MustCompile(`^[^:]+-Data:ExportsOutputRef(\w+?)[0-9A-F]{8}$`)
@@ -410,6 +450,9 @@ func flatten(v any) string {
 			return "${" + flatten(att[0]) + "." + flatten(att[1]) + "}"
 		}
 		if name, ok := x["Fn::ImportValue"].(string); ok {
+			if m := crossStackStreamArn.FindStringSubmatch(name); m != nil {
+				return "${Data:" + m[1] + ".StreamArn}"
+			}
 			if m := crossStackArn.FindStringSubmatch(name); m != nil {
 				return "${Data:" + m[1] + ".Arn}"
 			}

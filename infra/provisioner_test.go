@@ -117,6 +117,11 @@ func TestProvisionerControlPlaneScoped(t *testing.T) {
 				}
 			}
 			for i, st := range grantedStatements(s, t, spec.Name, "dynamodb:") {
+				if spec.ChangeFeed && (streamRead(st) || jsonOf(strs(st["Action"])) == `["dynamodb:ListStreams"]`) {
+					// The stream reads Lambda makes with the change
+					// feed's role (TestChangeFeedRole checks them).
+					continue
+				}
 				var control []string
 				for _, a := range strs(st["Action"]) {
 					if !slices.ContainsFunc(dynamoDataActions, func(d string) bool { return actionMatches(a, d) }) {
@@ -153,7 +158,8 @@ func TestProvisionerControlPlaneScoped(t *testing.T) {
 
 // TestProvisionerConsumesQueue checks the provisioner's event source:
 // partial batch responses, bounded concurrency; and that it may send to
-// its own queue (delayed re-checks), and to no other.
+// its own queue (delayed re-checks), and to no other; and who else may send
+// to which queue.
 func TestProvisionerConsumesQueue(t *testing.T) {
 	s := synth(t)
 	queueID := s.DataJSON.logicalID(t, "AWS::SQS::Queue", "ProvisioningQueue")
@@ -203,6 +209,10 @@ func TestProvisionerConsumesQueue(t *testing.T) {
 		}
 		if spec.RequestsExports {
 			want = append(want, exportQueues...)
+		}
+		if spec.ChangeFeed {
+			// Its mappings' on-failure destination.
+			want = append(want, "${Data:"+s.DataJSON.logicalID(t, "AWS::SQS::Queue", "ChangeFeedDLQ")+".Arn}")
 		}
 		slices.Sort(want)
 		if !slices.Equal(sendsTo, want) {

@@ -71,7 +71,7 @@ func NewRouterStack(scope constructs.Construct, id string, props *RouterStackPro
 	cfg := props.Config
 	r := &RouterStack{Stack: stack, UsersRoles: map[cell.ID]awsiam.Role{}}
 	r.UserPool, r.AppClient = newUserPool(stack, cfg)
-	r.Directory = newTable(stack, "DirectoryTable", cfg, store.CatalogTTLAttribute)
+	r.Directory = newTable(stack, "DirectoryTable", cfg, noStream, store.CatalogTTLAttribute)
 
 	r.FunctionRole = awsiam.NewRole(stack, jsii.String(fnID(routerSpec.Name)+"FunctionRole"), &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),

@@ -4,6 +4,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -25,8 +26,15 @@ type TenantStackProps struct {
 // tessera-<Stage>-tenant-<TenantId> (access.DedicatedTable) and tagged
 // tenantId and stage, the key schema of the pooled table, on demand,
 // point-in-time recovery, encrypted with the tenant's own KMS key (created
-// by the provisioner through the KMS API and passed as KeyArn). Offboarding
+// by the provisioner through the KMS API and passed as KeyArn), with a
+// stream (new and old images) that the change feed consumes. Offboarding
 // deletes the stack, and with it the table.
+//
+// The stream's event source mapping to the changefeed function is created
+// only when ChangeFeedFunctionArn is set, with ChangeFeedDLQArn, the
+// on-failure destination (a rule refuses the one without the other): the
+// emulators cannot run Lambda, and a stack created there without them has
+// the table and its stream alone.
 //
 // The provisioner deploys the template with CreateStack, never with `cdk
 // deploy`, so it has no assets and no BootstrapVersion rule (which needs
@@ -40,7 +48,7 @@ func NewTenantStack(scope constructs.Construct, id string, props *TenantStackPro
 	})
 	sp.AnalyticsReporting = jsii.Bool(false)
 	if sp.Description == nil {
-		sp.Description = jsii.String("Tessera premium tenant: dedicated DynamoDB table encrypted with the tenant's KMS key")
+		sp.Description = jsii.String("Tessera premium tenant: dedicated DynamoDB table encrypted with the tenant's KMS key, its stream consumed by the change feed")
 	}
 	stack := awscdk.NewStack(scope, jsii.String(id), &sp)
 
@@ -73,6 +81,8 @@ func NewTenantStack(scope constructs.Construct, id string, props *TenantStackPro
 		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
 			PointInTimeRecoveryEnabled: jsii.Bool(true),
 		},
+		// The change feed's source (changeFeedMapping below).
+		Stream:        changeFeedStream,
 		Encryption:    awsdynamodb.TableEncryption_CUSTOMER_MANAGED,
 		EncryptionKey: awskms.Key_FromKeyArn(stack, jsii.String("TenantKey"), keyArn.ValueAsString()),
 		// Explicit: the CDK default is RETAIN, and offboarding deletes the
@@ -82,6 +92,42 @@ func NewTenantStack(scope constructs.Construct, id string, props *TenantStackPro
 	awscdk.Tags_Of(table).Add(jsii.String(access.TenantTag), tenantID.ValueAsString(), nil)
 	awscdk.Tags_Of(table).Add(jsii.String(access.StageTag), stage.ValueAsString(), nil)
 
+	feedFn := awscdk.NewCfnParameter(stack, jsii.String(tenantstack.ParamChangeFeedFunctionArn), &awscdk.CfnParameterProps{
+		Type:                  jsii.String("String"),
+		Description:           jsii.String("ARN of the changefeed function that consumes the table's stream; empty for no event source mapping"),
+		Default:               jsii.String(""),
+		AllowedPattern:        jsii.String(changeFeedFunctionArnPattern),
+		ConstraintDescription: jsii.String("empty, or a Lambda function ARN"),
+	})
+	feedDLQ := awscdk.NewCfnParameter(stack, jsii.String(tenantstack.ParamChangeFeedDLQArn), &awscdk.CfnParameterProps{
+		Type:                  jsii.String("String"),
+		Description:           jsii.String("ARN of the change feed's dead-letter queue (the mapping's on-failure destination); required with " + tenantstack.ParamChangeFeedFunctionArn),
+		Default:               jsii.String(""),
+		AllowedPattern:        jsii.String(changeFeedDLQArnPattern),
+		ConstraintDescription: jsii.String("empty, or an SQS queue ARN"),
+	})
+	// A function without a dead-letter queue would drop the batches it
+	// gives up on: CloudFormation refuses the stack instead.
+	awscdk.NewCfnRule(stack, jsii.String(tenantstack.RuleChangeFeedNeedsDLQ), &awscdk.CfnRuleProps{
+		RuleCondition: awscdk.Fn_ConditionNot(awscdk.Fn_ConditionEquals(feedFn.ValueAsString(), jsii.String(""))),
+		Assertions: &[]*awscdk.CfnRuleAssertion{{
+			Assert:            awscdk.Fn_ConditionNot(awscdk.Fn_ConditionEquals(feedDLQ.ValueAsString(), jsii.String(""))),
+			AssertDescription: jsii.String(tenantstack.ParamChangeFeedDLQArn + " is required with " + tenantstack.ParamChangeFeedFunctionArn),
+		}},
+	})
+	// Both parameters set (the rule above makes that the only case with a
+	// function ARN; the condition says so again for cfn-lint, which
+	// otherwise sees an empty destination ARN).
+	feedOn := awscdk.NewCfnCondition(stack, jsii.String(tenantstack.ConditionChangeFeed), &awscdk.CfnConditionProps{
+		Expression: awscdk.Fn_ConditionAnd(
+			awscdk.Fn_ConditionNot(awscdk.Fn_ConditionEquals(feedFn.ValueAsString(), jsii.String(""))),
+			awscdk.Fn_ConditionNot(awscdk.Fn_ConditionEquals(feedDLQ.ValueAsString(), jsii.String(""))),
+		),
+	})
+	mapping := awslambda.NewCfnEventSourceMapping(stack, jsii.String("ChangeFeed"),
+		changeFeedMapping(feedFn.ValueAsString(), table.TableStreamArn(), feedDLQ.ValueAsString()))
+	mapping.CfnOptions().SetCondition(feedOn)
+
 	awscdk.NewCfnOutput(stack, jsii.String(tenantstack.OutputTableName), &awscdk.CfnOutputProps{
 		Value: table.TableName(), Description: jsii.String("The tenant's dedicated table"),
 	})
@@ -90,3 +136,10 @@ func NewTenantStack(scope constructs.Construct, id string, props *TenantStackPro
 	})
 	return stack
 }
+
+// The AllowedPatterns of TenantStack's change feed parameters: empty, or an
+// ARN of the kind (an unqualified function ARN; a queue ARN).
+const (
+	changeFeedFunctionArnPattern = `^$|^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:[A-Za-z0-9_-]{1,64}$`
+	changeFeedDLQArnPattern      = `^$|^arn:aws[a-z-]*:sqs:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,80}$`
+)

@@ -60,19 +60,29 @@ func TestTenantStackTable(t *testing.T) {
 		s.Tenant.HasOutput(jsii.String(tenantstack.OutputTableArn), map[string]any{"Value": getAttArn(tableID)})
 	})
 
-	// Deployable by CreateStack alone (and by moto): nothing but the table,
-	// no bootstrap version rule, no CDK metadata, no assets.
+	// Deployable by CreateStack alone (and by moto): nothing but the table
+	// and, under its condition, the change feed's mapping
+	// (TestTenantStackChangeFeedMapping); no rule but the change feed's (no
+	// bootstrap version rule), no CDK metadata, no assets.
 	res, _ := s.TenantJSON["Resources"].(map[string]any)
-	if len(res) != 1 {
-		t.Errorf("TenantStack has %d resources, want only the table: %v", len(res), keys(res))
+	tableID := s.TenantJSON.logicalID(t, "AWS::DynamoDB::Table", "Table")
+	mappingID := s.TenantJSON.logicalID(t, "AWS::Lambda::EventSourceMapping", "ChangeFeed")
+	if want := []string{mappingID, tableID}; jsonOf(keys(res)) != jsonOf(want) {
+		t.Errorf("TenantStack resources = %v, want only the table and the change feed mapping %v", keys(res), want)
 	}
-	for _, key := range []string{"Rules", "Conditions"} {
-		if s.TenantJSON[key] != nil {
-			t.Errorf("TenantStack has %s: %s", key, jsonOf(s.TenantJSON[key]))
-		}
+	rules, _ := s.TenantJSON["Rules"].(map[string]any)
+	if want := []string{tenantstack.RuleChangeFeedNeedsDLQ}; jsonOf(keys(rules)) != jsonOf(want) {
+		t.Errorf("TenantStack rules = %v, want %v", keys(rules), want)
+	}
+	conds, _ := s.TenantJSON["Conditions"].(map[string]any)
+	if want := []string{tenantstack.ConditionChangeFeed}; jsonOf(keys(conds)) != jsonOf(want) {
+		t.Errorf("TenantStack conditions = %v, want %v", keys(conds), want)
 	}
 	params, _ := s.TenantJSON["Parameters"].(map[string]any)
-	if want := []string{tenantstack.ParamKeyArn, tenantstack.ParamStage, tenantstack.ParamTenantID}; jsonOf(keys(params)) != jsonOf(want) {
+	if want := []string{
+		tenantstack.ParamChangeFeedDLQArn, tenantstack.ParamChangeFeedFunctionArn,
+		tenantstack.ParamKeyArn, tenantstack.ParamStage, tenantstack.ParamTenantID,
+	}; jsonOf(keys(params)) != jsonOf(want) {
 		t.Errorf("TenantStack parameters = %v, want %v", keys(params), want)
 	}
 }

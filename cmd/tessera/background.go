@@ -6,9 +6,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/tessera-saas/tessera/internal/local/pump"
+	"github.com/tessera-saas/tessera/internal/local/streampump"
+	"github.com/tessera-saas/tessera/internal/platform/access"
 	"github.com/tessera-saas/tessera/internal/platform/plan"
 	"github.com/tessera-saas/tessera/internal/platform/settings"
 	"github.com/tessera-saas/tessera/internal/wire"
@@ -17,11 +20,13 @@ import (
 // runBackground plays, locally, what AWS runs beside the API: the SQS event
 // sources that feed the provisioning queue to the provisioner and each
 // tier's export queue to the exports worker, and the scheduled outbox
-// sweep. It returns when ctx ends.
+// sweep, and the stream event source of the change feed. It returns when
+// ctx ends.
 func runBackground(ctx context.Context, cfg aws.Config, s settings.Settings, log *slog.Logger) {
 	prov := wire.NewProvisioner(cfg, s, log.With("function", "provisioner"))
 	p := pump.New(sqs.NewFromConfig(cfg), s.ProvisioningQueueURL, prov.Handle, pump.WithLogger(log.With("component", "pump")))
 	runExportWorkers(ctx, cfg, s, log)
+	runChangeFeed(ctx, cfg, s, log)
 	go func() {
 		t := time.NewTicker(10 * time.Second)
 		defer t.Stop()
@@ -64,4 +69,16 @@ func runExportWorkers(ctx context.Context, cfg aws.Config, s settings.Settings, 
 			}
 		}()
 	}
+}
+
+// runChangeFeed plays the event source mapping of the changefeed function:
+// a stream pump on the pooled table's and the dedicated tables' streams,
+// calling the change feed in process (its EMF lines go to the log). It
+// returns at once; the pump stops when ctx ends.
+func runChangeFeed(ctx context.Context, cfg aws.Config, s settings.Settings, log *slog.Logger) {
+	feed := wire.NewChangeFeed(cfg, s, log.With("function", "changefeed"), nil)
+	p := streampump.New(dynamodbstreams.NewFromConfig(cfg),
+		streampump.TableMatcher(s.PooledTable, access.DedicatedTablePrefix(s.Stage)), cfg.Region, feed.Handle,
+		streampump.WithLogger(log.With("component", "streampump")))
+	go p.Run(ctx)
 }

@@ -116,8 +116,9 @@ def snapshot_rollback() -> None:
     transaction, cancelled or not, and under the write lock by every writer behind it. Both engines
     run writes one at a time, so the transaction can only have changed the items it names: this keeps
     a copy of those (or notes their absence) and puts them back when moto raises, and moto's own
-    whole-table copy becomes the table itself. Stream records of a cancelled transaction are not taken
-    back (nothing here reads streams). Patching twice patches once.
+    whole-table copy becomes the table itself. The stream records the cancelled transaction wrote are
+    taken back too (the change feed reads the streams: a rolled-back write must not reach a tenant's
+    change log). Patching twice patches once.
     """
     import moto.dynamodb.models as models
     from moto.dynamodb.models.dynamo_type import DynamoType
@@ -141,6 +142,7 @@ def snapshot_rollback() -> None:
 
     def transact_write_items(self, transact_items):
         saved = []
+        streamed = {}  # id(table) -> (table, its stream's length before)
         for entry in transact_items if isinstance(transact_items, list) else []:
             try:
                 ((_, op),) = entry.items()
@@ -151,6 +153,8 @@ def snapshot_rollback() -> None:
             except Exception:
                 continue  # malformed: moto rejects it before writing anything
             saved.append((table, h, r, copy.deepcopy(table.get_item(h, r))))
+            if getattr(table, "stream_shard", None) is not None:
+                streamed.setdefault(id(table), (table, len(table.stream_shard.items)))
         try:
             return transact(self, transact_items)
         except BaseException:
@@ -164,6 +168,8 @@ def snapshot_rollback() -> None:
                     table.items[h].pop(r, None)
                 else:
                     table.items[h][r] = item
+            for table, length in streamed.values():  # nor does the stream keep their records
+                del table.stream_shard.items[length:]
             raise
 
     transact_write_items.tessera_snapshot = True

@@ -15,6 +15,20 @@ const (
 	// ParamKeyArn is the ARN of the tenant's customer managed KMS key, which
 	// the provisioner creates through the KMS API before the stack.
 	ParamKeyArn = "KeyArn"
+	// ParamChangeFeedFunctionArn is the ARN of the changefeed function, which
+	// then consumes the table's stream (an event source mapping, with
+	// ParamChangeFeedDLQArn as its on-failure destination). Empty, the
+	// default, leaves the mapping out (an emulator that cannot run Lambda);
+	// when it is set, ParamChangeFeedDLQArn must be too (a rule of the
+	// template, RuleChangeFeedNeedsDLQ, refuses the stack otherwise).
+	ParamChangeFeedFunctionArn = "ChangeFeedFunctionArn"
+	ParamChangeFeedDLQArn      = "ChangeFeedDLQArn"
+	// ConditionChangeFeed is the template's condition that the mapping is
+	// created under: neither parameter is empty.
+	ConditionChangeFeed = "ChangeFeedEnabled"
+	// RuleChangeFeedNeedsDLQ is the template's rule that a function ARN
+	// comes with a dead-letter queue ARN.
+	RuleChangeFeedNeedsDLQ = "ChangeFeedNeedsDLQ"
 	// OutputTableName and OutputTableArn name the dedicated table.
 	OutputTableName = "TableName"
 	OutputTableArn  = "TableArn"

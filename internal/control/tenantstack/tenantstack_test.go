@@ -23,7 +23,8 @@ func TestTemplateNames(t *testing.T) {
 	if err := json.Unmarshal(tenantstack.Template(), &tmpl); err != nil {
 		t.Fatalf("parse template: %v", err)
 	}
-	for _, p := range []string{tenantstack.ParamStage, tenantstack.ParamTenantID, tenantstack.ParamKeyArn} {
+	for _, p := range []string{tenantstack.ParamStage, tenantstack.ParamTenantID, tenantstack.ParamKeyArn,
+		tenantstack.ParamChangeFeedFunctionArn, tenantstack.ParamChangeFeedDLQArn} {
 		if tmpl.Parameters[p].Type != "String" {
 			t.Errorf("parameter %s: %+v", p, tmpl.Parameters[p])
 		}
@@ -39,13 +40,14 @@ func TestTemplateNames(t *testing.T) {
 			t.Errorf("output %s missing", o)
 		}
 	}
-	if len(tmpl.Resources) != 1 {
-		t.Errorf("resources = %+v, want one table", tmpl.Resources)
-	}
+	// The dedicated table, and the change feed's event source mapping on its
+	// stream (created only when the stack is given the function's ARN).
+	types := map[string]int{}
 	for _, r := range tmpl.Resources {
-		if r.Type != "AWS::DynamoDB::Table" {
-			t.Errorf("resource type %s, want AWS::DynamoDB::Table", r.Type)
-		}
+		types[r.Type]++
+	}
+	if len(tmpl.Resources) != 2 || types["AWS::DynamoDB::Table"] != 1 || types["AWS::Lambda::EventSourceMapping"] != 1 {
+		t.Errorf("resources = %+v, want one table and one event source mapping", tmpl.Resources)
 	}
 }
 

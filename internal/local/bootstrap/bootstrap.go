@@ -22,6 +22,11 @@ import (
 	"github.com/tessera-saas/tessera/internal/platform/tenant"
 )
 
+// PooledStreamView is what the pooled table's DynamoDB stream carries: each
+// changed item's keys, its image before and its image after the change, for
+// the tenant change feed.
+const PooledStreamView = ddbtypes.StreamViewTypeNewAndOldImages
+
 // Names of what bootstrap creates beside the tables.
 const (
 	UserPoolName   = "tessera-users"
@@ -33,10 +38,10 @@ const (
 // user pool and app client ids.
 func Run(ctx context.Context, cfg aws.Config, s settings.Settings) (settings.Settings, error) {
 	ddb := dynamodb.NewFromConfig(cfg)
-	if err := ensureTable(ctx, ddb, s.PooledTable, nil); err != nil {
+	if err := ensureTable(ctx, ddb, s.PooledTable, nil, PooledStreamView); err != nil {
 		return s, err
 	}
-	if err := ensureTable(ctx, ddb, s.CatalogTable, &catalogIndex); err != nil {
+	if err := ensureTable(ctx, ddb, s.CatalogTable, &catalogIndex, ""); err != nil {
 		return s, err
 	}
 	if err := ensureTTL(ctx, ddb, s.CatalogTable, store.CatalogTTLAttribute); err != nil {
@@ -67,6 +72,11 @@ func Run(ctx context.Context, cfg aws.Config, s settings.Settings) (settings.Set
 	if s.ExportQueueURLs, err = ensureExports(ctx, awsconfig.NewS3(cfg), sqs.NewFromConfig(cfg), s.ExportBucket, cfg.Region, s.Cell); err != nil {
 		return s, err
 	}
+	// The backup bucket holds each tenant's change log (changefeed) and
+	// snapshots, under "<tenantId>/", SSE-KMS with the tenant's key.
+	if err := ensureBucket(ctx, awsconfig.NewS3(cfg), s.BackupBucket, cfg.Region); err != nil {
+		return s, err
+	}
 	plans, err := ensureUsagePlans(ctx, apigateway.NewFromConfig(cfg), s.Stage)
 	if err != nil {
 		return s, err
@@ -88,11 +98,16 @@ var catalogIndex = ddbtypes.GlobalSecondaryIndex{
 
 // ensureTable creates a table with the key schema shared by the pooled, the
 // catalog and every dedicated table: pk (S) and sk (S), on demand, with an
-// optional global secondary index on string keys.
-func ensureTable(ctx context.Context, ddb *dynamodb.Client, name string, gsi *ddbtypes.GlobalSecondaryIndex) error {
-	_, err := ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &name})
+// optional global secondary index on string keys and, unless stream is
+// empty, a DynamoDB stream of that view type (a table made before without
+// a stream gets one).
+func ensureTable(ctx context.Context, ddb *dynamodb.Client, name string, gsi *ddbtypes.GlobalSecondaryIndex, stream ddbtypes.StreamViewType) error {
+	existing, err := ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &name})
 	if err == nil {
-		return nil
+		if stream == "" {
+			return nil
+		}
+		return ensureStream(ctx, ddb, name, existing.Table.StreamSpecification, stream)
 	}
 	var nf *ddbtypes.ResourceNotFoundException
 	if !errors.As(err, &nf) {
@@ -118,12 +133,65 @@ func ensureTable(ctx context.Context, ddb *dynamodb.Client, name string, gsi *dd
 			{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash},
 			{AttributeName: aws.String("sk"), KeyType: ddbtypes.KeyTypeRange},
 		},
-		SSESpecification: &ddbtypes.SSESpecification{Enabled: aws.Bool(true)},
+		SSESpecification:    &ddbtypes.SSESpecification{Enabled: aws.Bool(true)},
+		StreamSpecification: streamSpec(stream),
 	})
 	var inUse *ddbtypes.ResourceInUseException
 	if err != nil && !errors.As(err, &inUse) {
 		return fmt.Errorf("create table %s: %w", name, err)
 	}
+	if err := waitActive(ctx, ddb, name); err != nil {
+		return err
+	}
+	if inUse == nil || stream == "" {
+		return nil
+	}
+	// Made meanwhile by another run, maybe without the stream.
+	again, err := ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &name})
+	if err != nil {
+		return fmt.Errorf("describe table %s: %w", name, err)
+	}
+	return ensureStream(ctx, ddb, name, again.Table.StreamSpecification, stream)
+}
+
+// streamSpec is the StreamSpecification of a table with a stream of view
+// type view; nil (no stream) for an empty view.
+func streamSpec(view ddbtypes.StreamViewType) *ddbtypes.StreamSpecification {
+	if view == "" {
+		return nil
+	}
+	return &ddbtypes.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: view}
+}
+
+// hasStream reports whether spec describes an enabled stream of view type view.
+func hasStream(spec *ddbtypes.StreamSpecification, view ddbtypes.StreamViewType) bool {
+	return spec != nil && aws.ToBool(spec.StreamEnabled) && spec.StreamViewType == view
+}
+
+// ensureStream enables a stream of view type view on an existing table whose
+// StreamSpecification is spec; a table with that stream is left alone. A
+// stream of another view type is an error: changing it means disabling it,
+// which ends the stream its readers follow, so that is left to an operator.
+func ensureStream(ctx context.Context, ddb *dynamodb.Client, name string, spec *ddbtypes.StreamSpecification, view ddbtypes.StreamViewType) error {
+	if hasStream(spec, view) {
+		return nil
+	}
+	if spec != nil && aws.ToBool(spec.StreamEnabled) {
+		return fmt.Errorf("table %s has a %s stream, want %s: disable it first", name, spec.StreamViewType, view)
+	}
+	if _, err := ddb.UpdateTable(ctx, &dynamodb.UpdateTableInput{TableName: &name, StreamSpecification: streamSpec(view)}); err != nil {
+		// Another run may have enabled it meanwhile (DynamoDB answers
+		// ValidationException, moto ResourceInUseException).
+		if again, derr := ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &name}); derr == nil && hasStream(again.Table.StreamSpecification, view) {
+			return nil
+		}
+		return fmt.Errorf("enable %s stream on table %s: %w", view, name, err)
+	}
+	return waitActive(ctx, ddb, name)
+}
+
+// waitActive waits until table name is ACTIVE.
+func waitActive(ctx context.Context, ddb *dynamodb.Client, name string) error {
 	w := dynamodb.NewTableExistsWaiter(ddb)
 	if err := w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: &name}, 2*time.Minute); err != nil {
 		return fmt.Errorf("wait for table %s: %w", name, err)
@@ -270,7 +338,7 @@ func ensureBus(ctx context.Context, eb *eventbridge.Client, name string) error {
 // the CDK app's router stack does.
 func EnsureDirectory(ctx context.Context, cfg aws.Config, table string) error {
 	ddb := dynamodb.NewFromConfig(cfg)
-	if err := ensureTable(ctx, ddb, table, nil); err != nil {
+	if err := ensureTable(ctx, ddb, table, nil, ""); err != nil {
 		return err
 	}
 	return ensureTTL(ctx, ddb, table, store.CatalogTTLAttribute)

@@ -1,7 +1,8 @@
 // Package bootstrap owns the idempotent creation of what the app needs on
 // whatever AWS endpoint it is given (the local emulator, LocalStack, or an
-// account without the CDK stacks): the pooled data table, the tenant catalog
-// table, the Cognito user pool with its immutable custom attributes tenantId
+// account without the CDK stacks): the pooled data table (with a
+// NEW_AND_OLD_IMAGES stream, which the tenant change feed reads; a pooled
+// table made before without one gets it), the tenant catalog table, the Cognito user pool with its immutable custom attributes tenantId
 // and role, its app client and operators group, the event bus, and the export
 // bucket with one export queue per tier. Running it twice changes nothing.
 //

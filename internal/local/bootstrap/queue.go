@@ -93,6 +93,7 @@ func ForCell(s settings.Settings, c cell.ID) settings.Settings {
 		s.EventBus = "tessera-" + string(c)
 	}
 	s.ExportBucket = CellName(c, "tessera-exports")
+	s.BackupBucket = CellName(c, "tessera-backups")
 	return s
 }
 

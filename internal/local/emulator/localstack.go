@@ -134,8 +134,10 @@ func localStackEnv(addr, dir string) []string {
 		"DNS_ADDRESS=0",
 		// DynamoDB and Cognito user pools are moto's backends inside
 		// LocalStack: its own DynamoDB needs DynamoDB Local, not used here,
-		// and Cognito is a paid feature.
+		// and Cognito is a paid feature. DynamoDB Streams follows DynamoDB:
+		// LocalStack's own streams never see moto's tables.
 		"PROVIDER_OVERRIDE_DYNAMODB=moto",
+		"PROVIDER_OVERRIDE_DYNAMODBSTREAMS=moto",
 		"PROVIDER_OVERRIDE_COGNITO_IDP=moto",
 		"AWS_DEFAULT_REGION=" + Region,
 		"PERSISTENCE=0",

@@ -119,7 +119,22 @@ type Resources struct {
 	// ("arn:aws:s3:::tessera-exports"); a session may touch only the objects
 	// under "<its tenantId tag>/". Empty leaves the statement out.
 	ExportBucketARN string
+	// BackupBucketARN is the bucket of tenant change logs and snapshots
+	// ("arn:aws:s3:::tessera-backups"): a session may touch only the
+	// objects under "<its tenantId tag>/". Empty leaves the statement out.
+	BackupBucketARN string
 }
+
+// BackupObjectActions are the S3 actions a tenant session may use on its
+// own change log and snapshots. There is no s3:DeleteObject: lifecycle
+// rules expire them.
+var BackupObjectActions = []string{
+	"s3:PutObject",
+	"s3:GetObject",
+}
+
+// BackupListAction lists a tenant's own prefix of the backup bucket.
+const BackupListAction = "s3:ListBucket"
 
 // ExportObjectActions are the S3 actions a tenant session may use on its own
 // export objects.
@@ -200,7 +215,36 @@ func DataAccessPolicy(r Resources) Policy {
 	if r.ExportBucketARN != "" {
 		p.Statement = append(p.Statement, exportsStatement(r))
 	}
+	if r.BackupBucketARN != "" {
+		p.Statement = append(p.Statement, backupStatements(r)...)
+	}
 	return p
+}
+
+// backupStatements let a session write and read the objects under its own
+// tenant's prefix of the backup bucket (change log and snapshots), and list
+// that prefix only.
+func backupStatements(r Resources) []Statement {
+	tagged := map[string][]string{"aws:PrincipalTag/" + TenantTag: {"false"}}
+	return []Statement{
+		{
+			Sid:       "OwnBackupObjectsOnly",
+			Effect:    "Allow",
+			Action:    BackupObjectActions,
+			Resource:  []string{r.BackupBucketARN + "/" + principalTenant + "/*"},
+			Condition: map[string]Condition{"Null": tagged},
+		},
+		{
+			Sid:      "ListOwnBackupPrefixOnly",
+			Effect:   "Allow",
+			Action:   []string{BackupListAction},
+			Resource: []string{r.BackupBucketARN},
+			Condition: map[string]Condition{
+				"StringLike": {"s3:prefix": {principalTenant + "/*"}},
+				"Null":       tagged,
+			},
+		},
+	}
 }
 
 // exportsStatement lets a session write and read the objects under its own

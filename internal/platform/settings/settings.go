@@ -34,6 +34,7 @@ const (
 	EnvKeyAdminRoleARN   = "TESSERA_KEY_ADMIN_ROLE_ARN"
 	EnvMetricsPerTenant  = "TESSERA_METRICS_PER_TENANT_TIERS"
 	EnvExportBucket      = "TESSERA_EXPORT_BUCKET"
+	EnvBackupBucket      = "TESSERA_BACKUP_BUCKET"
 	// EnvExportQueuePrefix + upper-case tier ("TESSERA_EXPORT_QUEUE_URL_BASIC")
 	// is the URL of that tier's export queue.
 	EnvExportQueuePrefix = "TESSERA_EXPORT_QUEUE_URL_"
@@ -100,6 +101,9 @@ type Settings struct {
 	Metrics metering.Config
 	// ExportBucket holds tenant exports, one prefix per tenant.
 	ExportBucket string
+	// BackupBucket holds each tenant's change log and snapshots, under
+	// "<tenantId>/", encrypted with the tenant's key.
+	BackupBucket string
 	// ExportQueueURLs is each tier's export queue.
 	ExportQueueURLs map[catalog.Tier]string
 	// UsagePlanIDs is each tier's API Gateway usage plan; the provisioner
@@ -121,6 +125,7 @@ func Defaults() Settings {
 		AccountID:         "123456789012",
 		Metrics:           metering.DefaultConfig(),
 		ExportBucket:      "tessera-exports",
+		BackupBucket:      "tessera-backups",
 		DirectoryTable:    "tessera-cells",
 		ExportQueueURLs:   map[catalog.Tier]string{},
 		UsagePlanIDs:      map[catalog.Tier]string{},
@@ -145,6 +150,9 @@ func FromEnv() (Settings, error) {
 	}
 	if v := strings.TrimSpace(os.Getenv(EnvExportBucket)); v != "" {
 		s.ExportBucket = v
+	}
+	if v := strings.TrimSpace(os.Getenv(EnvBackupBucket)); v != "" {
+		s.BackupBucket = v
 	}
 	if v := strings.TrimSpace(os.Getenv(EnvCell)); v != "" {
 		if !cell.ID(v).Valid() {

@@ -16,6 +16,12 @@ cancelled transaction puts back only the items it names, and TransactWriteItems 
 ClientRequestToken. The read set, that rollback and the token cache are moto_isolation.py, a link to
 tools/moto/tessera_moto_isolation.py, which the moto engine (tools/moto/serve.py) uses too.
 
+DynamoDB Streams (ListStreams, DescribeStream, GetShardIterator, GetRecords) is moto's too:
+LocalStack's own dynamodbstreams provider reads the streams of its own DynamoDB (through Kinesis),
+which never sees moto's tables. moto's streams backend reads the stream records that moto's DynamoDB
+keeps on each table; its operations share the DynamoDB lock as readers (they change no table, and
+never see half a write).
+
 Cognito's tokens get the iat claim that moto-ext 5.1.29 leaves out (Cognito and moto 5.2 set it),
 and moto's JWKS is served where moto's own server serves it, <endpoint>/<poolId>/.well-known/jwks.json.
 """
@@ -39,11 +45,16 @@ class MotoProvider(ServiceLifecycleHook):
         self.service = service
 
 
-def moto_dispatch_table(service: str, exclusive=frozenset(), shared=frozenset(), wrap=None) -> dict:
+# The lock of moto's DynamoDB data, which the dynamodb and dynamodbstreams providers share.
+_DYNAMODB_LOCK = rwlock.RWLockWrite()
+
+
+def moto_dispatch_table(service: str, exclusive=frozenset(), shared=frozenset(), wrap=None, lock=None) -> dict:
     """Maps every operation of service to moto; exclusive and shared name the operations that hold
-    one readers-writer lock as a writer or as a reader. wrap, if given, maps an operation name to a
-    function (request, dispatch) -> Response that runs inside the lock instead of dispatch."""
-    lock = rwlock.RWLockWrite()
+    a readers-writer lock (lock if given, else one of their own) as a writer or as a reader. wrap, if
+    given, maps an operation name to a function (request, dispatch) -> Response that runs inside the
+    lock instead of dispatch."""
+    lock = lock or rwlock.RWLockWrite()
     wrap = wrap or {}
 
     def handler(op: str, mode: str):
@@ -103,7 +114,21 @@ def dynamodb_moto():
             exclusive=ops - isolation.DYNAMODB_READS,
             shared=ops & isolation.DYNAMODB_READS,
             wrap={"TransactWriteItems": _honour_tokens()},
+            lock=_DYNAMODB_LOCK,
         ),
+    )
+
+
+@aws_provider(api="dynamodbstreams", name="moto")
+def dynamodbstreams_moto():
+    """moto's DynamoDB Streams, over the tables of the dynamodb:moto provider (select both)."""
+    # ListStreams, DescribeStream, GetShardIterator, GetRecords: they read tables and their stream
+    # records, and add shard iterators to moto's streams backend (a dict of fresh random keys, which
+    # readers can share); any operation a later model adds takes the same side.
+    ops = set(load_service("dynamodbstreams").operation_names)
+    return Service.for_provider(
+        MotoProvider("dynamodbstreams"),
+        dispatch_table_factory=lambda _p: moto_dispatch_table("dynamodbstreams", shared=ops, lock=_DYNAMODB_LOCK),
     )
 
 
