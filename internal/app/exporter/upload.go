@@ -3,8 +3,6 @@ package exporter
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -54,11 +52,6 @@ type objectTarget struct {
 
 func (t objectTarget) opts(o *s3.Options) { o.Credentials = t.creds }
 
-func (t objectTarget) encryptionContext() string {
-	b, _ := json.Marshal(map[string]string{access.TenantTag: t.tenantID})
-	return base64.StdEncoding.EncodeToString(b)
-}
-
 // upload streams one object with bounded memory: an object smaller than a
 // part is sent with one PutObject; a larger one becomes a multipart upload
 // whose parts are sent as they fill. Nothing is visible under the key until
@@ -103,7 +96,7 @@ func (u *upload) sendPart() error {
 		out, err := u.c.CreateMultipartUpload(u.ctx, &s3.CreateMultipartUploadInput{
 			Bucket: aws.String(u.t.bucket), Key: aws.String(u.t.key), ContentType: aws.String(export.ContentType),
 			ServerSideEncryption: s3types.ServerSideEncryptionAwsKms, SSEKMSKeyId: aws.String(u.t.keyARN),
-			SSEKMSEncryptionContext: aws.String(u.t.encryptionContext()),
+			SSEKMSEncryptionContext: aws.String(access.ObjectEncryptionContext(u.t.tenantID)),
 			// The SDK sends a CRC32 with every part; S3 refuses to complete
 			// an upload begun without an algorithm whose parts name one
 			// (InvalidPart), so the upload declares it.
@@ -136,7 +129,7 @@ func (u *upload) Close() (int64, error) {
 			Bucket: aws.String(u.t.bucket), Key: aws.String(u.t.key), ContentType: aws.String(export.ContentType),
 			Body: bytes.NewReader(u.buf), ContentLength: aws.Int64(int64(len(u.buf))),
 			ServerSideEncryption: s3types.ServerSideEncryptionAwsKms, SSEKMSKeyId: aws.String(u.t.keyARN),
-			SSEKMSEncryptionContext: aws.String(u.t.encryptionContext()),
+			SSEKMSEncryptionContext: aws.String(access.ObjectEncryptionContext(u.t.tenantID)),
 		}, u.t.opts)
 		if err != nil {
 			return 0, fmt.Errorf("put %s: %w", u.t.key, err)

@@ -251,16 +251,12 @@ func (e *Envelope) optFns(k Key) []func(*kms.Options) {
 	return []func(*kms.Options){func(o *kms.Options) { o.Credentials = creds }}
 }
 
-func encryptionContext(tenantID string) map[string]string {
-	return map[string]string{access.TenantTag: tenantID}
-}
-
 func (e *Envelope) generate(ctx context.Context, k Key) (*dataKey, error) {
 	e.gdk.Add(1)
 	out, err := e.kms.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{
 		KeyId:             aws.String(k.KeyID),
 		KeySpec:           types.DataKeySpecAes256,
-		EncryptionContext: encryptionContext(k.TenantID),
+		EncryptionContext: access.EncryptionContext(k.TenantID),
 	}, e.optFns(k)...)
 	if err != nil {
 		return nil, fmt.Errorf("generate data key: %w", classify(err))
@@ -283,7 +279,7 @@ func (e *Envelope) decrypt(ctx context.Context, k Key, edk []byte) (*dataKey, er
 	out, err := e.kms.Decrypt(ctx, &kms.DecryptInput{
 		KeyId:             aws.String(k.KeyID),
 		CiphertextBlob:    edk,
-		EncryptionContext: encryptionContext(k.TenantID),
+		EncryptionContext: access.EncryptionContext(k.TenantID),
 	}, e.optFns(k)...)
 	if err != nil {
 		return nil, fmt.Errorf("decrypt data key: %w", classify(err))
