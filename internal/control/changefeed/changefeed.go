@@ -2,14 +2,14 @@ package changefeed
 
 import (
 	"bytes"
+	"cmp"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -232,7 +232,7 @@ func (h *Handler) append(ctx context.Context, g group) error {
 		ContentLength: aws.Int64(int64(len(body))), ContentType: aws.String("application/x-ndjson"),
 		IfNoneMatch:          aws.String("*"),
 		ServerSideEncryption: s3types.ServerSideEncryptionAwsKms, SSEKMSKeyId: aws.String(rec.Placement.KeyARN),
-		SSEKMSEncryptionContext: aws.String(encryptionContext(g.tenantID)),
+		SSEKMSEncryptionContext: aws.String(access.ObjectEncryptionContext(g.tenantID)),
 	}, func(o *s3.Options) { o.Credentials = creds })
 	if isAlreadyThere(err) {
 		return nil
@@ -248,13 +248,6 @@ func (h *Handler) append(ctx context.Context, g group) error {
 func isAlreadyThere(err error) bool {
 	var ae smithy.APIError
 	return errors.As(err, &ae) && (ae.ErrorCode() == "PreconditionFailed" || ae.ErrorCode() == "ConditionalRequestConflict")
-}
-
-// encryptionContext binds an object's data key to its tenant, as the
-// tenant key's policy demands (kms:EncryptionContext:tenantId).
-func encryptionContext(tenantID string) string {
-	b, _ := json.Marshal(map[string]string{access.TenantTag: tenantID})
-	return base64.StdEncoding.EncodeToString(b)
 }
 
 // seqWidth is the width sequence numbers are padded to in object keys, so
@@ -315,18 +308,23 @@ func Decode(r io.Reader) ([]Change, error) {
 // Dedupe sorts changes by table and sequence number and drops repeats (a
 // retried partial batch logs some records twice).
 func Dedupe(changes []Change) []Change {
-	sort.SliceStable(changes, func(i, j int) bool {
-		if changes[i].Table != changes[j].Table {
-			return changes[i].Table < changes[j].Table
-		}
-		return padSeq(changes[i].Seq) < padSeq(changes[j].Seq)
+	type keyed struct {
+		table, seq string // seq padded, so that it sorts as the number does
+		c          Change
+	}
+	ks := make([]keyed, len(changes))
+	for i, c := range changes {
+		ks[i] = keyed{c.Table, padSeq(c.Seq), c}
+	}
+	slices.SortStableFunc(ks, func(x, y keyed) int {
+		return cmp.Or(cmp.Compare(x.table, y.table), cmp.Compare(x.seq, y.seq))
 	})
 	out := changes[:0]
-	for i, c := range changes {
-		if i > 0 && c.Table == changes[i-1].Table && c.Seq == changes[i-1].Seq {
+	for i, k := range ks {
+		if i > 0 && k.table == ks[i-1].table && k.seq == ks[i-1].seq {
 			continue
 		}
-		out = append(out, c)
+		out = append(out, k.c)
 	}
 	return out
 }
