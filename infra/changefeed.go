@@ -83,38 +83,20 @@ const backupRetentionDays = 35
 // expire backupRetentionDays after they are written (tenant sessions
 // cannot delete). Retained in prod; never emptied by CloudFormation.
 func newBackupBucket(stack awscdk.Stack, cfg config) awss3.Bucket {
-	removal := awscdk.RemovalPolicy_DESTROY
-	if cfg.Prod() {
-		removal = awscdk.RemovalPolicy_RETAIN
-	}
 	retention := awscdk.Duration_Days(jsii.Number(backupRetentionDays))
-	bucket := awss3.NewBucket(stack, jsii.String("BackupBucket"), &awss3.BucketProps{
-		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
-		EnforceSSL:        jsii.Bool(true),
-		Encryption:        awss3.BucketEncryption_S3_MANAGED,
-		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
-		Versioned:         jsii.Bool(true),
-		LifecycleRules: &[]*awss3.LifecycleRule{
-			{
-				Id:                                  jsii.String("ExpireBackups"),
-				Expiration:                          retention,
-				NoncurrentVersionExpiration:         retention,
-				AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(1)),
-			},
-			{
-				// The delete markers that expiration leaves, once no
-				// version is behind them.
-				Id:                        jsii.String("RemoveExpiredDeleteMarkers"),
-				ExpiredObjectDeleteMarker: jsii.Bool(true),
-			},
+	return newTenantObjectBucket(stack, cfg, "BackupBucket", true,
+		&awss3.LifecycleRule{
+			Id:                                  jsii.String("ExpireBackups"),
+			Expiration:                          retention,
+			NoncurrentVersionExpiration:         retention,
+			AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(1)),
 		},
-		AutoDeleteObjects: jsii.Bool(false),
-		RemovalPolicy:     removal,
-	})
-	for _, st := range access.ExportBucketPolicy(*bucket.BucketArn(), *stack.Partition(), *stack.Region(), *stack.Account()).Statement {
-		bucket.AddToResourcePolicy(fromAccess(st))
-	}
-	return bucket
+		&awss3.LifecycleRule{
+			// The delete markers that expiration leaves, once no version
+			// is behind them.
+			Id:                        jsii.String("RemoveExpiredDeleteMarkers"),
+			ExpiredObjectDeleteMarker: jsii.Bool(true),
+		})
 }
 
 // newChangeFeedDLQ defines the change feed's on-failure destination: Lambda
