@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -63,9 +64,25 @@ func Binaries(root string) (python, motoServer, kms string) {
 		filepath.Join(root, ".local", "bin", "local-kms")
 }
 
+// errPortTaken: the port picked for a server was bound by another process
+// first (see ports.go).
+var errPortTaken = errors.New("another server took the port")
+
 // Start launches moto server and local-kms and waits until both answer, or,
-// when the engine is LocalStack, LocalStack alone.
+// when the engine is LocalStack, LocalStack alone. When another process
+// takes a port picked for it before its server binds it, it starts again on
+// new ports (up to three times).
 func Start(ctx context.Context, o Options) (*Stack, error) {
+	for attempt := 1; ; attempt++ {
+		s, err := start(ctx, o)
+		if errors.Is(err, errPortTaken) && attempt < 3 && o.MotoPort == 0 && o.KMSPort == 0 {
+			continue
+		}
+		return s, err
+	}
+}
+
+func start(ctx context.Context, o Options) (*Stack, error) {
 	if o.Root == "" {
 		r, err := RepoRoot()
 		if err != nil {
@@ -133,14 +150,29 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	}
 	s.KMSEndpoint = "http://127.0.0.1:" + strconv.Itoa(kmsPort)
 
-	if err := waitReady(ctx, s.Endpoint+"/moto-api/", "GET"); err != nil {
+	if err := waitReady(ctx, s.Endpoint+"/moto-api/", "GET", moto, motoPort); err != nil {
 		return nil, fmt.Errorf("moto server did not answer (see %s): %w", filepath.Join(o.LogDir, "moto.log"), err)
 	}
-	if err := waitReady(ctx, s.KMSEndpoint+"/", "POST"); err != nil {
+	if err := waitReady(ctx, s.KMSEndpoint+"/", "POST", kms, kmsPort); err != nil {
 		return nil, fmt.Errorf("local-kms did not answer (see %s): %w", filepath.Join(o.LogDir, "local-kms.log"), err)
 	}
 	ok = true
 	return s, nil
+}
+
+// exited reports whether the process cmd started has ended (/proc has no
+// running process of its pid, or it is a zombie).
+func exited(cmd *exec.Cmd) bool {
+	if runtime.GOOS != "linux" || cmd.Process == nil {
+		return false
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", cmd.Process.Pid))
+	if err != nil {
+		return true
+	}
+	// pid (comm) state ...: the state follows the last ')'.
+	rest := string(b[strings.LastIndexByte(string(b), ')')+1:])
+	return strings.HasPrefix(strings.TrimSpace(rest), "Z")
 }
 
 func (s *Stack) launch(cmd *exec.Cmd, logPath string) error {
@@ -207,8 +239,10 @@ func freePort(fixed int) (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// waitReady polls url until it answers any HTTP status, for up to 30 s.
-func waitReady(ctx context.Context, url, method string) error {
+// waitReady polls url until it answers any HTTP status and the process
+// cmd started listens on port itself (listens), for up to 30 s. A process
+// that exits meanwhile (it could not bind the port) is an error.
+func waitReady(ctx context.Context, url, method string, cmd *exec.Cmd, port int) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	client := &http.Client{Timeout: 2 * time.Second}
@@ -217,7 +251,13 @@ func waitReady(ctx context.Context, url, method string) error {
 		resp, err := client.Do(req)
 		if err == nil {
 			resp.Body.Close()
-			return nil
+			if listens(cmd.Process.Pid, port) {
+				return nil
+			}
+			err = fmt.Errorf("port %d answers, but not from process %d: %w", port, cmd.Process.Pid, errPortTaken)
+		}
+		if exited(cmd) {
+			return fmt.Errorf("%s exited: %w", filepath.Base(cmd.Path), err)
 		}
 		select {
 		case <-ctx.Done():

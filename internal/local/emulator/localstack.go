@@ -105,7 +105,7 @@ func startLocalStack(ctx context.Context, o Options) (*Stack, error) {
 	}
 	s.Endpoint = "http://" + addr
 	s.KMSEndpoint = s.Endpoint
-	if err := waitHealthy(ctx, s.Endpoint+"/_localstack/health"); err != nil {
+	if err := waitHealthy(ctx, s.Endpoint+"/_localstack/health", cmd, port); err != nil {
 		return nil, fmt.Errorf("LocalStack did not answer (see %s): %w", logPath, err)
 	}
 	ok = true
@@ -146,7 +146,7 @@ func localStackEnv(addr, dir string) []string {
 
 // waitHealthy polls LocalStack's health endpoint until it answers 200, for
 // up to 60 s.
-func waitHealthy(ctx context.Context, url string) error {
+func waitHealthy(ctx context.Context, url string, cmd *exec.Cmd, port int) error {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	client := &http.Client{Timeout: 2 * time.Second}
@@ -155,10 +155,17 @@ func waitHealthy(ctx context.Context, url string) error {
 		resp, err := client.Do(req)
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			switch {
+			case resp.StatusCode != http.StatusOK:
+				err = fmt.Errorf("status %d", resp.StatusCode)
+			case !listens(cmd.Process.Pid, port):
+				err = fmt.Errorf("port %d answers, but not from process %d: %w", port, cmd.Process.Pid, errPortTaken)
+			default:
 				return nil
 			}
-			err = fmt.Errorf("status %d", resp.StatusCode)
+		}
+		if exited(cmd) {
+			return fmt.Errorf("LocalStack exited: %w", err)
 		}
 		select {
 		case <-ctx.Done():
