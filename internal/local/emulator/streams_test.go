@@ -2,6 +2,7 @@ package emulator_test
 
 import (
 	"context"
+	"fmt"
 	"math/big"
 	"reflect"
 	"testing"
@@ -63,8 +64,11 @@ func servesDynamoDBStreams(t *testing.T, cfg aws.Config) {
 	// An insert, an update and a delete of one item (a tenant's row).
 	begin := time.Now()
 	key := map[string]ddbtypes.AttributeValue{"pk": s("t-1#PRODUCT"), "sk": s("p-1")}
-	first := map[string]ddbtypes.AttributeValue{"pk": s("t-1#PRODUCT"), "sk": s("p-1"), "name": s("lamp"), "price": n("10")}
-	second := map[string]ddbtypes.AttributeValue{"pk": s("t-1#PRODUCT"), "sk": s("p-1"), "name": s("lamp"), "price": n("12")}
+	// A binary attribute, as sealed fields are: its bytes must come back
+	// as written.
+	blob := &ddbtypes.AttributeValueMemberB{Value: []byte{2, 0, 1, 255, 'A'}}
+	first := map[string]ddbtypes.AttributeValue{"pk": s("t-1#PRODUCT"), "sk": s("p-1"), "name": s("lamp"), "price": n("10"), "sealed": blob}
+	second := map[string]ddbtypes.AttributeValue{"pk": s("t-1#PRODUCT"), "sk": s("p-1"), "name": s("lamp"), "price": n("12"), "sealed": blob}
 	if _, err := ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: first}); err != nil {
 		t.Fatal(err)
 	}
@@ -211,6 +215,8 @@ func toStreams(t *testing.T, item map[string]ddbtypes.AttributeValue) map[string
 			out[k] = &dstypes.AttributeValueMemberS{Value: v.Value}
 		case *ddbtypes.AttributeValueMemberN:
 			out[k] = &dstypes.AttributeValueMemberN{Value: v.Value}
+		case *ddbtypes.AttributeValueMemberB:
+			out[k] = &dstypes.AttributeValueMemberB{Value: v.Value}
 		default:
 			t.Fatalf("toStreams: attribute %s of type %T", k, v)
 		}
@@ -232,6 +238,8 @@ func plain(t *testing.T, item map[string]dstypes.AttributeValue) map[string]stri
 			out[k] = "S:" + v.Value
 		case *dstypes.AttributeValueMemberN:
 			out[k] = "N:" + v.Value
+		case *dstypes.AttributeValueMemberB:
+			out[k] = fmt.Sprintf("B:%x", v.Value)
 		default:
 			t.Fatalf("attribute %s of type %T", k, v)
 		}

@@ -20,12 +20,15 @@ DynamoDB Streams (ListStreams, DescribeStream, GetShardIterator, GetRecords) is 
 LocalStack's own dynamodbstreams provider reads the streams of its own DynamoDB (through Kinesis),
 which never sees moto's tables. moto's streams backend reads the stream records that moto's DynamoDB
 keeps on each table; its operations share the DynamoDB lock as readers (they change no table, and
-never see half a write).
+never see half a write). GetRecords answers arrived with binary attributes encoded twice; they are
+given back DynamoDB's single encoding (_single_encoded_binaries).
 
 Cognito's tokens get the iat claim that moto-ext 5.1.29 leaves out (Cognito and moto 5.2 set it),
 and moto's JWKS is served where moto's own server serves it, <endpoint>/<poolId>/.well-known/jwks.json.
 """
 
+import base64
+import json
 import time
 
 from localstack.aws.api import CommonServiceException, RequestContext, ServiceRequest
@@ -119,6 +122,51 @@ def dynamodb_moto():
     )
 
 
+def _binary_once(value):
+    """A B value of a stream image as LocalStack hands it on: base64 of the base64 text that moto
+    wrote (TestLocalStackServesDynamoDBStreams). Returns the base64 text moto wrote."""
+    try:
+        inner = base64.b64decode(value, validate=True).decode("ascii")
+        base64.b64decode(inner, validate=True)
+    except (ValueError, UnicodeDecodeError):
+        return value
+    return inner
+
+
+def _fix_binaries(av):
+    """Strips the second base64 encoding of every B and BS value in one attribute value."""
+    if not isinstance(av, dict):
+        return
+    if "B" in av:
+        av["B"] = _binary_once(av["B"])
+    if "BS" in av:
+        av["BS"] = [_binary_once(v) for v in av["BS"]]
+    for v in av.get("M", {}).values():
+        _fix_binaries(v)
+    for v in av.get("L", []):
+        _fix_binaries(v)
+
+
+def _single_encoded_binaries(request: ServiceRequest, dispatch) -> Response:
+    """GetRecords as DynamoDB Streams answers it: LocalStack's response path base64-encodes the
+    binary attributes of moto's stream images a second time (moto's own server does not), so a
+    sealed field read from the stream would not open. Each B and BS value of the records' keys and
+    images gets back the one encoding DynamoDB gives it."""
+    response = dispatch()
+    if response.status_code != 200:
+        return response
+    body = json.loads(response.get_data())
+    for record in body.get("Records", []):
+        images = record.get("dynamodb", {})
+        for part in ("Keys", "NewImage", "OldImage"):
+            for av in images.get(part, {}).values():
+                _fix_binaries(av)
+    data = json.dumps(body).encode()
+    response.set_data(data)
+    response.headers["Content-Length"] = str(len(data))
+    return response
+
+
 @aws_provider(api="dynamodbstreams", name="moto")
 def dynamodbstreams_moto():
     """moto's DynamoDB Streams, over the tables of the dynamodb:moto provider (select both)."""
@@ -128,7 +176,9 @@ def dynamodbstreams_moto():
     ops = set(load_service("dynamodbstreams").operation_names)
     return Service.for_provider(
         MotoProvider("dynamodbstreams"),
-        dispatch_table_factory=lambda _p: moto_dispatch_table("dynamodbstreams", shared=ops, lock=_DYNAMODB_LOCK),
+        dispatch_table_factory=lambda _p: moto_dispatch_table(
+            "dynamodbstreams", shared=ops, lock=_DYNAMODB_LOCK, wrap={"GetRecords": _single_encoded_binaries}
+        ),
     )
 
 
