@@ -26,6 +26,9 @@ type config struct {
 	// Cell is set on the configuration of one cell's Data and App stacks
 	// in a multi-cell stage.
 	Cell *cellDeployment
+	// DR is where the backup bucket is replicated (contexts drRegion and
+	// drReplicationTimeControl), nil for no replication.
+	DR *drConfig
 }
 
 // Prod reports whether the stage is production: tables and the user pool
@@ -39,12 +42,7 @@ var stagePattern = regexp.MustCompile(`^[a-z][a-z0-9]{0,11}$`)
 // finds credentials). With neither, the stacks are environment-agnostic, so
 // that synth works on a machine without AWS credentials.
 func configFrom(app awscdk.App) (config, error) {
-	ctx := func(key string) string {
-		if v, ok := app.Node().TryGetContext(jsii.String(key)).(string); ok {
-			return v
-		}
-		return ""
-	}
+	ctx := contextStrings(app)
 	cfg := config{Stage: ctx("stage")}
 	if cfg.Stage == "" {
 		cfg.Stage = "dev"
@@ -73,14 +71,34 @@ func configFrom(app awscdk.App) (config, error) {
 		return config{}, err
 	}
 	cfg.Cells = cells
+	primary := region
+	if cells != nil {
+		primary = cells.RouterRegion // every cell is in the router's Region
+	}
+	if cfg.DR, err = drFrom(app, ctx, primary, cfg.Prod()); err != nil {
+		return config{}, err
+	}
 	return cfg, nil
 }
 
-// stacks are the stacks of one deployment: Data and App for a single cell,
-// or Router and Cells for a multi-cell stage; and TenantStack.
+// contextStrings reads string context values of app ("" when unset or not
+// a string).
+func contextStrings(app awscdk.App) func(string) string {
+	return func(key string) string {
+		if v, ok := app.Node().TryGetContext(jsii.String(key)).(string); ok {
+			return v
+		}
+		return ""
+	}
+}
+
+// stacks are the stacks of one deployment: Data and App for a single cell
+// (and DR, the backup replicas), or Router and Cells for a multi-cell
+// stage; and TenantStack.
 type stacks struct {
 	Data   *DataStack
 	App    *AppStack
+	DR     *DRStack
 	Router *RouterStack
 	Cells  []cellStacks
 	Tenant awscdk.Stack
@@ -98,10 +116,12 @@ func newStacks(app awscdk.App, cfg config, codeDir string) (stacks, error) {
 		return st, nil
 	}
 	prefix := "Tessera-" + cfg.Stage + "-"
+	dr := newDRStack(app, prefix+"DR", cfg, cfg.Env, "")
 	data := NewDataStack(app, prefix+"Data", &DataStackProps{
 		StackProps: awscdk.StackProps{Env: cfg.Env, Description: jsii.String("Tessera " + cfg.Stage + ": data and control plane")},
 		Config:     cfg,
 	})
+	dependOnDR(data, dr)
 	appStack, err := NewAppStack(app, prefix+"App", &AppStackProps{
 		StackProps: awscdk.StackProps{Env: cfg.Env, Description: jsii.String("Tessera " + cfg.Stage + ": app plane (API, functions, roles)")},
 		Config:     cfg,
@@ -112,7 +132,7 @@ func newStacks(app awscdk.App, cfg config, codeDir string) (stacks, error) {
 		return stacks{}, err
 	}
 	tenant := NewTenantStack(app, tenantStackID, &TenantStackProps{})
-	return stacks{Data: data, App: appStack, Tenant: tenant}, nil
+	return stacks{Data: data, App: appStack, DR: dr, Tenant: tenant}, nil
 }
 
 // newApp returns an App with the context of cdk.json (so that `go run -C

@@ -79,9 +79,9 @@ func NewAppStack(scope constructs.Construct, id string, props *AppStackProps) (*
 	api := newRestAPI(stack, cfg, data)
 	a.API, a.UsagePlans = api.RestAPI, api.UsagePlans
 
-	for _, spec := range functionSpecs {
+	for _, spec := range creationOrder(functionSpecs) {
 		role := a.FunctionRoles[spec.Name]
-		env, err := functionEnv(stack, cfg, data, a.DataAccessRole, role, a.UsagePlans, spec)
+		env, err := functionEnv(stack, cfg, data, a.DataAccessRole, role, a.UsagePlans, a.Functions, spec)
 		if err != nil {
 			return nil, err
 		}
@@ -94,6 +94,9 @@ func NewAppStack(scope constructs.Construct, id string, props *AppStackProps) (*
 		if spec.Provisioner {
 			grantProvisioner(stack, cfg, data, role)
 			grantAPIKeys(stack, role, a.UsagePlans)
+			if err := grantChangeFeedMappings(stack, role, a.Functions[functionChangeFeed]); err != nil {
+				return nil, err
+			}
 			consumeProvisioningQueue(fn, data)
 		}
 		if spec.RunsExports {
@@ -125,6 +128,21 @@ func NewAppStack(scope constructs.Construct, id string, props *AppStackProps) (*
 	}
 	outputs(stack, outs)
 	return a, nil
+}
+
+// creationOrder is specs with the change feed's function first: the
+// provisioner's settings (settings.EnvChangeFeedFunctionARN) and policy
+// (grantChangeFeedMappings) name it.
+func creationOrder(specs []functionSpec) []functionSpec {
+	var first, rest []functionSpec
+	for _, spec := range specs {
+		if spec.ChangeFeed {
+			first = append(first, spec)
+		} else {
+			rest = append(rest, spec)
+		}
+	}
+	return append(first, rest...)
 }
 
 // newDataAccessRole defines TenantDataAccessRole: its permissions are
@@ -164,9 +182,10 @@ func newDataAccessRole(stack awscdk.Stack, cfg config, data *DataStack, trusted 
 }
 
 // functionEnv is the configuration of one function (internal/platform/settings
-// reads it): the settings its spec lists.
+// reads it): the settings its spec lists. fns are the functions defined so
+// far (creationOrder).
 func functionEnv(stack awscdk.Stack, cfg config, data *DataStack, dataRole, role awsiam.Role,
-	plans map[string]awsapigateway.UsagePlan, spec functionSpec) (map[string]*string, error) {
+	plans map[string]awsapigateway.UsagePlan, fns map[route.Function]awslambda.Function, spec functionSpec) (map[string]*string, error) {
 	all := map[string]*string{
 		settings.EnvStage:             jsii.String(cfg.Stage),
 		settings.EnvPooledTable:       data.PooledTable.TableName(),
@@ -183,6 +202,12 @@ func functionEnv(stack awscdk.Stack, cfg config, data *DataStack, dataRole, role
 		settings.EnvExportBucket:    data.ExportBucket.BucketName(),
 		settings.EnvBackupBucket:    data.BackupBucket.BucketName(),
 		settings.EnvCursorSecretARN: data.CursorSecret.SecretArn(),
+		// What the provisioner gives each TenantStack for its table's
+		// mapping to the change feed.
+		settings.EnvChangeFeedDLQARN: data.ChangeFeedDLQ.QueueArn(),
+	}
+	if feed, ok := fns[functionChangeFeed]; ok {
+		all[settings.EnvChangeFeedFunctionARN] = feed.FunctionArn()
 	}
 	for _, tier := range plan.Tiers {
 		all[settings.TierEnv(settings.EnvExportQueuePrefix, tier)] = data.ExportQueues[tier].Queue.QueueUrl()

@@ -185,7 +185,8 @@ func cellsFrom(app awscdk.App, ctx func(string) string) (*cellsConfig, error) {
 // newCellStacks adds the stacks of a multi-cell stage: the Router stack in
 // the router account, and per cell a Data and an App stack in the cell's
 // account and Region (Tessera-<stage>-<cell>-Data, -App), which import the
-// global user pool. Without the pool's ids the cell stacks are empty and
+// global user pool, and a DR stack in the cell's account and the DR Region
+// (-DR). Without the pool's ids the cell stacks are empty and
 // hold a synth error naming the context keys, so that the Router stack can
 // be synthesized and deployed first.
 func newCellStacks(app awscdk.App, cfg config, codeDir string) (stacks, error) {
@@ -222,10 +223,12 @@ func newCellStacks(app awscdk.App, cfg config, codeDir string) (stacks, error) {
 		cellCfg := cfg
 		cellCfg.Env = env
 		cellCfg.Cell = &cellDeployment{ID: c.ID, Pool: *cc.Pool, RouterAccount: cc.RouterAccount}
+		dr := newDRStack(app, name+"DR", cellCfg, env, string(c.ID))
 		data := NewDataStack(app, name+"Data", &DataStackProps{
 			StackProps: awscdk.StackProps{Env: env, Description: jsii.String("Tessera " + cfg.Stage + " cell " + string(c.ID) + ": data and control plane")},
 			Config:     cellCfg,
 		})
+		dependOnDR(data, dr)
 		appStack, err := NewAppStack(app, name+"App", &AppStackProps{
 			StackProps: awscdk.StackProps{Env: env, Description: jsii.String("Tessera " + cfg.Stage + " cell " + string(c.ID) + ": app plane (API, functions, roles)")},
 			Config:     cellCfg,
@@ -235,7 +238,7 @@ func newCellStacks(app awscdk.App, cfg config, codeDir string) (stacks, error) {
 		if err != nil {
 			return stacks{}, err
 		}
-		out.Cells = append(out.Cells, cellStacks{ID: c.ID, Data: data, App: appStack})
+		out.Cells = append(out.Cells, cellStacks{ID: c.ID, Data: data, App: appStack, DR: dr})
 	}
 	return out, nil
 }
@@ -245,4 +248,7 @@ type cellStacks struct {
 	ID   cell.ID
 	Data *DataStack
 	App  *AppStack
+	// DR holds the replicas of the cell's backups, in the cell's account
+	// and the DR Region (nil without DR).
+	DR *DRStack
 }

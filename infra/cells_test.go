@@ -167,7 +167,8 @@ func userManagers() []functionSpec {
 
 // TestCellsStackSetAndEnvironments: with cells, the app is the Router stack
 // in the router account, a Data and an App stack per cell in the cell's
-// account and Region, and the TenantStack template; no single-cell stacks.
+// account and Region, a DR stack per cell in the cell's account and the DR
+// Region, and the TenantStack template; no single-cell stacks.
 func TestCellsStackSetAndEnvironments(t *testing.T) {
 	s := synthCellsApp(t)
 	want := map[string][2]string{routerStackName: {cellsRouterAccount, cellsRouterRegion}}
@@ -175,6 +176,9 @@ func TestCellsStackSetAndEnvironments(t *testing.T) {
 		for _, kind := range []string{"Data", "App"} {
 			want[cellStack(c["id"].(string), kind)] = [2]string{c["account"].(string), cellsRouterRegion}
 		}
+		// The replicas of the cell's backups: its account, the DR Region
+		// paired with the router's (defaultDRRegions).
+		want[cellStack(c["id"].(string), "DR")] = [2]string{c["account"].(string), "eu-central-1"}
 	}
 	var got []string
 	for name, st := range s.Stacks {
@@ -624,7 +628,7 @@ func TestCellsCfnLint(t *testing.T) {
 		t.Skipf("cfn-lint not installed (%v): run `make tools`", err)
 	}
 	templates, err := filepath.Glob(filepath.Join(s.Outdir, "*.template.json"))
-	if want := 2*len(testCells) + 2; err != nil || len(templates) != want {
+	if want := 3*len(testCells) + 2; err != nil || len(templates) != want {
 		t.Fatalf("templates in %s: %v (%v), want %d", s.Outdir, templates, err, want)
 	}
 	args := []string{}

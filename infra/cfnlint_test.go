@@ -27,8 +27,9 @@ func TestCfnLint(t *testing.T) {
 		t.Skipf("cfn-lint not installed (%v): run `make tools`", err)
 	}
 	templates, err := filepath.Glob(filepath.Join(s.Outdir, "*.template.json"))
-	if err != nil || len(templates) != 3 {
-		t.Fatalf("templates in %s: %v (%v), want 3", s.Outdir, templates, err)
+	// Data, App, DR and TenantStack.
+	if err != nil || len(templates) != 4 {
+		t.Fatalf("templates in %s: %v (%v), want 4", s.Outdir, templates, err)
 	}
 	args := []string{}
 	for rule := range cfnLintIgnored {

@@ -8,7 +8,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/jsii-runtime-go"
 
@@ -63,41 +62,6 @@ var changeFeedStreamActions = []string{"dynamodb:DescribeStream", "dynamodb:GetR
 // batch's description (the stream, shard and sequence numbers, not the
 // records: those stay in the stream for 24 hours).
 const changeFeedDLQRetention = 14 // days
-
-// backupRetentionDays is how long a change log object (or snapshot) stays
-// in the backup bucket, and an overwritten version after it was
-// overwritten: DynamoDB's point-in-time recovery window, 35 days.
-const backupRetentionDays = 35
-
-// newBackupBucket defines the bucket of the tenants' change logs and
-// snapshots, each under its tenant's prefix ("<tenantId>/") and written by
-// that tenant's scoped session (access.Resources.BackupBucketARN). As in the
-// export bucket, every object is SSE-KMS under the tenant's own key: the
-// bucket policy refuses any PutObject that does not ask for SSE-KMS with a
-// key ARN of this account and Region (access.ExportBucketPolicy, which
-// names no bucket of its own), and KMS lets a tenant session use only its
-// own key; the default encryption (S3-managed keys) would only cover what
-// arrives without, which the policy refuses. Offboarding deletes the
-// tenant's key, which shreds its log. Versioned, so that an overwrite or a
-// delete keeps the previous version (for backupRetentionDays); objects
-// expire backupRetentionDays after they are written (tenant sessions
-// cannot delete). Retained in prod; never emptied by CloudFormation.
-func newBackupBucket(stack awscdk.Stack, cfg config) awss3.Bucket {
-	retention := awscdk.Duration_Days(jsii.Number(backupRetentionDays))
-	return newTenantObjectBucket(stack, cfg, "BackupBucket", true,
-		&awss3.LifecycleRule{
-			Id:                                  jsii.String("ExpireBackups"),
-			Expiration:                          retention,
-			NoncurrentVersionExpiration:         retention,
-			AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(1)),
-		},
-		&awss3.LifecycleRule{
-			// The delete markers that expiration leaves, once no version
-			// is behind them.
-			Id:                        jsii.String("RemoveExpiredDeleteMarkers"),
-			ExpiredObjectDeleteMarker: jsii.Bool(true),
-		})
-}
 
 // newChangeFeedDLQ defines the change feed's on-failure destination: Lambda
 // sends it the description of each batch it gave up on (after

@@ -15,6 +15,7 @@ import (
 	"github.com/tessera-saas/tessera/internal/control/tenantstack"
 	"github.com/tessera-saas/tessera/internal/platform/access"
 	"github.com/tessera-saas/tessera/internal/platform/access/iamsim"
+	"github.com/tessera-saas/tessera/internal/platform/route"
 	"github.com/tessera-saas/tessera/internal/platform/settings"
 	"github.com/tessera-saas/tessera/internal/platform/store"
 )
@@ -44,12 +45,11 @@ func TestChangeFeedStreams(t *testing.T) {
 	}
 }
 
-// TestBackupBucket checks the backup bucket: private, TLS only, versioned,
-// objects (and overwritten versions) gone after backupRetentionDays,
-// uploads only with SSE-KMS under a key of this account and Region
-// (access.ExportBucketPolicy), its name an output, and its ARN in
-// TenantDataAccessRole's policy (TestDataAccessRoleIsAccessPolicy checks
-// the statements).
+// TestBackupBucket checks the backup bucket: private, TLS only, versioned
+// (its lifecycle rules: TestBackupLifecycleRules), uploads only with SSE-KMS
+// under a key of this account and Region (access.ExportBucketPolicy), its
+// name an output, and its ARN in TenantDataAccessRole's policy
+// (TestDataAccessRoleIsAccessPolicy checks the statements).
 func TestBackupBucket(t *testing.T) {
 	s := synth(t)
 	bucketID := s.DataJSON.logicalID(t, "AWS::S3::Bucket", "BackupBucket")
@@ -62,15 +62,7 @@ func TestBackupBucket(t *testing.T) {
 			map[string]any{"ServerSideEncryptionByDefault": map[string]any{"SSEAlgorithm": "AES256"}},
 		}},
 		"VersioningConfiguration": map[string]any{"Status": "Enabled"},
-		"LifecycleConfiguration": map[string]any{"Rules": []any{
-			map[string]any{
-				"Id": "ExpireBackups", "Status": "Enabled", "ExpirationInDays": backupRetentionDays,
-				"NoncurrentVersionExpiration":    map[string]any{"NoncurrentDays": backupRetentionDays},
-				"AbortIncompleteMultipartUpload": map[string]any{"DaysAfterInitiation": 1},
-			},
-			map[string]any{"Id": "RemoveExpiredDeleteMarkers", "Status": "Enabled", "ExpiredObjectDeleteMarker": true},
-		}},
-		"OwnershipControls": map[string]any{"Rules": []any{map[string]any{"ObjectOwnership": "BucketOwnerEnforced"}}},
+		"OwnershipControls":       map[string]any{"Rules": []any{map[string]any{"ObjectOwnership": "BucketOwnerEnforced"}}},
 	} {
 		if jsonOf(p[k]) != jsonOf(want) {
 			t.Errorf("%s = %s, want %s", k, jsonOf(p[k]), jsonOf(want))
@@ -230,9 +222,11 @@ func TestChangeFeedFunction(t *testing.T) {
 	if len(vars) != 4 {
 		t.Errorf("environment %v, want the four settings above", keys(vars))
 	}
-	// Only the changefeed function knows the backup bucket.
+	// Only the changefeed function, and those that back up and restore
+	// (TestBackupFunctions), know the backup bucket.
 	for _, spec := range functionSpecs {
-		if _, ok := functionVars(t, s, spec.Name)[settings.EnvBackupBucket]; ok != (spec.Name == functionChangeFeed) {
+		want := spec.Name == functionChangeFeed || spec.Name == functionProvisioner || spec.Name == route.FunctionTenants
+		if _, ok := functionVars(t, s, spec.Name)[settings.EnvBackupBucket]; ok != want {
 			t.Errorf("%s: %s set: %v", spec.Name, settings.EnvBackupBucket, ok)
 		}
 	}

@@ -160,7 +160,7 @@ func TestOnboardingRule(t *testing.T) {
 		s.Data.HasResourceProperties(jsii.String("AWS::Events::Rule"), map[string]any{
 			"EventPattern": map[string]any{
 				"source":      []any{bus.Source},
-				"detail-type": []any{string(bus.TenantOnboardingRequested), string(bus.TenantTierChanged), string(bus.TenantOffboardingRequested)},
+				"detail-type": provisioningDetailTypes(t),
 			},
 			"Targets": []any{assertions.Match_ObjectLike(&map[string]any{
 				"Arn":              getAttArn(queueID),
@@ -200,4 +200,22 @@ func TestCatalogTTL(t *testing.T) {
 	if got := jsonOf(pooled["TimeToLiveSpecification"]); got != `{"AttributeName":"`+store.InviteExpiryAttribute+`","Enabled":true}` {
 		t.Errorf("pooled TimeToLiveSpecification = %s", got)
 	}
+}
+
+// provisioningDetailTypes are the detail-types the provisioning rule
+// delivers: the provisioner's events (provisioningEvents), among them
+// onboarding, tier changes, offboarding, and backup and restore requests.
+func provisioningDetailTypes(t *testing.T) []any {
+	t.Helper()
+	var out []any
+	for _, dt := range provisioningEvents {
+		out = append(out, string(dt))
+	}
+	for _, want := range []bus.DetailType{bus.TenantOnboardingRequested, bus.TenantTierChanged, bus.TenantOffboardingRequested,
+		bus.TenantBackupRequested, bus.TenantRestoreRequested} {
+		if !slices.Contains(provisioningEvents, want) {
+			t.Errorf("the provisioning queue does not receive %s", want)
+		}
+	}
+	return out
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
@@ -52,17 +53,23 @@ type DataStack struct {
 	// mapping and for every TenantStack's.
 	BackupBucket  awss3.Bucket
 	ChangeFeedDLQ awssqs.Queue
+	// BackupReplicationRole replicates the backup bucket to the DR
+	// Region (nil without DR); BackupSchedule asks the provisioner for
+	// the backups that are due.
+	BackupReplicationRole awsiam.Role
+	BackupSchedule        awsevents.Rule
 }
 
 // provisioningEvents are the control-plane events the provisioner handles,
 // which the bus delivers to the provisioning queue.
-var provisioningEvents = []bus.DetailType{bus.TenantOnboardingRequested, bus.TenantTierChanged, bus.TenantOffboardingRequested}
+var provisioningEvents = bus.ProvisioningEvents
 
 // NewDataStack defines the stateful resources: the pooled and catalog
 // tables, the event bus with the provisioning queue, the user pool, the
-// export bucket with the tier export queues, and the backup bucket with the
-// change feed's dead-letter queue. The pooled table has a stream (new and
-// old images), which the change feed consumes.
+// export bucket with the tier export queues, and the backup bucket (with
+// its replication to the DR Region, and the backup schedule) and the change
+// feed's dead-letter queue. The pooled table has a stream (new and old
+// images), which the change feed consumes.
 func NewDataStack(scope constructs.Construct, id string, props *DataStackProps) *DataStack {
 	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
 	cfg := props.Config
@@ -134,6 +141,10 @@ func NewDataStack(scope constructs.Construct, id string, props *DataStackProps) 
 	d.ExportQueues = newExportQueues(stack)
 	d.CursorSecret = newCursorSecret(stack, cfg)
 	d.BackupBucket = newBackupBucket(stack, cfg)
+	if cfg.DR != nil {
+		d.BackupReplicationRole = replicateBackups(stack, cfg, d.BackupBucket)
+	}
+	d.BackupSchedule = scheduleBackups(stack, d)
 	d.ChangeFeedDLQ = newChangeFeedDLQ(stack)
 
 	outs := map[string]*string{

@@ -38,31 +38,46 @@ type exportQueues struct {
 // expired or overwritten export is gone, and so is every copy. Retained in
 // prod, like the tables; never emptied by CloudFormation.
 func newExportBucket(stack awscdk.Stack, cfg config) awss3.Bucket {
-	return newTenantObjectBucket(stack, cfg, "ExportBucket", false, &awss3.LifecycleRule{
+	return newTenantObjectBucket(stack, cfg, tenantBucket{ID: "ExportBucket", Rules: []*awss3.LifecycleRule{{
 		Id:                                  jsii.String("ExpireExports"),
 		Expiration:                          awscdk.Duration_Days(jsii.Number(exportRetentionDays)),
 		AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(1)),
-	})
+	}}})
+}
+
+// tenantBucket describes a bucket of tenant objects (newTenantObjectBucket).
+type tenantBucket struct {
+	// ID is the bucket's construct id.
+	ID string
+	// Name is the bucket's name; nil leaves it to CloudFormation.
+	Name *string
+	// Versioned keeps overwritten and deleted objects' versions, until a
+	// lifecycle rule removes them.
+	Versioned bool
+	// Rules are its lifecycle rules.
+	Rules []*awss3.LifecycleRule
 }
 
 // newTenantObjectBucket defines a bucket of objects that tenant sessions
-// write under their own prefixes (exports, change logs): no public access,
-// TLS only, objects owned by the bucket, and a bucket policy that refuses
-// any PutObject without SSE-KMS under a key ARN of this account and Region
-// (access.ExportBucketPolicy), so that every object is under its tenant's
-// key. Retained in prod; never emptied by CloudFormation.
-func newTenantObjectBucket(stack awscdk.Stack, cfg config, id string, versioned bool, rules ...*awss3.LifecycleRule) awss3.Bucket {
+// write under their own prefixes (exports, change logs and snapshots, and
+// their replicas): no public access, TLS only, objects owned by the bucket,
+// and a bucket policy that refuses any PutObject without SSE-KMS under a
+// key ARN of this account and Region (access.ExportBucketPolicy), so that
+// every object is under its tenant's key. Retained in prod; never emptied
+// by CloudFormation.
+func newTenantObjectBucket(stack awscdk.Stack, cfg config, b tenantBucket) awss3.Bucket {
 	removal := awscdk.RemovalPolicy_DESTROY
 	if cfg.Prod() {
 		removal = awscdk.RemovalPolicy_RETAIN
 	}
-	bucket := awss3.NewBucket(stack, jsii.String(id), &awss3.BucketProps{
+	bucket := awss3.NewBucket(stack, jsii.String(b.ID), &awss3.BucketProps{
+		BucketName:        b.Name,
 		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
 		EnforceSSL:        jsii.Bool(true),
 		Encryption:        awss3.BucketEncryption_S3_MANAGED,
 		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
-		Versioned:         jsii.Bool(versioned),
-		LifecycleRules:    &rules,
+		Versioned:         jsii.Bool(b.Versioned),
+		LifecycleRules:    &b.Rules,
 		AutoDeleteObjects: jsii.Bool(false),
 		RemovalPolicy:     removal,
 	})

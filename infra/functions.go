@@ -126,16 +126,23 @@ var functionSpecs = []functionSpec{
 	},
 	{
 		Name:        route.FunctionTenants,
-		Description: "Tessera operator API (tenants) and outbox sweep",
+		Description: "Tessera operator API (tenants, backups and restores) and outbox sweep",
 		MemoryMB:    256,
 		Timeout:     20 * time.Second,
 		Env: []string{
 			settings.EnvStage, settings.EnvCatalogTable, settings.EnvEventBus, settings.EnvUserPoolID,
 			settings.EnvAppClientID,     // it verifies operators' ID tokens itself
 			settings.EnvCursorSecretARN, // list cursors
+			// A tenant's snapshots (GET backups, and the check that a
+			// restore has one to start from) are read in the tenant's
+			// TenantDataAccessRole session.
+			settings.EnvDataAccessRoleARN, settings.EnvBackupBucket,
 		},
-		Catalog:   catalogReadWriteList,
-		PutEvents: true,
+		// Its own reads of the backup bucket: snapshot manifests, in
+		// tenant sessions only. It never reads or writes tenant items.
+		TenantData: true,
+		Catalog:    catalogReadWriteList,
+		PutEvents:  true,
 	},
 	{
 		Name:        functionAuthorizer,
@@ -152,7 +159,7 @@ var functionSpecs = []functionSpec{
 	},
 	{
 		Name:        functionProvisioner,
-		Description: "Tessera provisioner: tenant onboarding and offboarding from the provisioning queue",
+		Description: "Tessera provisioner: tenant onboarding, offboarding, backups and restores from the provisioning queue",
 		MemoryMB:    256,
 		Timeout:     provisionerTimeout,
 		Env: append([]string{
@@ -161,9 +168,16 @@ var functionSpecs = []functionSpec{
 			// Principals of the tenant key policies (access.TenantKeyPolicy).
 			settings.EnvPartition, settings.EnvAccountID, settings.EnvKeyAdminRoleARN,
 			settings.EnvCursorSecretARN, // its store follows list cursors
+			// Snapshots and restores (internal/control/backup), read and
+			// written in each tenant's TenantDataAccessRole session.
+			settings.EnvBackupBucket,
+			// Each TenantStack's mapping from its table's stream to the
+			// change feed (grantChangeFeedMappings).
+			settings.EnvChangeFeedFunctionARN, settings.EnvChangeFeedDLQARN,
 		}, tierEnv(settings.EnvUsagePlanPrefix)...), // each tenant's API key goes into its tier's plan
-		TenantData:      true,
-		Catalog:         catalogReadWrite,
+		TenantData: true,
+		// The backup schedule lists the tenants (the catalog's list index).
+		Catalog:         catalogReadWriteList,
 		PutEvents:       true,
 		UserPoolActions: directory.ManagerActions, // onboarding's admin, offboarding's deletions
 		Provisioner:     true,

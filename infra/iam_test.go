@@ -75,6 +75,7 @@ func TestDataAccessRoleIsAccessPolicy(t *testing.T) {
 	provisionerRoleID := s.AppJSON.logicalID(t, "AWS::IAM::Role", "ProvisionerFunctionRole")
 	exportsRoleID := s.AppJSON.logicalID(t, "AWS::IAM::Role", "ExportsFunctionRole")
 	changeFeedRoleID := s.AppJSON.logicalID(t, "AWS::IAM::Role", fnID(functionChangeFeed)+"FunctionRole")
+	tenantsRoleID := s.AppJSON.logicalID(t, "AWS::IAM::Role", "TenantsFunctionRole")
 
 	policies := list(role["Policies"])
 	if len(policies) != 1 {
@@ -98,10 +99,11 @@ func TestDataAccessRoleIsAccessPolicy(t *testing.T) {
 	}
 
 	gotTrust := normPolicy(role["AssumeRolePolicyDocument"])
-	// Exactly the api, provisioner, exports and changefeed roles: the
-	// functions that act for a tenant on its data.
+	// Exactly the api, tenants, provisioner, exports and changefeed roles:
+	// the functions that act for a tenant on its data (the tenants
+	// function reads its snapshots' manifests).
 	wantTrust := normPolicy(access.TrustPolicy([]string{
-		"${" + apiRoleID + ".Arn}", "${" + provisionerRoleID + ".Arn}", "${" + exportsRoleID + ".Arn}",
+		"${" + apiRoleID + ".Arn}", "${" + tenantsRoleID + ".Arn}", "${" + provisionerRoleID + ".Arn}", "${" + exportsRoleID + ".Arn}",
 		"${" + changeFeedRoleID + ".Arn}",
 	}).Map())
 	if !reflect.DeepEqual(gotTrust, wantTrust) {

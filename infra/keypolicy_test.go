@@ -10,18 +10,28 @@ import (
 // TestTenantKeyPolicy checks the key policy of a tenant's KMS key: of all
 // principals, only TenantDataAccessRole may use the key (encrypt, decrypt,
 // generate data keys), and only in sessions tagged with this tenant and
-// with this tenant's encryption context.
+// with this tenant's encryption context; besides it, the stage's backup
+// replication role may decrypt, only through S3 in the key's Region and
+// only with this tenant's encryption context (the account is that
+// statement's principal, with the role's ARN as its condition).
 func TestTenantKeyPolicy(t *testing.T) {
 	const (
 		tenant   = "t-acme"
 		dataRole = "arn:aws:iam::123456789012:role/TenantDataAccessRole-test"
 		admin    = "arn:aws:iam::123456789012:role/provisioner"
 		root     = "arn:aws:iam::123456789012:root"
+		replRole = "arn:aws:iam::123456789012:role/tessera-test-backup-replication"
 	)
 	pol := access.TenantKeyPolicy(access.KeyPolicyParams{
-		Partition: "aws", Account: "123456789012", Region: "eu-west-1", TenantID: tenant,
+		Stage: testStage, Partition: "aws", Account: "123456789012", Region: "eu-west-1", TenantID: tenant,
 		DataAccessRoleARN: dataRole, AdminRoleARN: admin,
 	})
+	wantReplication := map[string]access.Condition{
+		"ArnEquals":    {"aws:PrincipalArn": {replRole}},
+		"StringLike":   {"kms:ViaService": {"s3.eu-west-1.amazonaws.com"}},
+		"StringEquals": {"kms:EncryptionContext:" + access.TenantTag: {tenant}},
+	}
+	var replication int
 	useActions := []string{"kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:ReEncrypt*"}
 	wantConditions := map[string]access.Condition{
 		"StringEquals": {
@@ -40,6 +50,18 @@ func TestTenantKeyPolicy(t *testing.T) {
 			if !slices.ContainsFunc(st.Action, func(p string) bool { return actionMatches(p, a) }) {
 				continue
 			}
+			if st.Sid == "BackupReplicationDecryptsThroughS3" {
+				replication++
+				t.Run(st.Sid+"/"+a, func(t *testing.T) {
+					if !slices.Equal(st.Action, []string{"kms:Decrypt"}) || !slices.Equal(st.Principal["AWS"], []string{root}) || len(st.Principal) != 1 {
+						t.Errorf("replication statement grants %v to %v, want only kms:Decrypt to the account (conditioned on the role)", st.Action, st.Principal)
+					}
+					if jsonOf(st.Condition) != jsonOf(wantReplication) {
+						t.Errorf("replication conditions = %s, want %s", jsonOf(st.Condition), jsonOf(wantReplication))
+					}
+				})
+				continue
+			}
 			for _, p := range st.Principal["AWS"] {
 				users[p] = true
 			}
@@ -55,6 +77,9 @@ func TestTenantKeyPolicy(t *testing.T) {
 	}
 	if len(users) != 1 || !users[dataRole] {
 		t.Errorf("key users = %v, want only %s", users, dataRole)
+	}
+	if replication != 1 {
+		t.Errorf("%d use actions granted by the replication statement, want 1 (kms:Decrypt)", replication)
 	}
 
 	// Grants: only the provisioner, only for DynamoDB making itself a grant

@@ -27,8 +27,8 @@ type synthesized struct {
 	Outdir string
 	Stacks stacks
 	// Templates by stack: the assertions view and the plain JSON.
-	Data, App, Tenant             assertions.Template
-	DataJSON, AppJSON, TenantJSON cfnTemplate
+	Data, App, Tenant, DR                 assertions.Template
+	DataJSON, AppJSON, TenantJSON, DRJSON cfnTemplate
 }
 
 var (
@@ -77,6 +77,10 @@ func synthApp() (*synthesized, error) {
 		return nil, err
 	}
 	cfg.Env = nil // environment-agnostic, whatever the machine's CDK_DEFAULT_* say
+	// ... and so the DR configuration: the default DR Region.
+	if cfg.DR, err = drFrom(app, contextStrings(app), "", cfg.Prod()); err != nil {
+		return nil, err
+	}
 	st, err := newStacks(app, cfg, codeDir)
 	if err != nil {
 		return nil, err
@@ -91,6 +95,7 @@ func synthApp() (*synthesized, error) {
 		{st.Data.Stack, &s.Data, &s.DataJSON},
 		{st.App.Stack, &s.App, &s.AppJSON},
 		{st.Tenant, &s.Tenant, &s.TenantJSON},
+		{st.DR.Stack, &s.DR, &s.DRJSON},
 	} {
 		*x.tmpl = assertions.Template_FromStack(x.stack, nil)
 		if *x.json, err = readTemplate(filepath.Join(outdir, *x.stack.ArtifactId()+".template.json")); err != nil {

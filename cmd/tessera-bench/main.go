@@ -67,6 +67,13 @@ func main() {
 	scale := flag.Bool("scale", false, "run only the scale model of STS and KMS calls (a simulation: no emulator) and write it to -scale-out")
 	scaleOut := flag.String("scale-out", "bench/scale.txt", "the scale model's results file")
 	flag.Parse()
+	if *backupOnly {
+		if err := runBackupOnly(); err != nil {
+			fmt.Fprintln(os.Stderr, "tessera-bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *engineOnly {
 		if err := runEngineOnly(); err != nil {
 			fmt.Fprintln(os.Stderr, "tessera-bench:", err)

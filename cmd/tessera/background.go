@@ -18,15 +18,17 @@ import (
 )
 
 // runBackground plays, locally, what AWS runs beside the API: the SQS event
-// sources that feed the provisioning queue to the provisioner and each
-// tier's export queue to the exports worker, and the scheduled outbox
-// sweep, and the stream event source of the change feed. It returns when
-// ctx ends.
+// sources that feed the provisioning queue to the provisioner (onboarding,
+// tier changes, offboarding, backup and restore jobs: bus.ProvisioningEvents)
+// and each tier's export queue to the exports worker, the scheduled outbox
+// sweep, the backup schedule, and the stream event source of the change
+// feed. It returns when ctx ends.
 func runBackground(ctx context.Context, cfg aws.Config, s settings.Settings, log *slog.Logger) {
 	prov := wire.NewProvisioner(cfg, s, log.With("function", "provisioner"))
 	p := pump.New(sqs.NewFromConfig(cfg), s.ProvisioningQueueURL, prov.Handle, pump.WithLogger(log.With("component", "pump")))
 	runExportWorkers(ctx, cfg, s, log)
 	runChangeFeed(ctx, cfg, s, log)
+	go runBackupSchedule(ctx, prov.Backups, backupScheduleDelay, backupScheduleEvery, log.With("component", "backup-schedule"))
 	go func() {
 		t := time.NewTicker(10 * time.Second)
 		defer t.Stop()
@@ -81,4 +83,47 @@ func runChangeFeed(ctx context.Context, cfg aws.Config, s settings.Settings, log
 		streampump.TableMatcher(s.PooledTable, access.DedicatedTablePrefix(s.Stage)), cfg.Region, feed.Handle,
 		streampump.WithLogger(log.With("component", "streampump")))
 	go p.Run(ctx)
+}
+
+// The local backup schedule: a first look a minute after start (once the
+// demo tenants are onboarded), then one a minute. A tenant is backed up when
+// its newest snapshot is older than its tier's interval
+// (plan.Limits.BackupInterval), so most looks request nothing.
+const (
+	backupScheduleDelay = time.Minute
+	backupScheduleEvery = time.Minute
+)
+
+// backupScheduler requests the backups that are due (backup.Service).
+type backupScheduler interface {
+	ScheduleBackups(ctx context.Context) (int, error)
+}
+
+// runBackupSchedule plays, locally, the deployment's backup schedule (a
+// rule that asks the provisioner for the backups that are due): after
+// delay, then every every, it requests the backups of the tenants that are
+// due (the provisioner runs them, from the events on its queue) and logs
+// how many. It returns when ctx ends.
+func runBackupSchedule(ctx context.Context, b backupScheduler, delay, every time.Duration, log *slog.Logger) {
+	if b == nil {
+		log.Warn("no backup service; scheduled backups are off")
+		return
+	}
+	wait := time.NewTimer(delay)
+	defer wait.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-wait.C:
+		}
+		n, err := b.ScheduleBackups(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Warn("scheduled backups", "requested", n, "error", err.Error())
+		case err == nil:
+			log.Info("scheduled backups", "requested", n)
+		}
+		wait.Reset(every)
+	}
 }

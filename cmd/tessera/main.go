@@ -24,7 +24,7 @@ Usage:
   tessera bootstrap                      create tables, user pool, app client and bus (idempotent)
   tessera login --email E [--password P] print an ID token (password from --password,
                                          TESSERA_PASSWORD, or standard input)
-  tessera tenants create|list|get|tier|suspend|resume|offboard ...
+  tessera tenants create|list|get|tier|suspend|resume|offboard|backup|backups|restore|jobs|job ...
                                          the operator's tenant management API ('tessera tenants' for help)
   tessera usage --from YYYY-MM-DD --to YYYY-MM-DD [--tenant ID] [--format csv|json]
                                          the finance report from the usage ledger

@@ -24,6 +24,15 @@ const tenantsUsage = `Usage: tessera tenants <command> [flags]
   suspend ID [--reason R]
   resume ID
   offboard ID [--reason R] [--wait]
+  backup ID [--wait]                          back up the tenant now
+  backups ID [--json]                         its backups: snapshot, trigger, completed, items, bytes, checksum
+  restore ID --to T [--into-new-tenant NAME] [--wait]
+                                              restore it (in place, or into a new tenant) to T (RFC 3339)
+  jobs ID                                     its backup and restore jobs
+  job ID JOBID                                one job: state, phase, progress
+
+--wait on backup and restore polls the job, shows phase, items and rate on standard error,
+prints the job as it ended and exits non-zero unless it SUCCEEDED (FAILED, ROLLED_BACK).
 
 Talks to $TESSERA_API (or --api) with an operator's ID token from $TESSERA_TOKEN (or --token):
   export TESSERA_TOKEN=$(tessera login --email operator@tessera.test)
@@ -42,11 +51,14 @@ func runTenants(ctx context.Context, args []string) error {
 	tier := fs.String("tier", "", "tier (create)")
 	admin := fs.String("admin-email", "", "first admin's email (create)")
 	idem := fs.String("idempotency-key", "", "makes a retried create return the same tenant (create)")
-	wait := fs.Bool("wait", false, "wait until provisioning or offboarding has finished")
+	wait := fs.Bool("wait", false, "wait until provisioning, offboarding, or the backup or restore job has finished")
 	reason := fs.String("reason", "", "reason (suspend, offboard)")
 	limit := fs.Int("limit", 20, "page size (list)")
 	cursor := fs.String("cursor", "", "page cursor (list)")
 	cellID := fs.String("cell", "", "the cell to list, through a cell router (list)")
+	to := fs.String("to", "", "the RFC 3339 time to restore to (restore)")
+	into := fs.String("into-new-tenant", "", "restore into a new tenant of this name instead of in place (restore)")
+	asJSON := fs.Bool("json", false, "print JSON instead of a table (backups)")
 	// Flags may follow the positional arguments: parse them in two passes.
 	var pos []string
 	for len(args) > 0 {
@@ -81,6 +93,8 @@ func runTenants(ctx context.Context, args []string) error {
 		if err == nil && *wait {
 			out, err = c.waitFor(ctx, out.(map[string]any)["tenantId"].(string), "ACTIVE", "FAILED")
 		}
+	case "backup", "backups", "restore", "jobs", "job":
+		return runRecovery(ctx, c, cmd, pos, recoveryFlags{wait: *wait, to: *to, into: *into, asJSON: *asJSON})
 	case "list":
 		q := url.Values{"limit": {fmt.Sprint(*limit)}}
 		if *cursor != "" {
@@ -119,9 +133,7 @@ func runTenants(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	enc := json.NewEncoder(os.Stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	return printJSON(os.Stdout, out)
 }
 
 type client struct {
@@ -166,9 +178,20 @@ func (c client) do(ctx context.Context, method, path string, body any, headers m
 		}
 	}
 	if resp.StatusCode >= 300 {
-		return nil, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, strings.TrimSpace(string(raw)))
+		return nil, &httpError{Method: method, Path: path, Status: resp.StatusCode, Body: strings.TrimSpace(string(raw))}
 	}
 	return out, nil
+}
+
+// httpError is an answer of the API that is not a success.
+type httpError struct {
+	Method, Path string
+	Status       int
+	Body         string
+}
+
+func (e *httpError) Error() string {
+	return fmt.Sprintf("%s %s: %d %s", e.Method, e.Path, e.Status, e.Body)
 }
 
 // waitFor polls the tenant until its status is one of want (or 10 minutes

@@ -249,6 +249,8 @@ Operator (tenant management):
   go run ./cmd/tessera tenants create --name Initech --tier premium --admin-email a@initech.test --wait
   go run ./cmd/tessera tenants list%[6]s
 
-Ctrl-C stops the API, the provisioner, the export workers and the emulators.
+Backups: each tenant's on its tier's schedule (checked every minute) or on demand; the provisioner runs backups and restores.
+
+Ctrl-C stops the API, the provisioner, the export workers, the backup schedule and the emulators.
 `, api, envFile, DemoPassword, OperatorEmail, tenantAPI, listFlag)
 }

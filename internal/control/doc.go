@@ -3,8 +3,11 @@
 // functions/tenants), onboarding and offboarding (provision, behind
 // functions/provisioner), control-plane events and their reliable
 // publication (bus, outbox), each tenant's KMS key (tenantkey) and API key
-// (apikey), the TenantStack template (tenantstack) and the finance report
-// (usage). It has no code of its own.
+// (apikey), the TenantStack template (tenantstack), the finance report
+// (usage), the cell router (cellrouter), each tenant's change log
+// (changefeed, behind functions/changefeed) and per-tenant backup and
+// point-in-time restore (backup, run by the provisioner). It has no code of
+// its own.
 //
 // Its packages import each other and the platform (internal/platform/...)
 // only: never the app plane, the local stack or internal/wire. The control

@@ -3,8 +3,9 @@
 // export, entityid), tenant-scoped access and envelope encryption (access,
 // crypto), users and their tokens (directory, idtoken), plans, settings and
 // metering, the route table and the HTTP edge of both APIs (route, edge),
-// the request-path cache (memo) and AWS configuration (awsconfig). It has no
-// code of its own.
+// the request-path cache (memo), AWS configuration (awsconfig), and the
+// vocabulary and retention rules of per-tenant backups (recovery,
+// retention). It has no code of its own.
 //
 // Its packages import each other and libraries only: never the app or the
 // control plane, the local stack or internal/wire. Their tests may also use

@@ -23,6 +23,7 @@ import (
 	"github.com/tessera-saas/tessera/internal/app/exporter"
 	"github.com/tessera-saas/tessera/internal/app/tenantapi"
 	"github.com/tessera-saas/tessera/internal/control/apikey"
+	"github.com/tessera-saas/tessera/internal/control/backup"
 	"github.com/tessera-saas/tessera/internal/control/cellrouter"
 	"github.com/tessera-saas/tessera/internal/control/operatorapi"
 	"github.com/tessera-saas/tessera/internal/control/outbox"
@@ -217,42 +218,63 @@ func NewRouter(cfg aws.Config, s settings.Settings, log *slog.Logger) (*cellrout
 	return cellrouter.New(store.NewDirectory(store.NewClient(cfg), s.DirectoryTable), m, verifierOrFail(cfg, s, log), nil, log), nil
 }
 
-// NewTenants composes the tenants (operator API) function's handler.
+// NewTenants composes the tenants (operator API) function's handler. Its
+// backup routes request jobs (which the provisioner runs) and list a
+// tenant's snapshots with that tenant's scoped credentials.
 func NewTenants(cfg aws.Config, s settings.Settings, log *slog.Logger) *operatorapi.Handler {
-	cat := store.NewCatalog(store.NewClient(cfg), s.CatalogTable).WithCursorKeySource(cursorKey(cfg, s))
+	ddb := store.NewClient(cfg)
+	ck := cursorKey(cfg, s)
+	cat := store.NewCatalog(ddb, s.CatalogTable).WithCursorKeySource(ck)
 	ob := outbox.New(cat, eventbridge.NewFromConfig(cfg), s.EventBus, log)
-	return operatorapi.New(cat, ob, log).WithVerifier(verifierOrFail(cfg, s, log)).WithCell(s.Cell)
+	creds := access.NewCredentials(sts.NewFromConfig(cfg), s.DataAccessRoleARN)
+	data := store.New(ddb, crypto.NewEnvelope(kms.NewFromConfig(cfg)), store.WithCredentials(creds), store.WithCursorKeySource(ck))
+	return operatorapi.New(cat, ob, log).WithVerifier(verifierOrFail(cfg, s, log)).WithCell(s.Cell).
+		WithBackups(newBackups(cfg, s, cat, data, creds, ob, log))
 }
 
-// Provisioner is the composed provisioner and the outbox it publishes with.
+// Provisioner is the composed provisioner, the outbox it publishes with,
+// and the backup engine that runs its backup and restore jobs (and, on a
+// schedule, requests the backups that are due: ScheduleBackups).
 type Provisioner struct {
 	*provision.Provisioner
-	Outbox *outbox.Outbox
+	Outbox  *outbox.Outbox
+	Backups *backup.Service
 }
 
 // NewProvisioner composes the provisioner function's handler.
 func NewProvisioner(cfg aws.Config, s settings.Settings, log *slog.Logger) *Provisioner {
-	d := ProvisionerDeps(cfg, s, log)
-	return &Provisioner{Outbox: d.Outbox, Provisioner: provision.New(d)}
+	d, b := provisionerDeps(cfg, s, log)
+	return &Provisioner{Outbox: d.Outbox, Backups: b, Provisioner: provision.New(d)}
 }
 
 // ProvisionerDeps are the provisioner's collaborators on cfg.
 func ProvisionerDeps(cfg aws.Config, s settings.Settings, log *slog.Logger) provision.Deps {
+	d, _ := provisionerDeps(cfg, s, log)
+	return d
+}
+
+// provisionerDeps are the provisioner's collaborators and the backup
+// engine among them (Deps.Backups).
+func provisionerDeps(cfg aws.Config, s settings.Settings, log *slog.Logger) (provision.Deps, *backup.Service) {
 	ddb := store.NewClient(cfg)
 	ck := cursorKey(cfg, s)
 	cat := store.NewCatalog(ddb, s.CatalogTable).WithCursorKeySource(ck)
 	creds := access.NewCredentials(sts.NewFromConfig(cfg), s.DataAccessRoleARN)
 	users := directory.New(userPoolClient(cfg, s, directory.ManagerActions), s.UserPoolID)
 	users.Invite = s.Stage != "local"
+	data := store.New(ddb, crypto.NewEnvelope(kms.NewFromConfig(cfg)), store.WithCredentials(creds), store.WithCursorKeySource(ck))
+	ob := outbox.New(cat, eventbridge.NewFromConfig(cfg), s.EventBus, log)
+	backups := newBackups(cfg, s, cat, data, creds, ob, log)
 	return provision.Deps{
 		Catalog: cat,
-		Data:    store.New(ddb, crypto.NewEnvelope(kms.NewFromConfig(cfg)), store.WithCredentials(creds), store.WithCursorKeySource(ck)),
+		Data:    data,
 		Keys:    kms.NewFromConfig(cfg), Users: users,
 		APIKeys: apikey.New(apigateway.NewFromConfig(cfg), s.Stage, s.UsagePlanIDs),
 		Stacks:  cloudformation.NewFromConfig(cfg), Queue: sqs.NewFromConfig(cfg), QueueURL: s.ProvisioningQueueURL,
-		Outbox: outbox.New(cat, eventbridge.NewFromConfig(cfg), s.EventBus, log), Settings: s,
-		Partition: s.Partition, Account: s.AccountID, AdminRoleARN: s.KeyAdminRoleARN, Log: log,
-	}
+		Outbox: ob, Settings: s,
+		Partition: s.Partition, Account: s.AccountID, AdminRoleARN: s.KeyAdminRoleARN,
+		Backups: backups, Log: log,
+	}, backups
 }
 
 // NewUsageSource composes the finance report's source.

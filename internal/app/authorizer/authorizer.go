@@ -92,7 +92,11 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayCustomAuthori
 	case err != nil:
 		log.Error("catalog", "error", err.Error())
 		return events.APIGatewayCustomAuthorizerResponse{}, fmt.Errorf("read tenant %s: %w", t.ID, err)
-	case rec.Usable() != nil:
+	case rec.Readable() != nil:
+		// A tenant being restored is read-only, not inactive: its reads must
+		// get through, and the API refuses its writes (503
+		// tenant_restoring). API Gateway caches this answer per token, not
+		// per route, so the authorizer cannot tell reads from writes.
 		return h.deny(log, t, resource, ReasonTenantInactive), nil
 	case rec.UsageKey == "":
 		return h.deny(log, t, resource, ReasonNoUsageKey), nil

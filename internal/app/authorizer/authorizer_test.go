@@ -108,6 +108,42 @@ func TestAllowCarriesTheTenantsKeyAndClaims(t *testing.T) {
 	}
 }
 
+// TestRestoringTenantIsAllowed: a tenant being restored is read-only, not
+// inactive. The authorizer allows its users, with its key, on the sample's
+// route (POST /v1/products) as on any other: API Gateway caches the answer
+// per token, and the API itself refuses the writes (tenantapi). Once it is
+// suspended, the same token is denied.
+func TestRestoringTenantIsAllowed(t *testing.T) {
+	e := testenv.Setup(t)
+	h := newAuthorizer(t, e)
+	ctx := context.Background()
+	acme := fixture.NewTenant(t, e, "acme")
+	cat := store.NewCatalog(store.NewClient(e.Config), e.Settings.CatalogTable)
+	if _, err := cat.Apply(ctx, acme.Record.TenantID, store.Change{From: []catalog.Status{catalog.StatusActive}, To: catalog.StatusRestoring}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := h.Handle(ctx, sample(t, "Bearer "+acme.Token))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := resp.PolicyDocument.Statement; len(st) != 1 || st[0].Effect != "Allow" || resp.UsageIdentifierKey != acme.Record.UsageKey {
+		t.Fatalf("answer = %+v, want an Allow with the tenant's key", resp)
+	}
+	if resp.Context[authorizer.ContextTenantID] != acme.Record.TenantID || resp.Context[authorizer.ContextReason] != nil {
+		t.Fatalf("context = %v", resp.Context)
+	}
+	if _, err := cat.Apply(ctx, acme.Record.TenantID, store.Change{From: []catalog.Status{catalog.StatusRestoring}, To: catalog.StatusSuspended}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	resp, err = h.Handle(ctx, sample(t, "Bearer "+acme.Token))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := resp.PolicyDocument.Statement; len(st) != 1 || st[0].Effect != "Deny" || resp.Context[authorizer.ContextReason] != authorizer.ReasonTenantInactive {
+		t.Fatalf("suspended after restoring: %+v, want a Deny (%s)", resp, authorizer.ReasonTenantInactive)
+	}
+}
+
 func TestRefusals(t *testing.T) {
 	e := testenv.Setup(t)
 	h := newAuthorizer(t, e)

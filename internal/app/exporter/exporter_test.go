@@ -349,6 +349,50 @@ func TestSuspendedTenantsExportWaitsThenFails(t *testing.T) {
 	}
 }
 
+// TestRestoringTenantsExportWaits: while an in-place restore of the tenant
+// runs, its export does not run and writes nothing, on every attempt, the
+// last one too: its message comes back (batch item failure) and the export
+// stays QUEUED. Once the tenant is active again, the next delivery runs it.
+func TestRestoringTenantsExportWaits(t *testing.T) {
+	h := newHarness(t)
+	w := h.worker()
+	ctx := context.Background()
+	hooli := fixture.NewTenant(t, h.e, "hooli").Record
+	id := h.mustCreate(t, hooli.TenantID, "/v1/exports", "")["id"].(string)
+	cat := store.NewCatalog(store.NewClient(h.e.Config), h.s.CatalogTable)
+	if _, err := cat.Apply(ctx, hooli.TenantID, store.Change{From: []catalog.Status{catalog.StatusActive}, To: catalog.StatusRestoring}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	before := h.record(t, hooli, id)
+	msg := &export.Message{SchemaVersion: export.SchemaVersion, TenantID: hooli.TenantID, ExportID: id, Tier: catalog.TierBasic}
+	for attempt := 1; attempt <= export.MaxAttempts; attempt++ {
+		ev := sampleEvent(t, msg, attempt)
+		resp, err := w.Handle(ctx, ev)
+		if err != nil || len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != ev.Records[0].MessageId {
+			t.Fatalf("attempt %d: %+v, %v; want the message back", attempt, resp, err)
+		}
+	}
+	if r := h.record(t, hooli, id); !reflect.DeepEqual(r, before) || r.Status != export.StatusQueued {
+		t.Fatalf("export of a restoring tenant = %+v, want it untouched (%+v)", r, before)
+	}
+	if n := h.runs.count(); n != 0 {
+		t.Fatalf("%d runs for a restoring tenant", n)
+	}
+	if keys := h.keysUnder(t, hooli.TenantID+"/"); len(keys) != 0 {
+		t.Fatalf("objects written: %v", keys)
+	}
+	if _, err := cat.Apply(ctx, hooli.TenantID, store.Change{From: []catalog.Status{catalog.StatusRestoring}, To: catalog.StatusActive}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := w.Handle(ctx, sampleEvent(t, msg, 1))
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("after the restore: %+v, %v", resp, err)
+	}
+	if r := h.record(t, hooli, id); r.Status != export.StatusDone {
+		t.Fatalf("export after the restore = %+v, want DONE", r)
+	}
+}
+
 // TestEnqueueFailureLeavesNoRecord: when the message cannot be queued, the
 // API answers 500 and the export record it wrote first is gone again.
 func TestEnqueueFailureLeavesNoRecord(t *testing.T) {

@@ -61,6 +61,7 @@ const (
 // back after the visibility timeout.
 var (
 	errTenantSuspended  = errors.New("exporter: tenant is suspended")
+	errTenantRestoring  = errors.New("exporter: tenant is being restored")
 	errRunningElsewhere = errors.New("exporter: export is running elsewhere")
 )
 
@@ -147,7 +148,18 @@ func (w *Worker) handleRecord(ctx context.Context, rec events.SQSMessage) error 
 		log.Warn("tenant lookup failed; will retry", "attempt", attempt, "error", err.Error())
 		return err
 	}
-	if tr.Status != catalog.StatusActive && tr.Status != catalog.StatusSuspended {
+	switch tr.Status {
+	case catalog.StatusActive, catalog.StatusSuspended:
+	case catalog.StatusRestoring:
+		// Read-only while a restore rewrites its items: the run would write
+		// the export's record (which the restore may rewrite too) and read
+		// items half restored. The message comes back after the visibility
+		// timeout, on every attempt: a restore ends, and its tenant's export
+		// is not failed for it. (Deliveries past the queue's redrive limit
+		// go to the dead-letter queue, the export still QUEUED.)
+		log.Warn("tenant is being restored; export waits for a later delivery", "attempt", attempt)
+		return errTenantRestoring
+	default:
 		log.Warn("dropping export message: tenant is not active", "status", string(tr.Status))
 		return nil
 	}

@@ -2,6 +2,7 @@ package tenantapi
 
 import (
 	"net/http"
+	"slices"
 
 	"github.com/tessera-saas/tessera/internal/platform/apidoc"
 	"github.com/tessera-saas/tessera/internal/platform/directory"
@@ -9,6 +10,7 @@ import (
 	"github.com/tessera-saas/tessera/internal/platform/export"
 	"github.com/tessera-saas/tessera/internal/platform/order"
 	"github.com/tessera-saas/tessera/internal/platform/product"
+	"github.com/tessera-saas/tessera/internal/platform/route"
 	"github.com/tessera-saas/tessera/internal/platform/store"
 	"github.com/tessera-saas/tessera/internal/platform/tenant"
 )
@@ -117,6 +119,16 @@ func Contract() apidoc.Contract {
 	c.Operations["GetOpenAPI"] = apidoc.Operation{Summary: "This document",
 		Responses: []apidoc.Response{{Status: http.StatusOK, Description: "the OpenAPI document of the API",
 			Raw: &apidoc.Schema{Type: apidoc.Types{"object"}}}}}
+
+	// A tenant being restored is read-only: each write route answers 503
+	// tenant_restoring with Retry-After before it reaches the tenant's data
+	// (usable, in handler.go).
+	for _, r := range route.ForFunction(route.FunctionAPI) {
+		if op, ok := c.Operations[r.Name]; ok && r.Audience == route.TenantUser && !reads(r) {
+			op.Errors = append(slices.Clip(op.Errors), apidoc.FailRetry(http.StatusServiceUnavailable, edge.CodeTenantRestoring))
+			c.Operations[r.Name] = op
+		}
+	}
 
 	apidoc.Enum(c.Enums, order.StatusPending, order.StatusConfirmed, order.StatusShipped, order.StatusDelivered, order.StatusCancelled)
 	apidoc.Enum(c.Enums, export.StatusQueued, export.StatusRunning, export.StatusDone, export.StatusFailed)

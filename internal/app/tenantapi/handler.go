@@ -3,7 +3,10 @@ package tenantapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -93,7 +96,8 @@ func (h *Handler) serve(ctx context.Context, req events.APIGatewayProxyRequest, 
 	if err != nil {
 		return 0, nil, err
 	}
-	if r, _ := route.ByKey(routeKey); r.Audience == route.Public {
+	r, _ := route.ByKey(routeKey)
+	if r.Audience == route.Public {
 		return ep(ctx, caller{}, req) // no token, no tenant
 	}
 	t, err := tenant.Authenticate(ctx, h.tokens, req)
@@ -106,7 +110,7 @@ func (h *Handler) serve(ctx context.Context, req events.APIGatewayProxyRequest, 
 		return 0, nil, err
 	}
 	*meter = metering.Start(t.ID, rec.Tier, routeKey, start)
-	if err := rec.Usable(); err != nil {
+	if err := usable(rec, r); err != nil {
 		return 0, nil, err
 	}
 	sc, err := catalog.ScopeOf(t, rec)
@@ -115,3 +119,24 @@ func (h *Handler) serve(ctx context.Context, req events.APIGatewayProxyRequest, 
 	}
 	return ep(metering.NewContext(ctx, *meter), caller{Tenant: t, scope: sc, data: h.data.For(sc)}, req)
 }
+
+// usable refuses a tenant that may not use route r now: one that is not
+// active (403 tenant_suspended), except that a tenant being restored, which
+// is read-only, may read; its writes get 503 tenant_restoring with a
+// Retry-After, before they reach its data.
+func usable(rec catalog.Record, r route.Route) error {
+	if err := rec.Readable(); err != nil {
+		return err
+	}
+	if reads(r) {
+		return nil
+	}
+	err := rec.Usable()
+	if errors.Is(err, catalog.ErrReadOnly) {
+		return fmt.Errorf("%w: %w", edge.ErrTenantRestoring, err)
+	}
+	return err
+}
+
+// reads reports whether route r only reads: its method is safe (GET, HEAD).
+func reads(r route.Route) bool { return r.Method == http.MethodGet || r.Method == http.MethodHead }

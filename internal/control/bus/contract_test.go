@@ -32,6 +32,7 @@ var allTypes = []bus.DetailType{
 	bus.TenantOnboardingRequested, bus.TenantProvisioned, bus.TenantProvisioningFailed,
 	bus.TenantProvisioningCheck, bus.TenantSuspended, bus.TenantResumed, bus.TenantTierChanged,
 	bus.TenantOffboardingRequested, bus.TenantOffboarded, bus.TenantOffboardingFailed,
+	bus.TenantBackupRequested, bus.TenantRestoreRequested, bus.TenantRestored, bus.TenantRestoreFailed,
 }
 
 var (
@@ -157,6 +158,10 @@ var details = map[bus.DetailType]bus.Detail{
 	bus.TenantOffboardingRequested: {TenantID: "acme", Tier: "premium", CorrelationID: "c-5"},
 	bus.TenantOffboarded:           {TenantID: "acme", Tier: "premium", CorrelationID: "c-5"},
 	bus.TenantOffboardingFailed:    {TenantID: "acme", Tier: "basic", CorrelationID: "c-6", Reason: "retries_exhausted: gave up after 5 attempts: api gateway unavailable"},
+	bus.TenantBackupRequested:      {TenantID: "acme", Tier: "standard", CorrelationID: "c-7", JobID: "j-01kbd0c4r8t2v6x0z4b8d2f6h0"},
+	bus.TenantRestoreRequested:     {TenantID: "acme", Tier: "premium", CorrelationID: "c-8", JobID: "j-01kbdb3m7q1s5w9y3a7c1e5g9j", Attempt: 3},
+	bus.TenantRestored:             {TenantID: "acme", Tier: "premium", CorrelationID: "c-8", JobID: "j-01kbdb3m7q1s5w9y3a7c1e5g9j"},
+	bus.TenantRestoreFailed:        {TenantID: "acme", Tier: "basic", CorrelationID: "c-9", JobID: "j-01kbdd8w2y6a0c4e8g2j6m0p4r", Reason: "verify_failed: checksums differ after 3 rounds"},
 }
 
 // delivered renders a PutEvents entry as EventBridge delivers it to a rule
@@ -250,6 +255,15 @@ func TestInvalidEventsFailSchemaAndParse(t *testing.T) {
 		{"re-send with attempt 0", bus.TenantOffboardingRequested, func(_, d map[string]any) { d["attempt"] = 0 }},
 		{"re-send with negative attempt", bus.TenantTierChanged, func(_, d map[string]any) { d["attempt"] = -1 }},
 		{"detail null", bus.TenantResumed, func(e, _ map[string]any) { e["detail"] = nil }},
+		{"backup without jobId", bus.TenantBackupRequested, func(_, d map[string]any) { delete(d, "jobId") }},
+		{"restore without jobId", bus.TenantRestoreRequested, func(_, d map[string]any) { delete(d, "jobId") }},
+		{"restore failure without reason", bus.TenantRestoreFailed, func(_, d map[string]any) { delete(d, "reason") }},
+		{"jobId in upper case", bus.TenantRestored, func(_, d map[string]any) { d["jobId"] = "j-01KBDB3M7Q1S5W9Y3A7C1E5G9J" }},
+		{"jobId of a snapshot", bus.TenantRestoreRequested, func(_, d map[string]any) { d["jobId"] = "s-01kbdb3m7q1s5w9y3a7c1e5g9j" }},
+		{"jobId too short", bus.TenantBackupRequested, func(_, d map[string]any) { d["jobId"] = "j-01kbd" }},
+		{"jobId empty", bus.TenantRestoreFailed, func(_, d map[string]any) { d["jobId"] = "" }},
+		{"jobId as number", bus.TenantRestored, func(_, d map[string]any) { d["jobId"] = 7 }},
+		{"restored with attempt", bus.TenantRestored, func(_, d map[string]any) { d["attempt"] = 1 }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -270,7 +284,7 @@ func TestInvalidEventsFailSchemaAndParse(t *testing.T) {
 // field the other does not.
 func TestSchemasAgreeWithCode(t *testing.T) {
 	values := map[string]any{"tenantName": "Acme", "adminEmail": "a@acme.example", "previousTier": "basic",
-		"reason": "because", "attempt": 1, "table": "tessera-pooled"}
+		"reason": "because", "attempt": 1, "table": "tessera-pooled", "jobId": "j-01kbdf1h5k9n3q7s1v5x9z3b7d"}
 	for _, dt := range allTypes {
 		for field, v := range values {
 			t.Run(string(dt)+"/"+field, func(t *testing.T) {
@@ -352,5 +366,34 @@ func TestSQSSampleCarriesOnboardingSample(t *testing.T) {
 	}
 	if _, err := bus.Parse([]byte(r.Body)); err != nil {
 		t.Errorf("Parse: %v", err)
+	}
+}
+
+// TestBackupsDueNamesNoTenant: the schedule's tick is a fleet event: it
+// parses without tenantId and tier, and is refused with either, or without
+// a correlation id; it is not one of the events the bus delivers to the
+// provisioner.
+func TestBackupsDueNamesNoTenant(t *testing.T) {
+	env := func(detail string) []byte {
+		return []byte(`{"version":"0","id":"e-1","detail-type":"BackupsDue","source":"tessera.control-plane","account":"000000000000",` +
+			`"time":"2026-12-02T05:00:00Z","region":"us-east-1","resources":[],"detail":` + detail + `}`)
+	}
+	if _, err := bus.Parse(env(`{"schemaVersion":1,"correlationId":"e-1"}`)); err != nil {
+		t.Fatalf("the schedule's tick does not parse: %v", err)
+	}
+	for _, bad := range []string{
+		`{"schemaVersion":1,"correlationId":"e-1","tenantId":"t-01hzzzzzzzzzzzzzzzzzzzzzzz"}`,
+		`{"schemaVersion":1,"correlationId":"e-1","tier":"basic"}`,
+		`{"schemaVersion":1}`,
+		`{"schemaVersion":1,"correlationId":"e-1","jobId":"j-01hzzzzzzzzzzzzzzzzzzzzzzz"}`,
+	} {
+		if _, err := bus.Parse(env(bad)); !errors.Is(err, bus.ErrInvalidEvent) {
+			t.Errorf("Parse(%s) = %v, want ErrInvalidEvent", bad, err)
+		}
+	}
+	for _, dt := range bus.ProvisioningEvents {
+		if dt == bus.BackupsDue {
+			t.Error("BackupsDue is in ProvisioningEvents: anything published on the bus could start the schedule")
+		}
 	}
 }

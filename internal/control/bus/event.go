@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tessera-saas/tessera/internal/platform/catalog"
+	"github.com/tessera-saas/tessera/internal/platform/recovery"
 	"github.com/tessera-saas/tessera/internal/platform/tenant"
 )
 
@@ -39,7 +40,31 @@ const (
 	// TenantOffboardingFailed: offboarding gave up; the catalog holds the
 	// tenant as OFFBOARD_FAILED with the reason.
 	TenantOffboardingFailed DetailType = "TenantOffboardingFailed"
+	// TenantBackupRequested starts a backup job (jobId) of the tenant.
+	TenantBackupRequested DetailType = "TenantBackupRequested"
+	// TenantRestoreRequested starts a restore job (jobId) of the tenant.
+	TenantRestoreRequested DetailType = "TenantRestoreRequested"
+	// TenantRestored: a restore job (jobId) ended with the tenant's items
+	// as they were at the requested time.
+	TenantRestored DetailType = "TenantRestored"
+	// TenantRestoreFailed: a restore job (jobId) gave up; reason says why,
+	// and the tenant's items are as they were before it.
+	TenantRestoreFailed DetailType = "TenantRestoreFailed"
+	// BackupsDue is the backup schedule's tick (an EventBridge schedule
+	// sends it to the provisioning queue): the provisioner requests a backup
+	// of every tenant that is due. It is about the fleet, not one tenant,
+	// so it carries neither tenantId nor tier; it is never published on the
+	// bus and is not in ProvisioningEvents.
+	BackupsDue DetailType = "BackupsDue"
 )
+
+// ProvisioningEvents are the events the bus delivers to the provisioner's
+// queue (a rule on the bus, in infra and in the local bootstrap): the
+// lifecycle requests, and the backup and restore jobs it runs.
+var ProvisioningEvents = []DetailType{
+	TenantOnboardingRequested, TenantTierChanged, TenantOffboardingRequested,
+	TenantBackupRequested, TenantRestoreRequested,
+}
 
 // Known reports whether dt is one of the control-plane events.
 func (dt DetailType) Known() bool {
@@ -61,6 +86,7 @@ type Detail struct {
 	Reason        string `json:"reason,omitempty"`       // failures, suspension, offboarding
 	Attempt       int    `json:"attempt,omitempty"`      // the provisioner's delayed re-sends
 	Table         string `json:"table,omitempty"`        // provisioned placement
+	JobID         string `json:"jobId,omitempty"`        // backup and restore jobs
 }
 
 // Envelope is an EventBridge event as a rule target (SQS) receives it.
@@ -102,11 +128,17 @@ const (
 	fReason
 	fAttempt
 	fTable
+	fJobID
 )
 
 // contract says which optional fields a detail type requires and which it
 // allows; the schemas in events/schemas say the same (a test checks).
-type contract struct{ required, allowed field }
+// contract says which optional fields an event requires and allows; fleet
+// events name no tenant.
+type contract struct {
+	required, allowed field
+	fleet             bool
+}
 
 var contracts = map[DetailType]contract{
 	TenantOnboardingRequested: {required: fTenantName | fAdminEmail, allowed: fTenantName | fAdminEmail},
@@ -122,6 +154,11 @@ var contracts = map[DetailType]contract{
 	TenantOffboardingRequested: {allowed: fReason | fAttempt},
 	TenantOffboarded:           {},
 	TenantOffboardingFailed:    {required: fReason, allowed: fReason},
+	TenantBackupRequested:      {required: fJobID, allowed: fJobID | fAttempt},
+	TenantRestoreRequested:     {required: fJobID, allowed: fJobID | fAttempt},
+	TenantRestored:             {required: fJobID, allowed: fJobID},
+	TenantRestoreFailed:        {required: fJobID | fReason, allowed: fJobID | fReason},
+	BackupsDue:                 {fleet: true},
 }
 
 // fieldNames are the JSON names of the optional fields.
@@ -130,7 +167,7 @@ var fieldNames = []struct {
 	name string
 }{
 	{fTenantName, "tenantName"}, {fAdminEmail, "adminEmail"}, {fPreviousTier, "previousTier"},
-	{fReason, "reason"}, {fAttempt, "attempt"}, {fTable, "table"},
+	{fReason, "reason"}, {fAttempt, "attempt"}, {fTable, "table"}, {fJobID, "jobId"},
 }
 
 // present lists the optional fields d sets.
@@ -147,6 +184,7 @@ func (d Detail) present() field {
 	set(d.Reason != "", fReason)
 	set(d.Attempt != 0, fAttempt)
 	set(d.Table != "", fTable)
+	set(d.JobID != "", fJobID)
 	return f
 }
 
@@ -168,6 +206,11 @@ func validate(dt DetailType, d Detail) error {
 	switch {
 	case d.SchemaVersion != SchemaVersion:
 		return fmt.Errorf("unsupported schemaVersion %d (want %d)", d.SchemaVersion, SchemaVersion)
+	case c.fleet && (d.TenantID != "" || d.Tier != ""):
+		return errors.New("a fleet event names no tenant nor tier")
+	case c.fleet && d.CorrelationID == "":
+		return errors.New("correlationId is missing")
+	case c.fleet:
 	case d.TenantID == "":
 		return errors.New("tenantId is missing")
 	case !tenant.ValidID(d.TenantID):
@@ -201,6 +244,8 @@ func validate(dt DetailType, d Detail) error {
 		return fmt.Errorf("attempt %d is negative", d.Attempt)
 	case d.Table != "" && !tablePattern.MatchString(d.Table):
 		return fmt.Errorf("table %q is not a table name", d.Table)
+	case d.JobID != "" && !recovery.ValidJobID(d.JobID):
+		return fmt.Errorf("jobId %q is not a job id", d.JobID)
 	}
 	return nil
 }
@@ -260,8 +305,10 @@ func Parse(body []byte) (Envelope, error) {
 // allowedKey reports whether a detail of type dt may carry the JSON key k.
 func allowedKey(dt DetailType, k string) bool {
 	switch k {
-	case "schemaVersion", "tenantId", "tier", "correlationId":
+	case "schemaVersion", "correlationId":
 		return true
+	case "tenantId", "tier":
+		return !contracts[dt].fleet
 	}
 	for _, fn := range fieldNames {
 		if fn.name == k {

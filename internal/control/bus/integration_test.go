@@ -101,7 +101,7 @@ func TestPublishedEventsReachQueueAsSchemasSay(t *testing.T) {
 	t.Cleanup(func() { _, _ = eb.DeleteEventBus(ctx, &eventbridge.DeleteEventBusInput{Name: &tempBus}) })
 	consumed := map[bus.DetailType]bool{}
 	for _, dt := range bootstrap.ProvisioningEvents {
-		consumed[bus.DetailType(dt)] = true
+		consumed[dt] = true
 	}
 	for _, busName := range []string{e.Settings.EventBus, tempBus} {
 		t.Run(busName, func(t *testing.T) {

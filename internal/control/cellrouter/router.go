@@ -256,8 +256,25 @@ func (h *Handler) forwardByTenant(ctx context.Context, _ caller, req events.APIG
 	if err != nil {
 		return 0, nil, err
 	}
-	rest := strings.TrimPrefix(req.Resource, "/v1/tenants/{id}")
-	return h.forwardOrFail(ctx, p.Cell, req, "/v1/tenants/"+url.PathEscape(id)+rest, query(req))
+	return h.forwardOrFail(ctx, p.Cell, req, fillPath(req.Resource, req.PathParameters), query(req))
+}
+
+// fillPath is the path of a route template with each {name} replaced by its
+// path parameter, escaped (so "/v1/tenants/{id}/jobs/{jobId}" reaches the
+// cell with both ids).
+func fillPath(template string, params map[string]string) string {
+	var b strings.Builder
+	for {
+		open := strings.IndexByte(template, '{')
+		end := strings.IndexByte(template, '}')
+		if open < 0 || end < open {
+			b.WriteString(template)
+			return b.String()
+		}
+		b.WriteString(template[:open])
+		b.WriteString(url.PathEscape(params[template[open+1:end]]))
+		template = template[end+1:]
+	}
 }
 
 // forwardOrFail forwards the request as it came (its body) and answers 502

@@ -23,6 +23,7 @@ import (
 	"github.com/tessera-saas/tessera/internal/platform/access"
 	"github.com/tessera-saas/tessera/internal/platform/catalog"
 	"github.com/tessera-saas/tessera/internal/platform/metering"
+	"github.com/tessera-saas/tessera/internal/platform/recovery"
 	"github.com/tessera-saas/tessera/internal/platform/tenant"
 )
 
@@ -227,13 +228,7 @@ func (h *Handler) append(ctx context.Context, g group) error {
 		return err
 	}
 	key := ObjectKey(g.tenantID, g.table, g.changes)
-	_, err = h.objects.PutObject(ctx, &s3.PutObjectInput{
-		Bucket: aws.String(h.bucket), Key: aws.String(key), Body: bytes.NewReader(body),
-		ContentLength: aws.Int64(int64(len(body))), ContentType: aws.String("application/x-ndjson"),
-		IfNoneMatch:          aws.String("*"),
-		ServerSideEncryption: s3types.ServerSideEncryptionAwsKms, SSEKMSKeyId: aws.String(rec.Placement.KeyARN),
-		SSEKMSEncryptionContext: aws.String(access.ObjectEncryptionContext(g.tenantID)),
-	}, func(o *s3.Options) { o.Credentials = creds })
+	_, err = h.objects.PutObject(ctx, PutInput(rec, h.bucket, key, body), func(o *s3.Options) { o.Credentials = creds })
 	if isAlreadyThere(err) {
 		return nil
 	}
@@ -242,6 +237,26 @@ func (h *Handler) append(ctx context.Context, g group) error {
 	}
 	return nil
 }
+
+// PutInput is the write of a new object of rec's tenant to the backup
+// bucket: only if absent, encrypted under the tenant's key with the
+// tenant's encryption context, and tagged with the tenant's tier, which the
+// bucket's lifecycle rules expire it by (plan.Limits.BackupRetentionDays).
+// The change log and snapshots (internal/control/backup) are written so.
+func PutInput(rec catalog.Record, bucket, key string, body []byte) *s3.PutObjectInput {
+	return &s3.PutObjectInput{
+		Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body),
+		ContentLength: aws.Int64(int64(len(body))), ContentType: aws.String("application/x-ndjson"),
+		IfNoneMatch:          aws.String("*"),
+		ServerSideEncryption: s3types.ServerSideEncryptionAwsKms, SSEKMSKeyId: aws.String(rec.Placement.KeyARN),
+		SSEKMSEncryptionContext: aws.String(access.ObjectEncryptionContext(rec.TenantID)),
+		Tagging:                 aws.String(recovery.TierTag + "=" + string(rec.Tier)),
+	}
+}
+
+// IsAlreadyThere reports whether a conditional put failed because the
+// object exists.
+func IsAlreadyThere(err error) bool { return isAlreadyThere(err) }
 
 // isAlreadyThere reports whether a conditional put failed because the
 // object exists: a redelivery of records already logged.

@@ -8,6 +8,7 @@ import (
 	"github.com/tessera-saas/tessera/internal/platform/directory"
 	"github.com/tessera-saas/tessera/internal/platform/edge"
 	"github.com/tessera-saas/tessera/internal/platform/plan"
+	"github.com/tessera-saas/tessera/internal/platform/recovery"
 	"github.com/tessera-saas/tessera/internal/platform/store"
 )
 
@@ -75,9 +76,11 @@ func Contract() apidoc.Contract {
 			tenantAnswer(http.StatusAccepted, "OFFBOARDING: the provisioner finishes it"),
 		}}
 
+	backupsContract(c, idParam, correlation, invalidID, notFound, invalidState)
+
 	apidoc.Enum(c.Enums, plan.Tiers...)
 	apidoc.Enum(c.Enums, catalog.StatusProvisioning, catalog.StatusActive, catalog.StatusSuspended,
-		catalog.StatusOffboarding, catalog.StatusOffboarded, catalog.StatusFailed, catalog.StatusOffboardFailed)
+		catalog.StatusOffboarding, catalog.StatusOffboarded, catalog.StatusFailed, catalog.StatusOffboardFailed, catalog.StatusRestoring)
 	apidoc.Name[catalog.Record](c.Names, "Tenant")
 	apidoc.Name[catalog.Status](c.Names, "TenantStatus")
 	apidoc.Name[createTenant](c.Names, "TenantInput")
@@ -94,3 +97,69 @@ func Contract() apidoc.Contract {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// JobIDSchema is the schema of a job id in a path (recovery.ValidJobID).
+var JobIDSchema = apidoc.StringSchema("^j-[0-9a-z]{26}$", 28, 28)
+
+// backupsContract adds the backup, restore and job routes to c.
+func backupsContract(c apidoc.Contract, idParam map[string]*apidoc.Schema, correlation apidoc.Param, invalidID, notFound, invalidState apidoc.Failure) {
+	notConfigured := apidoc.Fail(http.StatusNotImplemented, edge.CodeNotConfigured)
+	jobRunning := apidoc.Fail(http.StatusConflict, edge.CodeJobRunning)
+	jobLinks := []apidoc.Link{{Name: "GetTenantJob", Operation: "GetTenantJob",
+		Parameters: map[string]string{"path.id": "$response.body#/tenantId", "path.jobId": "$response.body#/jobId"}}}
+	jobAnswer := func(status int, desc string) apidoc.Response {
+		return apidoc.Response{Status: status, Description: desc, Body: recovery.Job{}, Links: jobLinks}
+	}
+
+	c.Operations["BackupTenant"] = apidoc.Operation{Summary: "Back up an ACTIVE tenant now",
+		Description: "Records a backup job and asks the engine to run it: a snapshot of all the tenant's items, written to the backup bucket " +
+			"under the tenant's prefix and key. Poll GET /v1/tenants/{id}/jobs/{jobId} until it ends.",
+		PathParams: idParam, Params: []apidoc.Param{correlation},
+		Errors:    []apidoc.Failure{invalidID, notFound, invalidState, jobRunning, notConfigured},
+		Responses: []apidoc.Response{jobAnswer(http.StatusAccepted, "the backup job, QUEUED")}}
+	c.Operations["ListTenantBackups"] = apidoc.Operation{Summary: "List a tenant's backups, oldest first",
+		Description: "Each backup (snapshot) with its item count, checksum, the counts and checksums of its partitions, and its parts.",
+		PathParams:  idParam,
+		Errors:      []apidoc.Failure{invalidID, notFound, notConfigured},
+		Responses:   []apidoc.Response{{Status: http.StatusOK, Description: "the tenant's complete backups", Body: snapshotList{}}}}
+	c.Operations["RestoreTenant"] = apidoc.Operation{Summary: "Restore an ACTIVE tenant to a point in time",
+		Description: "Records a restore job: from the newest backup completed before `to`, replaying the tenant's change log up to `to`. " +
+			"In place, the tenant is read-only (RESTORING) until the job ends, and its items become exactly those it had at that time; " +
+			"with intoNewTenant, a new tenant of that name receives them and the tenant is left as it is. " +
+			"Poll GET /v1/tenants/{id}/jobs/{jobId} until it ends SUCCEEDED, FAILED or ROLLED_BACK.",
+		PathParams: idParam, Body: restoreBody{}, Params: []apidoc.Param{correlation},
+		Errors: apidoc.Join(apidoc.BodyErrors, []apidoc.Failure{invalidID, notFound, invalidState, jobRunning,
+			apidoc.Fail(http.StatusConflict, edge.CodeNoBackup), notConfigured}),
+		Responses: []apidoc.Response{jobAnswer(http.StatusAccepted, "the restore job, QUEUED")}}
+	c.Operations["ListTenantJobs"] = apidoc.Operation{Summary: "List a tenant's backup and restore jobs, oldest first",
+		PathParams: idParam,
+		Errors:     []apidoc.Failure{invalidID, notFound, notConfigured},
+		Responses:  []apidoc.Response{{Status: http.StatusOK, Description: "the tenant's jobs", Body: jobList{}}}}
+	c.Operations["GetTenantJob"] = apidoc.Operation{Summary: "Read a backup or restore job: its state, phase and progress",
+		PathParams: map[string]*apidoc.Schema{"id": TenantIDSchema, "jobId": JobIDSchema},
+		Errors:     []apidoc.Failure{invalidID, notFound, notConfigured},
+		Responses:  []apidoc.Response{jobAnswer(http.StatusOK, "the job")}}
+
+	apidoc.Enum(c.Enums, recovery.KindBackup, recovery.KindRestore)
+	apidoc.Enum(c.Enums, recovery.StateQueued, recovery.StateRunning, recovery.StateSucceeded, recovery.StateFailed, recovery.StateRolledBack)
+	apidoc.Enum(c.Enums, recovery.PhaseQueued, recovery.PhaseSnapshot, recovery.PhaseClone, recovery.PhaseFence, recovery.PhaseDrain,
+		recovery.PhaseSafety, recovery.PhaseApply, recovery.PhaseVerify, recovery.PhaseRollback, recovery.PhaseDone)
+	apidoc.Enum(c.Enums, recovery.TriggerSchedule, recovery.TriggerOperator, recovery.TriggerPreRestore)
+	apidoc.Name[recovery.Job](c.Names, "Job")
+	apidoc.Name[recovery.Snapshot](c.Names, "Backup")
+	apidoc.Name[recovery.Part](c.Names, "BackupPart")
+	apidoc.Name[recovery.Partition](c.Names, "BackupPartition")
+	apidoc.Name[recovery.Kind](c.Names, "JobKind")
+	apidoc.Name[recovery.State](c.Names, "JobState")
+	apidoc.Name[recovery.Phase](c.Names, "JobPhase")
+	apidoc.Name[recovery.Trigger](c.Names, "BackupTrigger")
+	apidoc.Name[restoreBody](c.Names, "RestoreRequest")
+	apidoc.Name[snapshotList](c.Names, "BackupList")
+	apidoc.Name[jobList](c.Names, "JobList")
+
+	f := c.Fields
+	apidoc.AddField[restoreBody](f, "to", apidoc.Format("date-time"),
+		apidoc.Describe("the time to restore to (RFC 3339): in the past, and after a backup was completed"))
+	apidoc.AddField[restoreBody](f, "intoNewTenant", apidoc.Pattern(`\S`), apidoc.MaxLength(MaxTenantNameLen),
+		apidoc.Describe("restore into a new tenant of this name (a clone) instead of in place"))
+}

@@ -1,6 +1,8 @@
 // Package operatorapi owns the operator's HTTP surface (functions/tenants):
 // tenant management routes (create, list, get, change tier, suspend, resume,
-// offboard) as a Lambda handler for API Gateway REST proxy events, verifying
+// offboard; back up, list backups, restore, and read the backup and restore
+// jobs, which internal/control/backup runs) as a Lambda handler for API
+// Gateway REST proxy events, verifying
 // the caller's ID token itself and checking the operators group in it on
 // every call (audit entries name the operator's sub), and the scheduled
 // outbox sweep of the

@@ -46,6 +46,8 @@ type Handler struct {
 	// cell is the deployment's cell, recorded in every new tenant's
 	// placement (WithCell).
 	cell cell.ID
+	// backups serves the backup and restore routes (WithBackups).
+	backups Backups
 }
 
 // WithCell makes new tenants record c as their cell (cell.Default without
@@ -79,6 +81,8 @@ func New(c *store.Catalog, ob Outbox, log *slog.Logger) *Handler {
 		"ListTenants": h.list, "CreateTenant": h.create, "GetTenant": h.get,
 		"ChangeTenantTier": h.changeTier, "SuspendTenant": h.suspend, "ResumeTenant": h.resume,
 		"OffboardTenant": h.offboard,
+		"BackupTenant":   h.backupTenant, "ListTenantBackups": h.listBackups, "RestoreTenant": h.restoreTenant,
+		"GetTenantJob": h.getJob, "ListTenantJobs": h.listJobs,
 	})
 	return h
 }
@@ -115,10 +119,16 @@ type createTenant struct {
 	TenantID string `json:"tenantId,omitempty"`
 }
 
+// validName reports whether name, trimmed, is a tenant name: 1 to
+// MaxTenantNameLen characters of valid UTF-8.
+func validName(name string) bool {
+	name = strings.TrimSpace(name)
+	return name != "" && utf8.ValidString(name) && utf8.RuneCountInString(name) <= MaxTenantNameLen
+}
+
 func (in createTenant) validate() error {
-	name := strings.TrimSpace(in.Name)
 	switch {
-	case name == "" || !utf8.ValidString(name) || utf8.RuneCountInString(name) > MaxTenantNameLen:
+	case !validName(in.Name):
 		return edge.NewError(http.StatusBadRequest, edge.CodeValidation, "name is required, at most 100 characters")
 	case !in.Tier.Valid():
 		return edge.NewError(http.StatusBadRequest, edge.CodeValidation, "tier must be basic, standard or premium")

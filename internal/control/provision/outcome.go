@@ -139,15 +139,20 @@ func (p *Provisioner) later(ctx context.Context, dt bus.DetailType, d bus.Detail
 }
 
 // giveUp ends work that failed for good. Onboarding: FAILED. Offboarding:
-// OFFBOARD_FAILED. A tier change has no state of its own: the error goes
-// back to the queue, whose redrive moves the message to the dead-letter
-// queue, where an operator finds it.
+// OFFBOARD_FAILED. A tier change has no state of its own, and a backup or
+// restore job's state is the backup service's (it ends a job after its own
+// attempts, rolling a restore back): the error goes back to the queue,
+// whose redrive moves the message to the dead-letter queue, where an
+// operator finds it.
 func (p *Provisioner) giveUp(ctx context.Context, dt bus.DetailType, d bus.Detail, cause error) error {
 	switch dt {
 	case bus.TenantOffboardingRequested:
 		return p.offboardFailed(ctx, d, cause)
 	case bus.TenantTierChanged:
 		p.d.Log.Error("tier change failed for good; the message goes on to the dead-letter queue", "tenantId", d.TenantID, "reason", reasonOf(cause))
+		return cause
+	case bus.TenantBackupRequested, bus.TenantRestoreRequested:
+		p.d.Log.Error("backup job event failed for good; the message goes on to the dead-letter queue", "tenantId", d.TenantID, "jobId", d.JobID, "detailType", string(dt), "reason", reasonOf(cause))
 		return cause
 	default:
 		return p.fail(ctx, d, cause)

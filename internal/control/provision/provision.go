@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/tessera-saas/tessera/internal/control/apikey"
+	"github.com/tessera-saas/tessera/internal/control/backup"
 	"github.com/tessera-saas/tessera/internal/control/bus"
 	"github.com/tessera-saas/tessera/internal/control/outbox"
 	"github.com/tessera-saas/tessera/internal/control/tenantkey"
@@ -23,6 +24,7 @@ import (
 	"github.com/tessera-saas/tessera/internal/platform/access"
 	"github.com/tessera-saas/tessera/internal/platform/catalog"
 	"github.com/tessera-saas/tessera/internal/platform/directory"
+	"github.com/tessera-saas/tessera/internal/platform/recovery"
 	"github.com/tessera-saas/tessera/internal/platform/settings"
 	"github.com/tessera-saas/tessera/internal/platform/store"
 	"github.com/tessera-saas/tessera/internal/platform/tenant"
@@ -38,6 +40,14 @@ type CloudFormation interface {
 // Queue sends the provisioner's delayed re-checks to its own queue.
 type Queue interface {
 	SendMessage(context.Context, *sqs.SendMessageInput, ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
+}
+
+// Backups runs backup and restore jobs (*backup.Service). Run advances a
+// job as far as it can; an error wrapping backup.ErrWaiting means it must
+// be run again later.
+type Backups interface {
+	Run(ctx context.Context, tenantID, jobID string) error
+	ScheduleBackups(ctx context.Context) (int, error)
 }
 
 // Deps are the provisioner's collaborators.
@@ -65,7 +75,10 @@ type Deps struct {
 	// DefaultLeaseTTL); the holder renews it every third of that while it
 	// works, so a crashed worker blocks the tenant for at most LeaseTTL.
 	LeaseTTL time.Duration
-	Log      *slog.Logger
+	// Backups runs the jobs of TenantBackupRequested and
+	// TenantRestoreRequested; without it those events are dropped, loudly.
+	Backups Backups
+	Log     *slog.Logger
 }
 
 // Defaults of the retry budget and the stack wait.
@@ -189,6 +202,10 @@ func (p *Provisioner) handleRecord(ctx context.Context, m message) error {
 		return nil
 	}
 	dt, d := bus.DetailType(m.env.DetailType), m.env.Detail
+	if dt == bus.BackupsDue {
+		p.scheduleBackups(ctx, m.rec.MessageId)
+		return nil
+	}
 	log := p.d.Log.With("tenantId", d.TenantID, "correlationId", d.CorrelationID, "detailType", m.env.DetailType, "messageId", m.rec.MessageId)
 	attempt, _ := strconv.Atoi(m.rec.Attributes["ApproximateReceiveCount"])
 	err := p.process(ctx, p.procID+"/"+m.rec.MessageId, dt, d)
@@ -232,10 +249,56 @@ func (p *Provisioner) process(ctx context.Context, owner string, dt bus.DetailTy
 		work = func(ctx context.Context) error { return p.rebind(ctx, d) }
 	case bus.TenantOffboardingRequested:
 		work = func(ctx context.Context) error { return p.offboard(ctx, d) }
+	case bus.TenantBackupRequested, bus.TenantRestoreRequested:
+		if p.d.Backups == nil {
+			p.d.Log.Error("dropping backup job event: this provisioner has no backup service", "tenantId", d.TenantID, "jobId", d.JobID, "detailType", string(dt))
+			return nil
+		}
+		if !recovery.ValidJobID(d.JobID) {
+			return permanent(fmt.Errorf("%s of tenant %s: %q is not a job id", dt, d.TenantID, d.JobID))
+		}
+		work = func(ctx context.Context) error { return p.runJob(ctx, d) }
 	default:
 		return nil // not ours
 	}
 	return p.withLease(ctx, d.TenantID, owner, work)
+}
+
+// scheduleBackups runs the backup schedule's tick: a backup request for
+// every tenant that is due. It holds no lease (each request is a job of its
+// tenant, run under that tenant's lease) and is never retried: the next
+// tick is the retry, so failures are logged and the message is done.
+func (p *Provisioner) scheduleBackups(ctx context.Context, messageID string) {
+	log := p.d.Log.With("detailType", string(bus.BackupsDue), "messageId", messageID)
+	if p.d.Backups == nil {
+		log.Error("dropping backup schedule tick: this provisioner has no backup service")
+		return
+	}
+	n, err := p.d.Backups.ScheduleBackups(ctx)
+	if err != nil {
+		log.Error("backup schedule: some tenants were not requested", "requested", n, "error", err.Error())
+		return
+	}
+	log.Info("backup schedule", "requested", n)
+}
+
+// runJob advances a backup or restore job with the backup service. A job
+// that must wait (the catalog TTL, the change feed, a clone's onboarding)
+// is ErrLater: Handle re-sends the event, job id and all, with a delay. A
+// job or tenant that does not exist never will (the job and its event are
+// written together), so its event is done.
+func (p *Provisioner) runJob(ctx context.Context, d bus.Detail) error {
+	err := p.d.Backups.Run(ctx, d.TenantID, d.JobID)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, backup.ErrWaiting):
+		return fmt.Errorf("%w: job %s: %w", ErrLater, d.JobID, err)
+	case errors.Is(err, recovery.ErrJobNotFound), errors.Is(err, catalog.ErrNotFound):
+		p.d.Log.Error("dropping backup job event: no such job", "tenantId", d.TenantID, "jobId", d.JobID, "error", err.Error())
+		return nil
+	}
+	return fmt.Errorf("run job %s of tenant %s: %w", d.JobID, d.TenantID, err)
 }
 
 // onboard walks a PROVISIONING tenant to ACTIVE.
@@ -307,7 +370,7 @@ func (p *Provisioner) bindKey(ctx context.Context, rec catalog.Record) error {
 		return err
 	}
 	if k.Value != "" && rec.UsageKey != k.Value {
-		from := []catalog.Status{catalog.StatusProvisioning, catalog.StatusActive, catalog.StatusSuspended}
+		from := []catalog.Status{catalog.StatusProvisioning, catalog.StatusActive, catalog.StatusSuspended, catalog.StatusRestoring}
 		if _, err := p.d.Catalog.Apply(ctx, rec.TenantID, store.Change{From: from, UsageKey: k.Value}, nil, nil); err != nil {
 			return ignoreStatusChanged(err)
 		}
@@ -324,7 +387,9 @@ func (p *Provisioner) rebind(ctx context.Context, d bus.Detail) error {
 	if err != nil {
 		return err
 	}
-	if rec.Status != catalog.StatusActive && rec.Status != catalog.StatusSuspended {
+	switch rec.Status {
+	case catalog.StatusActive, catalog.StatusSuspended, catalog.StatusRestoring:
+	default:
 		return nil // onboarding binds the key itself; tenants on their way out keep theirs
 	}
 	return p.bindKey(ctx, rec)
@@ -368,6 +433,11 @@ func (p *Provisioner) ensureStack(ctx context.Context, rec catalog.Record, keyAR
 				{ParameterKey: aws.String(tenantstack.ParamStage), ParameterValue: aws.String(p.d.Settings.Stage)},
 				{ParameterKey: aws.String(tenantstack.ParamTenantID), ParameterValue: aws.String(rec.TenantID)},
 				{ParameterKey: aws.String(tenantstack.ParamKeyArn), ParameterValue: aws.String(keyARN)},
+				// The table's stream goes to the change feed when both are
+				// set (settings.CheckChangeFeed); empty, as locally, the
+				// stack has no mapping, as with the parameters' defaults.
+				{ParameterKey: aws.String(tenantstack.ParamChangeFeedFunctionArn), ParameterValue: aws.String(p.d.Settings.ChangeFeedFunctionARN)},
+				{ParameterKey: aws.String(tenantstack.ParamChangeFeedDLQArn), ParameterValue: aws.String(p.d.Settings.ChangeFeedDLQARN)},
 			},
 			Tags: []cfntypes.Tag{
 				{Key: aws.String(access.TenantTag), Value: aws.String(rec.TenantID)},

@@ -71,7 +71,7 @@ func Build(ctx context.Context, src Source, from, to time.Time, only string, pri
 			return nil, err
 		}
 		var items int64
-		if t.Status == catalog.StatusActive || t.Status == catalog.StatusSuspended {
+		if t.Status == catalog.StatusActive || t.Status == catalog.StatusSuspended || t.Status == catalog.StatusRestoring {
 			if items, err = src.StoredItems(ctx, t); err != nil {
 				return nil, err
 			}

@@ -72,9 +72,7 @@ func Run(ctx context.Context, cfg aws.Config, s settings.Settings) (settings.Set
 	if s.ExportQueueURLs, err = ensureExports(ctx, awsconfig.NewS3(cfg), sqs.NewFromConfig(cfg), s.ExportBucket, cfg.Region, s.Cell); err != nil {
 		return s, err
 	}
-	// The backup bucket holds each tenant's change log (changefeed) and
-	// snapshots, under "<tenantId>/", SSE-KMS with the tenant's key.
-	if err := ensureBucket(ctx, awsconfig.NewS3(cfg), s.BackupBucket, cfg.Region); err != nil {
+	if err := ensureBackupBucket(ctx, awsconfig.NewS3(cfg), s.BackupBucket, cfg.Region); err != nil {
 		return s, err
 	}
 	plans, err := ensureUsagePlans(ctx, apigateway.NewFromConfig(cfg), s.Stage)

@@ -43,7 +43,11 @@ func ExportQueueName(t catalog.Tier) string { return ExportQueuePrefix + string(
 // abandoned multipart uploads) and one export queue per tier with its
 // dead-letter queue, and returns the queue URLs.
 func ensureExports(ctx context.Context, objects *s3.Client, q *sqs.Client, bucket, region string, c cell.ID) (map[catalog.Tier]string, error) {
-	if err := ensureBucket(ctx, objects, bucket, region); err != nil {
+	if err := ensureBucket(ctx, objects, bucket, region, []s3types.LifecycleRule{{
+		ID: aws.String("abort-incomplete-uploads"), Status: s3types.ExpirationStatusEnabled,
+		Filter:                         &s3types.LifecycleRuleFilter{Prefix: aws.String("")},
+		AbortIncompleteMultipartUpload: &s3types.AbortIncompleteMultipartUpload{DaysAfterInitiation: aws.Int32(abortIncompleteUploadsDays)},
+	}}); err != nil {
 		return nil, err
 	}
 	urls := make(map[catalog.Tier]string, len(plan.Tiers))
@@ -68,7 +72,9 @@ func ensureExports(ctx context.Context, objects *s3.Client, q *sqs.Client, bucke
 	return urls, nil
 }
 
-func ensureBucket(ctx context.Context, objects *s3.Client, bucket, region string) error {
+// ensureBucket creates a private bucket with the given lifecycle rules
+// (which replace any it had).
+func ensureBucket(ctx context.Context, objects *s3.Client, bucket, region string, rules []s3types.LifecycleRule) error {
 	in := &s3.CreateBucketInput{Bucket: aws.String(bucket)}
 	if region != "" && region != "us-east-1" {
 		in.CreateBucketConfiguration = &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(region)}
@@ -84,11 +90,7 @@ func ensureBucket(ctx context.Context, objects *s3.Client, bucket, region string
 		return fmt.Errorf("block public access to bucket %s: %w", bucket, err)
 	}
 	if _, err := objects.PutBucketLifecycleConfiguration(ctx, &s3.PutBucketLifecycleConfigurationInput{Bucket: aws.String(bucket),
-		LifecycleConfiguration: &s3types.BucketLifecycleConfiguration{Rules: []s3types.LifecycleRule{{
-			ID: aws.String("abort-incomplete-uploads"), Status: s3types.ExpirationStatusEnabled,
-			Filter:                         &s3types.LifecycleRuleFilter{Prefix: aws.String("")},
-			AbortIncompleteMultipartUpload: &s3types.AbortIncompleteMultipartUpload{DaysAfterInitiation: aws.Int32(abortIncompleteUploadsDays)},
-		}}}}); err != nil {
+		LifecycleConfiguration: &s3types.BucketLifecycleConfiguration{Rules: rules}}); err != nil {
 		return fmt.Errorf("set lifecycle of bucket %s: %w", bucket, err)
 	}
 	return nil

@@ -30,8 +30,9 @@ const (
 	LocalVisibilityTimeout = 3
 )
 
-// ProvisioningEvents are the detail types the provisioner consumes.
-var ProvisioningEvents = []string{string(bus.TenantOnboardingRequested), string(bus.TenantTierChanged), string(bus.TenantOffboardingRequested)}
+// ProvisioningEvents are the detail types the provisioner consumes, which
+// the local rule delivers to its queue (bus.ProvisioningEvents, as in infra).
+var ProvisioningEvents = bus.ProvisioningEvents
 
 // ensureProvisioning creates the provisioning queue with its DLQ and the bus
 // rule that delivers onboarding and offboarding events to it, and returns

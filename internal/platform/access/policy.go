@@ -1,6 +1,11 @@
 package access
 
-import "encoding/json"
+import (
+	"encoding/json"
+
+	"github.com/tessera-saas/tessera/internal/platform/plan"
+	"github.com/tessera-saas/tessera/internal/platform/recovery"
+)
 
 // Names shared by the code, the CDK app and the tests.
 const (
@@ -126,11 +131,25 @@ type Resources struct {
 }
 
 // BackupObjectActions are the S3 actions a tenant session may use on its
-// own change log and snapshots. There is no s3:DeleteObject: lifecycle
-// rules expire them.
+// own change log and snapshots. Every object is written with its tier tag
+// (recovery.TierTag, x-amz-tagging), which S3 authorizes as
+// s3:PutObjectTagging as well; the policy lets it set that tag, with a
+// tier as its value (BackupTierValues), and no other. There is no s3:DeleteObject: lifecycle rules expire them.
 var BackupObjectActions = []string{
 	"s3:PutObject",
+	"s3:PutObjectTagging",
 	"s3:GetObject",
+}
+
+// BackupTierValues are the values the tier tag (recovery.TierTag, the one
+// object tag a tenant session may set on backup objects) may take: the
+// tiers, in plan.Tiers order.
+func BackupTierValues() []string {
+	out := make([]string, len(plan.Tiers))
+	for i, t := range plan.Tiers {
+		out[i] = string(t)
+	}
+	return out
 }
 
 // BackupListAction lists a tenant's own prefix of the backup bucket.
@@ -221,9 +240,9 @@ func DataAccessPolicy(r Resources) Policy {
 	return p
 }
 
-// backupStatements let a session write and read the objects under its own
-// tenant's prefix of the backup bucket (change log and snapshots), and list
-// that prefix only.
+// backupStatements let a session write (with the tier tag), and read, the
+// objects under its own tenant's prefix of the backup bucket (change log
+// and snapshots), and list that prefix only.
 func backupStatements(r Resources) []Statement {
 	tagged := map[string][]string{"aws:PrincipalTag/" + TenantTag: {"false"}}
 	return []Statement{
@@ -233,6 +252,27 @@ func backupStatements(r Resources) []Statement {
 			Action:    BackupObjectActions,
 			Resource:  []string{r.BackupBucketARN + "/" + principalTenant + "/*"},
 			Condition: map[string]Condition{"Null": tagged},
+		},
+		{
+			// Only the tier tag, and only a tier as its value, on any
+			// upload or retagging. Both are denials that hold only when
+			// the request carries tags: an untagged upload is not
+			// refused here (the catch-all lifecycle rule expires it).
+			Sid:       "BackupTagsAreTierTagsOnly",
+			Effect:    "Deny",
+			Action:    []string{"s3:PutObject", "s3:PutObjectTagging"},
+			Resource:  []string{r.BackupBucketARN + "/*"},
+			Condition: map[string]Condition{"ForAnyValue:StringNotEquals": {"s3:RequestObjectTagKeys": {recovery.TierTag}}},
+		},
+		{
+			Sid:      "BackupTierTagIsATier",
+			Effect:   "Deny",
+			Action:   []string{"s3:PutObject", "s3:PutObjectTagging"},
+			Resource: []string{r.BackupBucketARN + "/*"},
+			Condition: map[string]Condition{
+				"StringNotEquals": {"s3:RequestObjectTag/" + recovery.TierTag: BackupTierValues()},
+				"Null":            {"s3:RequestObjectTag/" + recovery.TierTag: {"false"}},
+			},
 		},
 		{
 			Sid:      "ListOwnBackupPrefixOnly",
@@ -324,7 +364,9 @@ type KeyPolicyParams struct {
 // itself a grant for the tenant's dedicated table (the CloudFormation stack
 // that creates the table runs with the provisioner's credentials); and only
 // TenantDataAccessRole sessions tagged with this tenant may use it, and only
-// with encryption context tenantId=<this tenant>.
+// with encryption context tenantId=<this tenant> (and for replication of
+// the backup bucket, S3 may decrypt with it on behalf of the replication
+// role: BackupReplicationDecryptsThroughS3).
 //
 // The provisioner's rights come from this policy, which it sets at
 // CreateKey, not from its IAM policy: its IAM policy grants key management
@@ -390,6 +432,29 @@ func TenantKeyPolicy(p KeyPolicyParams) Policy {
 				},
 			},
 			{
+				// The backup bucket is replicated to the DR Region
+				// (BackupReplicationPolicy): S3 reads each replicated
+				// object with the replication role, which must decrypt
+				// it. Decrypt only, only through S3 in the key's Region,
+				// only with this tenant's encryption context, and only
+				// for that one role. The account is the principal, so
+				// the role's own IAM policy must allow it too, and the
+				// statement is valid before the role exists (and in a
+				// stage without DR, where it never does).
+				Sid:       "BackupReplicationDecryptsThroughS3",
+				Effect:    "Allow",
+				Principal: map[string][]string{"AWS": {root}},
+				Action:    []string{"kms:Decrypt"},
+				Resource:  []string{"*"},
+				Condition: map[string]Condition{
+					"ArnEquals":  {"aws:PrincipalArn": {BackupReplicationRoleARN(p.Partition, p.Account, p.Stage)}},
+					"StringLike": {"kms:ViaService": {p.S3Endpoint()}},
+					"StringEquals": {
+						"kms:EncryptionContext:" + TenantTag: {p.TenantID},
+					},
+				},
+			},
+			{
 				Sid:       "OnlyThisTenantsSessionsUseKey",
 				Effect:    "Allow",
 				Principal: map[string][]string{"AWS": {p.DataAccessRoleARN}},
@@ -421,6 +486,17 @@ func (p KeyPolicyParams) DynamoDBEndpoint() string {
 		region = "*"
 	}
 	return "dynamodb." + region + "." + domainOf(p.Partition)
+}
+
+// S3Endpoint is the kms:ViaService value of S3 calling KMS on the key's
+// behalf: "s3.<region>.<partition's domain>", with "*" for the Region when
+// Region is empty.
+func (p KeyPolicyParams) S3Endpoint() string {
+	region := p.Region
+	if region == "" {
+		region = "*"
+	}
+	return "s3." + region + "." + domainOf(p.Partition)
 }
 
 // domainOf is the DNS suffix of the service endpoints of an AWS partition.

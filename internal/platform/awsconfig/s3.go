@@ -14,5 +14,10 @@ import (
 // host (bucket.host).
 func NewS3(cfg aws.Config, optFns ...func(*s3.Options)) *s3.Client {
 	pathStyle := cfg.BaseEndpoint != nil || os.Getenv("AWS_ENDPOINT_URL_S3") != "" || os.Getenv("AWS_ENDPOINT_URL") != ""
-	return s3.NewFromConfig(cfg, append([]func(*s3.Options){func(o *s3.Options) { o.UsePathStyle = pathStyle }}, optFns...)...)
+	return s3.NewFromConfig(cfg, append([]func(*s3.Options){func(o *s3.Options) {
+		o.UsePathStyle = pathStyle
+		// Emulators return no checksum of objects; the SDK would log that
+		// on every read (the check itself still runs where one is returned).
+		o.DisableLogOutputChecksumValidationSkipped = true
+	}}, optFns...)...)
 }

@@ -36,6 +36,11 @@ const (
 	// tenant's key is retired all the same, and an operator's new
 	// offboarding request starts it again.
 	StatusOffboardFailed Status = "OFFBOARD_FAILED"
+	// StatusRestoring: an in-place restore of the tenant runs
+	// (internal/control/backup). The tenant is read-only meanwhile: its
+	// users may read (Readable) but not write (Usable); the restore makes it
+	// ACTIVE again when it ends, whether it succeeded or rolled back.
+	StatusRestoring Status = "RESTORING"
 )
 
 // Placement says where a tenant's data lives.
@@ -84,12 +89,31 @@ var (
 	ErrNotFound = errors.New("catalog: tenant not found")
 	// ErrSuspended: the tenant exists but may not use the app now (HTTP 403).
 	ErrSuspended = errors.New("catalog: tenant is not active")
+	// ErrReadOnly: the tenant may read but not write now, because a restore
+	// of it runs (StatusRestoring); the same write succeeds once it ends
+	// (HTTP 503 with Retry-After).
+	ErrReadOnly = errors.New("tenant is read-only: restore in progress")
 )
 
-// Usable returns nil when the tenant's users may use the app, else an error
-// wrapping ErrSuspended.
+// Usable returns nil when the tenant's users may use the app fully, reads
+// and writes (the tenant is ACTIVE). Otherwise its error wraps ErrReadOnly
+// when the tenant may still read (Readable), and ErrSuspended when it may
+// not.
 func (r Record) Usable() error {
-	if r.Status == StatusActive {
+	switch r.Status {
+	case StatusActive:
+		return nil
+	case StatusRestoring:
+		return fmt.Errorf("tenant %s is %s: %w", r.TenantID, r.Status, ErrReadOnly)
+	}
+	return fmt.Errorf("%w: tenant %s is %s", ErrSuspended, r.TenantID, r.Status)
+}
+
+// Readable returns nil when the tenant's users may read their data (the
+// tenant is ACTIVE, or RESTORING and so read-only), else an error wrapping
+// ErrSuspended. Code that writes checks Usable as well.
+func (r Record) Readable() error {
+	if r.Status == StatusActive || r.Status == StatusRestoring {
 		return nil
 	}
 	return fmt.Errorf("%w: tenant %s is %s", ErrSuspended, r.TenantID, r.Status)

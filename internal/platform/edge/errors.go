@@ -61,7 +61,27 @@ const (
 	// (such as the user pool's email quota); the same request can succeed
 	// later (503, Retry-After).
 	CodeTryLater = "try_later"
+	// Backup and restore (internal/control/operatorapi maps the engine's
+	// errors to them).
+	// CodeJobRunning: a backup or restore of the tenant has not ended (409).
+	CodeJobRunning = "job_running"
+	// CodeNoBackup: no backup of the tenant was completed before the
+	// requested restore time (409).
+	CodeNoBackup = "no_backup"
+	// CodeNotConfigured: the deployment does not have the feature behind
+	// the route (501).
+	CodeNotConfigured = "not_configured"
+	// CodeTenantRestoring: the tenant is read-only while a restore of it
+	// runs (catalog.ErrReadOnly): reads work, writes get 503 with
+	// Retry-After (ErrTenantRestoring).
+	CodeTenantRestoring = "tenant_restoring"
 )
+
+// ErrTenantRestoring answers a write of a tenant that is read-only while a
+// restore of it runs. Return it wrapped around the cause, so that Finish
+// sends its Retry-After.
+var ErrTenantRestoring = NewError(http.StatusServiceUnavailable, CodeTenantRestoring,
+	"the tenant is read-only while a restore of its data runs; retry the write later").WithRetryAfter(5 * time.Second)
 
 // Error is an error with an HTTP status and a code, safe to show to clients.
 type Error struct {
@@ -125,6 +145,8 @@ func classify(err error) (*Error, bool) {
 		return NewError(http.StatusBadRequest, CodeInvalidCursor, "cursor is not valid for this list"), true
 	case errors.Is(err, store.ErrCellsFull):
 		return NewError(http.StatusServiceUnavailable, CodeCellsFull, "every open cell is full: an operator must open a cell"), true
+	case errors.Is(err, catalog.ErrReadOnly):
+		return ErrTenantRestoring, true
 	}
 	return NewError(http.StatusInternalServerError, CodeInternal, "internal error"), false
 }

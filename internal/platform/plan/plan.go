@@ -1,6 +1,10 @@
 package plan
 
-import "github.com/tessera-saas/tessera/internal/platform/catalog"
+import (
+	"time"
+
+	"github.com/tessera-saas/tessera/internal/platform/catalog"
+)
 
 // Limits are the limits of one tier.
 type Limits struct {
@@ -22,12 +26,23 @@ type Limits struct {
 	// SES (configured for deployed pools) its account's quota. The caps keep
 	// one tenant from spending that quota for everyone.
 	InvitesPerDay int
+	// BackupInterval is how often the schedule takes a snapshot of each of
+	// the tier's tenants (internal/control/backup).
+	BackupInterval time.Duration
+	// BackupRetentionDays is how long the tier's snapshots and change logs
+	// are kept: the backup bucket's lifecycle rules expire them, per tier
+	// (the objects' tier tag). A tenant can be restored to any time from
+	// its oldest kept snapshot on.
+	BackupRetentionDays int
 }
 
 var limits = map[catalog.Tier]Limits{
-	catalog.TierBasic:    {RateLimit: 10, BurstLimit: 20, MonthlyQuota: 100_000, ExportConcurrency: 2, InvitesPerDay: 20},
-	catalog.TierStandard: {RateLimit: 50, BurstLimit: 100, MonthlyQuota: 1_000_000, ExportConcurrency: 4, InvitesPerDay: 100},
-	catalog.TierPremium:  {RateLimit: 200, BurstLimit: 400, MonthlyQuota: 10_000_000, ExportConcurrency: 8, InvitesPerDay: 500},
+	catalog.TierBasic: {RateLimit: 10, BurstLimit: 20, MonthlyQuota: 100_000, ExportConcurrency: 2, InvitesPerDay: 20,
+		BackupInterval: 24 * time.Hour, BackupRetentionDays: 7},
+	catalog.TierStandard: {RateLimit: 50, BurstLimit: 100, MonthlyQuota: 1_000_000, ExportConcurrency: 4, InvitesPerDay: 100,
+		BackupInterval: 6 * time.Hour, BackupRetentionDays: 14},
+	catalog.TierPremium: {RateLimit: 200, BurstLimit: 400, MonthlyQuota: 10_000_000, ExportConcurrency: 8, InvitesPerDay: 500,
+		BackupInterval: time.Hour, BackupRetentionDays: 35},
 }
 
 // Tiers lists the tiers in a stable order (construct ids, outputs, tests).

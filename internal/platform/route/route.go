@@ -65,6 +65,13 @@ var All = []Route{
 	{Name: "SuspendTenant", Method: "POST", Path: "/v1/tenants/{id}/suspend", Function: FunctionTenants, Audience: Operator},
 	{Name: "ResumeTenant", Method: "POST", Path: "/v1/tenants/{id}/resume", Function: FunctionTenants, Audience: Operator},
 	{Name: "OffboardTenant", Method: "POST", Path: "/v1/tenants/{id}/offboard", Function: FunctionTenants, Audience: Operator},
+	// Per-tenant backup and point-in-time restore (internal/control/backup):
+	// each request records a job, which these routes read back.
+	{Name: "BackupTenant", Method: "POST", Path: "/v1/tenants/{id}/backups", Function: FunctionTenants, Audience: Operator},
+	{Name: "ListTenantBackups", Method: "GET", Path: "/v1/tenants/{id}/backups", Function: FunctionTenants, Audience: Operator},
+	{Name: "RestoreTenant", Method: "POST", Path: "/v1/tenants/{id}/restores", Function: FunctionTenants, Audience: Operator},
+	{Name: "ListTenantJobs", Method: "GET", Path: "/v1/tenants/{id}/jobs", Function: FunctionTenants, Audience: Operator},
+	{Name: "GetTenantJob", Method: "GET", Path: "/v1/tenants/{id}/jobs/{jobId}", Function: FunctionTenants, Audience: Operator},
 
 	// The OpenAPI document of every route above (api/openapi.json).
 	{Name: "GetOpenAPI", Method: "GET", Path: "/v1/openapi.json", Function: FunctionAPI, Audience: Public},

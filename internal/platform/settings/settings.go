@@ -52,6 +52,13 @@ const (
 	// EnvDirectoryTable its directory table.
 	EnvCells          = "TESSERA_CELLS"
 	EnvDirectoryTable = "TESSERA_DIRECTORY_TABLE"
+	// EnvChangeFeedFunctionARN and EnvChangeFeedDLQARN name the changefeed
+	// function and its dead-letter queue: the provisioner passes them to
+	// every TenantStack it creates, which then maps its table's stream to
+	// the function. Both or neither; unset (locally, where the stream pump
+	// reads the dedicated tables) a TenantStack has no mapping.
+	EnvChangeFeedFunctionARN = "TESSERA_CHANGEFEED_FUNCTION_ARN"
+	EnvChangeFeedDLQARN      = "TESSERA_CHANGEFEED_DLQ_ARN"
 )
 
 // TierEnv is the variable of tier t under prefix (EnvExportQueuePrefix,
@@ -109,6 +116,12 @@ type Settings struct {
 	// UsagePlanIDs is each tier's API Gateway usage plan; the provisioner
 	// binds a tenant's API key to its tier's plan.
 	UsagePlanIDs map[catalog.Tier]string
+	// ChangeFeedFunctionARN and ChangeFeedDLQARN are the changefeed function
+	// (an unqualified function ARN) and its dead-letter queue, both set or
+	// both empty (EnvChangeFeedFunctionARN): the provisioner gives them to
+	// each TenantStack, whose event source mapping exists only when they are
+	// set.
+	ChangeFeedFunctionARN, ChangeFeedDLQARN string
 }
 
 // Defaults are the names used locally.
@@ -182,7 +195,52 @@ func FromEnv() (Settings, error) {
 		}
 		s.CatalogTTL = d
 	}
+	s.ChangeFeedFunctionARN = strings.TrimSpace(os.Getenv(EnvChangeFeedFunctionARN))
+	s.ChangeFeedDLQARN = strings.TrimSpace(os.Getenv(EnvChangeFeedDLQARN))
+	if err := s.CheckChangeFeed(); err != nil {
+		return Settings{}, err
+	}
 	return s, nil
+}
+
+// The shapes of the change feed settings, as TenantStack's parameters
+// ChangeFeedFunctionArn and ChangeFeedDLQArn allow them (their
+// AllowedPattern is "^$|" and these): an unqualified Lambda function ARN,
+// and a standard SQS queue's ARN.
+const (
+	ChangeFeedFunctionARNPattern = `^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:[A-Za-z0-9_-]{1,64}$`
+	ChangeFeedDLQARNPattern      = `^arn:aws[a-z-]*:sqs:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,80}$`
+)
+
+var (
+	changeFeedFunctionARN = regexp.MustCompile(ChangeFeedFunctionARNPattern)
+	changeFeedDLQARN      = regexp.MustCompile(ChangeFeedDLQARNPattern)
+)
+
+// ErrChangeFeed means the change feed settings are not two ARNs of their
+// kind, or not both set or both empty.
+var ErrChangeFeed = errors.New("settings: invalid change feed settings")
+
+// CheckChangeFeed refuses change feed settings that TenantStack would
+// refuse (a stack created with them would fail, and its tenant with it):
+// one set without the other, or a value that is not an ARN of its kind.
+func (s Settings) CheckChangeFeed() error {
+	fn, dlq := s.ChangeFeedFunctionARN, s.ChangeFeedDLQARN
+	switch {
+	case fn == "" && dlq == "":
+		return nil
+	case fn == "" || dlq == "":
+		set, unset := EnvChangeFeedFunctionARN, EnvChangeFeedDLQARN
+		if fn == "" {
+			set, unset = unset, set
+		}
+		return fmt.Errorf("%w: %s is set and %s is not; set both (the changefeed function and its dead-letter queue) or neither", ErrChangeFeed, set, unset)
+	case !changeFeedFunctionARN.MatchString(fn):
+		return fmt.Errorf("%w: %s=%q is not an unqualified Lambda function ARN (arn:<partition>:lambda:<region>:<account>:function:<name>)", ErrChangeFeed, EnvChangeFeedFunctionARN, fn)
+	case !changeFeedDLQARN.MatchString(dlq):
+		return fmt.Errorf("%w: %s=%q is not an SQS queue ARN (arn:<partition>:sqs:<region>:<account>:<name>)", ErrChangeFeed, EnvChangeFeedDLQARN, dlq)
+	}
+	return nil
 }
 
 // Env renders the settings as environment variables, for .local/env and for

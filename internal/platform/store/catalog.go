@@ -470,25 +470,9 @@ func (c *Catalog) EventPublished(ctx context.Context, ev OutboxEvent) error {
 
 // Audit lists a tenant's audit entries, oldest first.
 func (c *Catalog) Audit(ctx context.Context, tenantID string) ([]AuditEntry, error) {
-	expr, err := expression.NewBuilder().WithKeyCondition(
-		expression.Key(attrPK).Equal(expression.Value(catalogTenantPrefix + tenantID)).
-			And(expression.Key(attrSK).BeginsWith(auditPrefix))).Build()
+	out, err := queryPrefix[AuditEntry](ctx, c.ddb, c.table, catalogTenantPrefix+tenantID, auditPrefix, false)
 	if err != nil {
-		return nil, fmt.Errorf("build key condition: %w", err)
-	}
-	var out []AuditEntry
-	p := dynamodb.NewQueryPaginator(c.ddb, &dynamodb.QueryInput{TableName: aws.String(c.table), KeyConditionExpression: expr.KeyCondition(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("audit of %s: %w", tenantID, err)
-		}
-		var entries []AuditEntry
-		if err := attributevalue.UnmarshalListOfMaps(page.Items, &entries); err != nil {
-			return nil, fmt.Errorf("unmarshal audit: %w", err)
-		}
-		out = append(out, entries...)
+		return nil, fmt.Errorf("audit of %s: %w", tenantID, err)
 	}
 	return out, nil
 }

@@ -163,7 +163,7 @@ func (d TenantData) CountItems(ctx context.Context) (int64, error) {
 		return 0, err
 	}
 	var n int64
-	for _, entity := range purgeEntities {
+	for _, entity := range DataPartitions {
 		expr, err := expression.NewBuilder().WithKeyCondition(expression.Key(attrPK).Equal(expression.Value(partitionKey(sc.tenantID, entity)))).Build()
 		if err != nil {
 			return 0, fmt.Errorf("build key condition: %w", err)

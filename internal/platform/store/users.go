@@ -142,7 +142,7 @@ func (d TenantData) CountInvite(ctx context.Context, limit int) (resetAt time.Ti
 }
 
 // purgeEntities are the partitions of a tenant's data.
-var purgeEntities = []string{entityProduct, entitySKU, entityOrder, entityUser, entityInvites, entityExport}
+var purgeEntities = append(append([]string(nil), DataPartitions...), entityFeedMarker)
 
 // PurgeTenant deletes every item of the caller's tenant from its table (only
 // its own partitions; with its own scoped credentials) and returns how many
@@ -201,27 +201,5 @@ func (s *Store) deleteBatch(ctx context.Context, sc scope, keys []map[string]typ
 	for _, k := range keys {
 		reqs = append(reqs, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: k}})
 	}
-	pending := map[string][]types.WriteRequest{sc.table: reqs}
-	for attempt := 0; len(pending[sc.table]) > 0; attempt++ {
-		if attempt == 8 {
-			return errors.New("batch delete: items still unprocessed after 8 attempts")
-		}
-		if attempt > 0 {
-			delay, err := batchBackoff.BackoffDelay(attempt, nil)
-			if err != nil {
-				return fmt.Errorf("batch delete: %w", err)
-			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(delay):
-			}
-		}
-		out, err := s.ddb.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: pending}, sc.opts)
-		if err != nil {
-			return fmt.Errorf("batch delete: %w", err)
-		}
-		pending = out.UnprocessedItems
-	}
-	return nil
+	return s.writeBatch(ctx, sc, reqs)
 }

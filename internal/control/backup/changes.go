@@ -1,0 +1,178 @@
+package backup
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/tessera-saas/tessera/internal/control/changefeed"
+	"github.com/tessera-saas/tessera/internal/platform/store"
+)
+
+// hourLayout is the change log's hour folder (changefeed.ObjectKey).
+const hourLayout = "2006-01-02T15"
+
+// Changes returns the tenant's logged changes whose times are in [from,
+// to], once each, in order: by sequence number within a table, and tables
+// (a tenant that moved between tables) merged by time. It reads the change
+// log with the tenant's own credentials.
+func (s *Service) Changes(ctx context.Context, tenantID string, from, to time.Time) ([]changefeed.Change, error) {
+	var all []changefeed.Change
+	err := s.changeObjects(ctx, tenantID, from, to, time.Time{}, func(cs []changefeed.Change) bool {
+		for _, c := range cs {
+			if !c.Time.Before(from) && !c.Time.After(to) {
+				all = append(all, c)
+			}
+		}
+		return false
+	})
+	if err != nil {
+		return nil, err
+	}
+	return inOrder(changefeed.Dedupe(all)), nil
+}
+
+// changeObjects calls fn with the changes of each change-log object of the
+// tenant in the hour folders from from's hour (less one, for late
+// batches) to to's, skipping objects last modified before modifiedSince;
+// it stops early when fn returns true.
+func (s *Service) changeObjects(ctx context.Context, tenantID string, from, to, modifiedSince time.Time, fn func([]changefeed.Change) bool) error {
+	opts, err := s.objectOpts(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	prefix := changefeed.Prefix(tenantID)
+	last := prefix + to.UTC().Format(hourLayout) + "/\xff"
+	p := s3.NewListObjectsV2Paginator(s.d.Objects, &s3.ListObjectsV2Input{Bucket: aws.String(s.d.Bucket), Prefix: aws.String(prefix),
+		StartAfter: aws.String(prefix + from.UTC().Add(-time.Hour).Format(hourLayout))})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx, opts)
+		if err != nil {
+			return fmt.Errorf("list change log of %s: %w", tenantID, err)
+		}
+		for _, o := range page.Contents {
+			key := aws.ToString(o.Key)
+			if key > last {
+				return nil
+			}
+			if !strings.HasSuffix(key, ".jsonl") || (!modifiedSince.IsZero() && aws.ToTime(o.LastModified).Before(modifiedSince)) {
+				continue
+			}
+			body, err := s.get(ctx, key, opts)
+			if err != nil {
+				return err
+			}
+			cs, err := changefeed.Decode(bytes.NewReader(body))
+			if err != nil {
+				return fmt.Errorf("change log object %s: %w", key, err)
+			}
+			if fn(cs) {
+				return nil
+			}
+		}
+	}
+	return nil
+}
+
+// inOrder merges the per-table runs of deduplicated changes (sorted by
+// table, then sequence number) by time: within a table the stream's order
+// stands; between tables, the earlier head goes first.
+func inOrder(cs []changefeed.Change) []changefeed.Change {
+	var runs [][]changefeed.Change
+	for i := 0; i < len(cs); {
+		j := i
+		for j < len(cs) && cs[j].Table == cs[i].Table {
+			j++
+		}
+		runs = append(runs, cs[i:j])
+		i = j
+	}
+	if len(runs) < 2 {
+		return cs
+	}
+	out := make([]changefeed.Change, 0, len(cs))
+	for {
+		best := -1
+		for r, run := range runs {
+			if len(run) > 0 && (best < 0 || run[0].Time.Before(runs[best][0].Time)) {
+				best = r
+			}
+		}
+		if best < 0 {
+			return out
+		}
+		out = append(out, runs[best][0])
+		runs[best] = runs[best][1:]
+	}
+}
+
+// Replay applies changes, in order, onto items: an insert or modify sets
+// the item to its new image, a remove deletes it. Only changes of the
+// tenant's own partitions in keep are applied; it returns how many were.
+func Replay(items Items, tenantID string, keep []string, changes []changefeed.Change) (int, error) {
+	n := 0
+	for _, c := range changes {
+		k, err := FromStream(c.Keys)
+		if err != nil {
+			return n, fmt.Errorf("change %s: %w", c.Seq, err)
+		}
+		entity, ok := store.PartitionOf(tenantID, k)
+		if !ok || !slices.Contains(keep, entity) {
+			continue
+		}
+		ik, ok := keyOf(k)
+		if !ok {
+			return n, fmt.Errorf("change %s: keys without pk and sk", c.Seq)
+		}
+		switch c.Event {
+		case "REMOVE":
+			delete(items, ik)
+		case "INSERT", "MODIFY":
+			it, err := FromStream(c.New)
+			if err != nil {
+				return n, fmt.Errorf("change %s: %w", c.Seq, err)
+			}
+			if _, ok := keyOf(it); !ok {
+				return n, fmt.Errorf("change %s (%s) has no new image", c.Seq, c.Event)
+			}
+			items[ik] = it
+		default:
+			return n, fmt.Errorf("change %s: unknown event %q", c.Seq, c.Event)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// markerSkew is how much earlier than the marker's write an object holding
+// its change may say it was last modified (clock differences).
+const markerSkew = 5 * time.Second
+
+// feedHas reports whether the tenant's change log holds the change of the
+// item at pk/sk, in objects written since since.
+func (s *Service) feedHas(ctx context.Context, tenantID, pk, sk string, since time.Time) (bool, error) {
+	found := false
+	// The marker's change is logged after the marker was written: only
+	// objects written since then (less a margin for the clocks of S3 and
+	// this process) are read.
+	err := s.changeObjects(ctx, tenantID, since, s.d.Now().Add(time.Hour), since.Add(-markerSkew), func(cs []changefeed.Change) bool {
+		for _, c := range cs {
+			k, err := FromStream(c.Keys)
+			if err != nil {
+				continue
+			}
+			if ik, ok := keyOf(k); ok && ik.pk == pk && ik.sk == sk {
+				found = true
+				return true
+			}
+		}
+		return false
+	})
+	return found, err
+}
