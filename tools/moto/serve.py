@@ -263,6 +263,7 @@ def main(argv=None) -> None:
     signal.signal(signal.SIGTERM, stop)
 
     isolation.snapshot_rollback()
+    isolation.partition_queries()
     app = DomainDispatcherApplication(create_backend_app)
     app.debug = True  # as moto_server does
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")

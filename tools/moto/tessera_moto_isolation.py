@@ -10,12 +10,14 @@ Each engine keeps only its adapter: its readers-writer lock, and how a request's
 ClientRequestToken and items are read and a response is kept or made. Here, independent of either:
 - DYNAMODB_READS: the operations that may run together (every other one runs alone);
 - TransactionTokens: the ClientRequestToken cache of TransactWriteItems (replay, mismatch, miss);
-- snapshot_rollback: TransactWriteItems snapshots the items it names, not whole tables.
+- snapshot_rollback: TransactWriteItems snapshots the items it names, not whole tables;
+- partition_queries: a Query of a table's partition reads that partition, not the whole table.
 """
 
 import copy
 import hashlib
 import json
+import threading
 
 # DynamoDB operations that only read table data or metadata. Every other operation (item writes,
 # batches, transactions, PartiQL, table and TTL changes, tags, backups, imports, and any operation
@@ -174,3 +176,44 @@ def snapshot_rollback() -> None:
 
     transact_write_items.tessera_snapshot = True
     models.DynamoDBBackend.transact_write_items = transact_write_items
+
+
+def partition_queries() -> None:
+    """Make moto's Query of a table (not of an index) read only the partition it names.
+
+    moto (5.2.1, and moto-ext 5.1.29) answers a Query by walking every item of the table and keeping
+    those of the partition key: a cost that grows with the table, not with the partition. DynamoDB
+    reads the partition alone, so on moto the time of anything that queries one tenant's partitions
+    of the pooled table (a restore, an export, a list) grew with the number of other tenants in the
+    pool. This hands the query the partition's items (moto keeps a table's items by partition key),
+    through a per-thread hint, since reads run side by side; everything else about the query (key
+    conditions, sorting, paging, filters) is moto's own. Patching twice patches once.
+    """
+    from moto.dynamodb.models.table import Table
+
+    if getattr(Table.query, "tessera_partition", False):
+        return
+    hint = threading.local()
+    all_items, query = Table.all_items, Table.query
+
+    def partition_items(self):
+        if getattr(hint, "table", None) is self:
+            part = self.items.get(hint.key)
+            if part is None:
+                return []
+            return list(part.values()) if self.range_key_attr else [part]
+        return all_items(self)
+
+    def partition_query(self, hash_key, *args, **kwargs):
+        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+        if index_name or hash_key is None:
+            return query(self, hash_key, *args, **kwargs)
+        hint.table, hint.key = self, hash_key
+        try:
+            return query(self, hash_key, *args, **kwargs)
+        finally:
+            hint.table = hint.key = None
+
+    partition_query.tessera_partition = True
+    Table.all_items = partition_items
+    Table.query = partition_query

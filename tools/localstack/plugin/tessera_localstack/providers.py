@@ -109,6 +109,7 @@ def _honour_tokens():
 @aws_provider(api="dynamodb", name="moto")
 def dynamodb_moto():
     isolation.snapshot_rollback()
+    isolation.partition_queries()
     ops = set(load_service("dynamodb").operation_names)
     return Service.for_provider(
         MotoProvider("dynamodb"),
