@@ -173,12 +173,17 @@ func (s *Service) RequestRestore(ctx context.Context, r RestoreRequest) (recover
 	return job, s.create(ctx, job, rec, bus.TenantRestoreRequested, r.CorrelationID, detail)
 }
 
+// recentJobs is how many of a tenant's newest jobs the checks read: jobs
+// run one at a time, so one that has not ended is among the newest, and
+// the schedule only needs the newest backup.
+const recentJobs = 20
+
 // idle returns ErrBusy when the tenant has a job that has not ended (of
 // kind, when kind is set; of any kind otherwise). A restore waits for
 // running backups and the other way round, so a snapshot never reads a
 // tenant half restored.
 func (s *Service) idle(ctx context.Context, tenantID string, kind recovery.Kind) error {
-	jobs, err := s.d.Catalog.ListJobs(ctx, tenantID)
+	jobs, err := s.d.Catalog.RecentJobs(ctx, tenantID, recentJobs)
 	if err != nil {
 		return err
 	}
@@ -230,8 +235,9 @@ func scopeOf(rec catalog.Record) (catalog.Scope, error) {
 	return sc, nil
 }
 
-// ScheduleBackups requests a backup of every active tenant whose newest
-// snapshot is older than its tier's interval (plan.Limits.BackupInterval)
+// ScheduleBackups requests a backup of every active tenant whose last
+// successful backup job began longer ago than its tier's interval
+// (plan.Limits.BackupInterval)
 // and returns how many it requested. Tenants with a job running are
 // skipped; one tenant's failure does not stop the others.
 func (s *Service) ScheduleBackups(ctx context.Context) (int, error) {
@@ -269,12 +275,22 @@ func (s *Service) scheduleOne(ctx context.Context, rec catalog.Record) (bool, er
 	if !ok || limits.BackupInterval <= 0 {
 		return false, nil
 	}
-	snaps, err := s.Snapshots(ctx, rec.TenantID)
+	// The tenant's jobs in the catalog say when it was last backed up: one
+	// Query, no S3 listing and no tenant session per tenant and tick.
+	jobs, err := s.d.Catalog.RecentJobs(ctx, rec.TenantID, recentJobs)
 	if err != nil {
 		return false, fmt.Errorf("schedule backup of %s: %w", rec.TenantID, err)
 	}
-	if len(snaps) > 0 && s.d.Now().Sub(snaps[len(snaps)-1].StartedAt) < limits.BackupInterval {
-		return false, nil
+	for _, j := range jobs {
+		if !j.State.Done() {
+			return false, nil // a backup or restore runs
+		}
+		if j.Kind == recovery.KindBackup && j.State == recovery.StateSucceeded {
+			if s.d.Now().Sub(j.CreatedAt) < limits.BackupInterval {
+				return false, nil
+			}
+			break
+		}
 	}
 	_, err = s.RequestBackup(ctx, rec.TenantID, "schedule", "", recovery.TriggerSchedule)
 	if errors.Is(err, ErrBusy) || errors.Is(err, ErrNotActive) {

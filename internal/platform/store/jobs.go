@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -23,7 +24,14 @@ const jobPrefix = "JOB#"
 type jobItem struct {
 	key
 	recovery.Job
+	// ExpiresAt (the catalog's TTL attribute, epoch seconds) is set when a
+	// job ends: JobRetention later its record goes, as its backups have.
+	ExpiresAt int64 `dynamodbav:"expiresAt,omitempty"`
 }
+
+// JobRetention is how long an ended job's record is kept: the longest
+// backup retention of any tier, and a day.
+const JobRetention = 36 * 24 * time.Hour
 
 func jobKey(tenantID, jobID string) key {
 	return key{PK: catalogTenantPrefix + tenantID, SK: jobPrefix + jobID}
@@ -100,8 +108,11 @@ func (c *Catalog) SaveJob(ctx context.Context, job recovery.Job, ev *OutboxEvent
 	prev := job.Version
 	job.Version++
 	job.UpdatedAt = c.now().UTC()
-	put, err := putWhen(c.table, jobItem{key: jobKey(job.TenantID, job.ID), Job: job},
-		expression.Name(attrVersion).Equal(expression.Value(prev)))
+	it := jobItem{key: jobKey(job.TenantID, job.ID), Job: job}
+	if job.State.Done() {
+		it.ExpiresAt = job.UpdatedAt.Add(JobRetention).Unix()
+	}
+	put, err := putWhen(c.table, it, expression.Name(attrVersion).Equal(expression.Value(prev)))
 	if err != nil {
 		return recovery.Job{}, err
 	}
@@ -130,6 +141,30 @@ func (c *Catalog) ListJobs(ctx context.Context, tenantID string) ([]recovery.Job
 		out = append(out, it.Job)
 	}
 	return out, nil
+}
+
+// RecentJobs returns up to n of the tenant's newest jobs, newest first.
+func (c *Catalog) RecentJobs(ctx context.Context, tenantID string, n int32) ([]recovery.Job, error) {
+	expr, err := expression.NewBuilder().WithKeyCondition(
+		expression.Key(attrPK).Equal(expression.Value(catalogTenantPrefix + tenantID)).And(expression.Key(attrSK).BeginsWith(jobPrefix))).Build()
+	if err != nil {
+		return nil, fmt.Errorf("build key condition: %w", err)
+	}
+	out, err := c.ddb.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(c.table), KeyConditionExpression: expr.KeyCondition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(), ConsistentRead: aws.Bool(true),
+		ScanIndexForward: aws.Bool(false), Limit: aws.Int32(n)})
+	if err != nil {
+		return nil, fmt.Errorf("recent jobs of %s: %w", tenantID, err)
+	}
+	var items []jobItem
+	if err := attributevalue.UnmarshalListOfMaps(out.Items, &items); err != nil {
+		return nil, fmt.Errorf("unmarshal jobs: %w", err)
+	}
+	jobs := make([]recovery.Job, 0, len(items))
+	for _, it := range items {
+		jobs = append(jobs, it.Job)
+	}
+	return jobs, nil
 }
 
 // queryPrefix reads every item of partition pk whose sort key begins with
