@@ -321,25 +321,28 @@ func mapsEqual(a, b map[string][32]byte) bool {
 	return true
 }
 
-// TestRestoreIntoNewTenant: a clone holds the source's products and orders
-// as they were (customers readable under the clone's own key), and the
-// source is untouched.
+// TestRestoreIntoNewTenant: a clone made for each of three times holds the
+// source's products and orders exactly as the API returned them then
+// (customers readable under the clone's own key), and the source is
+// untouched.
 func TestRestoreIntoNewTenant(t *testing.T) {
 	h := newHarness(t)
 	acme := fixture.NewTenant(t, h.e, "CloneAcme").Record
 	points, views := h.history(t, acme.TenantID)
 	now := h.raw(t, acme)
 
-	job := h.restore(t, acme.TenantID, points[0], "Acme inspection")
-	if job.State != recovery.StateSucceeded || job.IntoTenant == "" || job.IntoTenant == acme.TenantID {
-		t.Fatalf("clone job = %+v", job)
-	}
-	clone, err := h.cat.GetTenant(bg, job.IntoTenant)
-	if err != nil || clone.Status != catalog.StatusActive || clone.Placement.KeyARN == acme.Placement.KeyARN {
-		t.Fatalf("clone = %+v, %v", clone, err)
-	}
-	if got := h.view(t, clone.TenantID); got != views[0] {
-		t.Fatalf("clone:\n got %s\nwant %s", got, views[0])
+	for i := range points {
+		job := h.restore(t, acme.TenantID, points[i], fmt.Sprintf("Acme inspection %d", i))
+		if job.State != recovery.StateSucceeded || job.IntoTenant == "" || job.IntoTenant == acme.TenantID {
+			t.Fatalf("clone job %d = %+v", i, job)
+		}
+		clone, err := h.cat.GetTenant(bg, job.IntoTenant)
+		if err != nil || clone.Status != catalog.StatusActive || clone.Placement.KeyARN == acme.Placement.KeyARN {
+			t.Fatalf("clone %d = %+v, %v", i, clone, err)
+		}
+		if got := h.view(t, clone.TenantID); got != views[i] {
+			t.Fatalf("clone to point %d:\n got %s\nwant %s", i, got, views[i])
+		}
 	}
 	if after := h.raw(t, acme); !mapsEqual(now, after) {
 		t.Fatal("the source tenant changed")

@@ -15,7 +15,9 @@ import (
 // tools/moto/tessera_moto_isolation.py), a Query still answers exactly that
 // partition's items, in sort key order both ways, page by page, and a
 // missing partition answers nothing.
-func TestMotoQueriesAnswerFromThePartition(t *testing.T) { queriesAnswerFromThePartition(t, startMoto(t)) }
+func TestMotoQueriesAnswerFromThePartition(t *testing.T) {
+	queriesAnswerFromThePartition(t, startMoto(t))
+}
 
 func TestLocalStackQueriesAnswerFromThePartition(t *testing.T) {
 	_, cfg := startLocalStack(t)
