@@ -124,7 +124,7 @@ func backupReport(ctx context.Context) (string, error) {
 			APIKeys: apikey.New(apigateway.NewFromConfig(cfg), s.Stage, s.UsagePlanIDs)}}
 	b.data = store.New(store.NewClient(cfg), crypto.NewEnvelope(kms.NewFromConfig(cfg)), store.WithCredentials(creds))
 	b.svc = backup.New(backup.Deps{Catalog: b.cat, Data: b.data, Creds: creds, Objects: awsconfig.NewS3(cfg), Bucket: s.BackupBucket,
-		Cloner: b, Wait: 10 * time.Minute, Log: quiet})
+		Cloner: seed.Cloner{Deps: b.seeds, Password: benchPassword, Domain: "bench.test"}, Wait: 10 * time.Minute, Log: quiet})
 
 	feed := wire.NewChangeFeed(cfg, s, quiet, io.Discard)
 	pump := streampump.New(dynamodbstreams.NewFromConfig(cfg), streampump.TableMatcher(s.PooledTable, access.DedicatedTablePrefix(s.Stage)), cfg.Region,
@@ -247,11 +247,6 @@ func backupReport(ctx context.Context) (string, error) {
 	fmt.Fprintf(&r, "ratio pool of %d / pool of %d: %.2f (a restore reads and writes only the tenant's own partitions and change log)\n",
 		poolLarge, poolSmall, times[poolLarge].Seconds()/times[poolSmall].Seconds())
 	return r.String(), nil
-}
-
-// Clone implements backup.Cloner as the local seed onboards tenants.
-func (b *backupBench) Clone(ctx context.Context, src catalog.Record, name, jobID string) (catalog.Record, error) {
-	return seed.Ensure(ctx, b.seeds, seed.Spec{Name: name, Tier: src.Tier, AdminEmail: "clone-" + jobID + "@bench.test", Password: benchPassword})
 }
 
 func (b *backupBench) tenant(ctx context.Context, name string) (catalog.Record, error) {

@@ -69,17 +69,9 @@ func newHarness(t *testing.T) *harness {
 	go func() { defer close(done); pump.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 	h.deps = backup.Deps{Catalog: h.cat, Data: h.data, Creds: creds, Objects: h.objects, Bucket: e.Settings.BackupBucket,
-		Cloner: seedCloner{e}, Wait: 90 * time.Second, PartItems: 7, Log: log}
+		Cloner: seed.Cloner{Deps: fixture.SeedDeps(e), Password: fixture.Password, Domain: "clone.test"}, Wait: 90 * time.Second, PartItems: 7, Log: log}
 	h.svc = backup.New(h.deps)
 	return h
-}
-
-// seedCloner onboards the clone as the local seed does (a key, a pooled
-// placement, an admin), since no provisioner runs in this test.
-type seedCloner struct{ e *testenv.Env }
-
-func (c seedCloner) Clone(ctx context.Context, src catalog.Record, name, jobID string) (catalog.Record, error) {
-	return seed.Ensure(ctx, fixture.SeedDeps(c.e), seed.Spec{Name: name, Tier: src.Tier, AdminEmail: "clone-" + jobID + "@clone.test", Password: fixture.Password})
 }
 
 func (h *harness) as(t *testing.T, tenantID string) store.TenantData {

@@ -44,6 +44,16 @@ func (s Items) Put(it store.Item) error {
 	return nil
 }
 
+// keepOnly drops the items that are not in one of tenantID's partitions
+// in keep.
+func (s Items) keepOnly(tenantID string, keep []string) {
+	for k, it := range s {
+		if entity, ok := store.PartitionOf(tenantID, it); !ok || !slices.Contains(keep, entity) {
+			delete(s, k)
+		}
+	}
+}
+
 // Summary is the count and checksum of a set of items, in all and per
 // partition.
 type Summary struct {

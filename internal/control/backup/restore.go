@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -282,14 +281,20 @@ func (s *Service) safety(ctx context.Context, job recovery.Job) (recovery.Job, e
 	return s.moveTo(ctx, job, recovery.PhaseApply)
 }
 
-// desired computes the items the restored tenant must hold: the newest
-// snapshot completed by the target time, with the change log replayed onto
-// it up to that time, as items of the target tenant.
-func (s *Service) desired(ctx context.Context, job recovery.Job, dst catalog.Record) (Items, recovery.Job, error) {
-	src, err := s.d.Catalog.GetTenant(ctx, job.TenantID)
-	if err != nil {
-		return nil, job, err
+// partitionsOf are the partitions a restore job puts back: a restore in
+// place restores more than a clone copies (store.RestorablePartitions,
+// store.ClonedPartitions).
+func partitionsOf(job recovery.Job) []string {
+	if job.InPlace() {
+		return store.RestorablePartitions
 	}
+	return store.ClonedPartitions
+}
+
+// desired computes the items the restored tenant dst must hold: the newest
+// snapshot of src completed by the target time, with src's change log
+// replayed onto it up to that time, as items of dst.
+func (s *Service) desired(ctx context.Context, job recovery.Job, src, dst catalog.Record) (Items, recovery.Job, error) {
 	snap, err := s.snapshotBefore(ctx, src, job.To)
 	if errors.Is(err, recovery.ErrNoSnapshot) {
 		return nil, job, permanent("%v", err)
@@ -301,15 +306,8 @@ func (s *Service) desired(ctx context.Context, job recovery.Job, dst catalog.Rec
 	if err != nil {
 		return nil, job, permanent("%v", err)
 	}
-	keep := store.RestorablePartitions
-	if !job.InPlace() {
-		keep = store.ClonedPartitions
-	}
-	for k, it := range items {
-		if entity, _ := store.PartitionOf(src.TenantID, it); !slices.Contains(keep, entity) {
-			delete(items, k)
-		}
-	}
+	keep := partitionsOf(job)
+	items.keepOnly(src.TenantID, keep)
 	changes, err := s.Changes(ctx, src.TenantID, snap.FeedFrom, job.To)
 	if err != nil {
 		return nil, job, err
@@ -355,15 +353,17 @@ func (s *Service) apply(ctx context.Context, job recovery.Job) (recovery.Job, er
 	if err != nil {
 		return job, err
 	}
-	want, job, err := s.desired(ctx, job, dst)
+	src := dst
+	if !job.InPlace() {
+		if src, err = s.d.Catalog.GetTenant(ctx, job.TenantID); err != nil {
+			return job, err
+		}
+	}
+	want, job, err := s.desired(ctx, job, src, dst)
 	if err != nil {
 		return job, err
 	}
-	keep := store.RestorablePartitions
-	if !job.InPlace() {
-		keep = store.ClonedPartitions
-	}
-	job, err = s.converge(ctx, job, dst, want, keep)
+	job, err = s.converge(ctx, job, dst, want, partitionsOf(job))
 	if err != nil {
 		return job, err
 	}
@@ -610,11 +610,7 @@ func (s *Service) rollback(ctx context.Context, job recovery.Job) (recovery.Job,
 	if err != nil {
 		return job, err
 	}
-	for k, it := range want {
-		if entity, _ := store.PartitionOf(job.TenantID, it); !slices.Contains(store.RestorablePartitions, entity) {
-			delete(want, k)
-		}
-	}
+	want.keepOnly(job.TenantID, store.RestorablePartitions)
 	if job, err = s.converge(ctx, job, dst, want, store.RestorablePartitions); err != nil {
 		return job, err
 	}

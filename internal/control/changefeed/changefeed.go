@@ -229,7 +229,7 @@ func (h *Handler) append(ctx context.Context, g group) error {
 	}
 	key := ObjectKey(g.tenantID, g.table, g.changes)
 	_, err = h.objects.PutObject(ctx, PutInput(rec, h.bucket, key, body), func(o *s3.Options) { o.Credentials = creds })
-	if isAlreadyThere(err) {
+	if IsAlreadyThere(err) {
 		return nil
 	}
 	if err != nil {
@@ -254,13 +254,10 @@ func PutInput(rec catalog.Record, bucket, key string, body []byte) *s3.PutObject
 	}
 }
 
-// IsAlreadyThere reports whether a conditional put failed because the
-// object exists.
-func IsAlreadyThere(err error) bool { return isAlreadyThere(err) }
-
-// isAlreadyThere reports whether a conditional put failed because the
-// object exists: a redelivery of records already logged.
-func isAlreadyThere(err error) bool {
+// IsAlreadyThere reports whether a conditional put (If-None-Match) failed
+// because the object exists: for the change log, a redelivery of records
+// already logged.
+func IsAlreadyThere(err error) bool {
 	var ae smithy.APIError
 	return errors.As(err, &ae) && (ae.ErrorCode() == "PreconditionFailed" || ae.ErrorCode() == "ConditionalRequestConflict")
 }

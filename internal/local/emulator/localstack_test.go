@@ -158,6 +158,23 @@ func createHashTable(t *testing.T, ddb *dynamodb.Client, table string) {
 	}
 }
 
+// createKeyTable creates a table keyed as Tessera's are (pk, sk), with
+// stream when it is not nil.
+func createKeyTable(t *testing.T, ddb *dynamodb.Client, table string, stream *ddbtypes.StreamSpecification) {
+	t.Helper()
+	if _, err := ddb.CreateTable(context.Background(), &dynamodb.CreateTableInput{TableName: aws.String(table), BillingMode: ddbtypes.BillingModePayPerRequest,
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{
+			{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS},
+			{AttributeName: aws.String("sk"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
+		KeySchema: []ddbtypes.KeySchemaElement{
+			{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash},
+			{AttributeName: aws.String("sk"), KeyType: ddbtypes.KeyTypeRange}},
+		StreamSpecification: stream,
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // isolatesDynamoDBWrites is the body of the engines' write-isolation tests
 // (this file's and moto_isolation_test.go's).
 func isolatesDynamoDBWrites(t *testing.T, cfg aws.Config) {

@@ -29,16 +29,7 @@ func queriesAnswerFromThePartition(t *testing.T, cfg aws.Config) {
 	ddb := dynamodb.NewFromConfig(cfg)
 	s := func(v string) *ddbtypes.AttributeValueMemberS { return &ddbtypes.AttributeValueMemberS{Value: v} }
 	table := "partitions"
-	if _, err := ddb.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String(table), BillingMode: ddbtypes.BillingModePayPerRequest,
-		AttributeDefinitions: []ddbtypes.AttributeDefinition{
-			{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS},
-			{AttributeName: aws.String("sk"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
-		KeySchema: []ddbtypes.KeySchemaElement{
-			{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash},
-			{AttributeName: aws.String("sk"), KeyType: ddbtypes.KeyTypeRange}},
-	}); err != nil {
-		t.Fatal(err)
-	}
+	createKeyTable(t, ddb, table, nil)
 	for _, pk := range []string{"t-a#PRODUCT", "t-b#PRODUCT", "t-a#ORDER"} {
 		for i := 9; i >= 0; i-- {
 			if _, err := ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table),
