@@ -22,6 +22,7 @@ import (
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/tessera-saas/tessera/internal/local/emulator"
+	"github.com/tessera-saas/tessera/internal/platform/awsconfig"
 )
 
 func TestEngineFromEnv(t *testing.T) {
@@ -76,7 +77,8 @@ func startLocalStack(t *testing.T) (*emulator.Stack, aws.Config) {
 	}
 	t.Logf("LocalStack answered %v after its start", lsTook.Round(time.Millisecond))
 	cfg := aws.Config{Region: emulator.Region, BaseEndpoint: aws.String(lsStack.Endpoint),
-		Credentials: credentials.NewStaticCredentialsProvider(emulator.AccessKey, emulator.SecretKey, "")}
+		Credentials: credentials.NewStaticCredentialsProvider(emulator.AccessKey, emulator.SecretKey, ""),
+		HTTPClient:  awsconfig.HTTPClient()}
 	return lsStack, cfg
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/tessera-saas/tessera/internal/local/emulator"
+	"github.com/tessera-saas/tessera/internal/platform/awsconfig"
 )
 
 // startMoto starts a moto stack (tools/moto/serve.py and local-kms) for one
@@ -29,7 +30,8 @@ func startMoto(t *testing.T) aws.Config {
 	}
 	t.Cleanup(s.Stop)
 	return aws.Config{Region: emulator.Region, BaseEndpoint: aws.String(s.Endpoint),
-		Credentials: credentials.NewStaticCredentialsProvider(emulator.AccessKey, emulator.SecretKey, "")}
+		Credentials: credentials.NewStaticCredentialsProvider(emulator.AccessKey, emulator.SecretKey, ""),
+		HTTPClient:  awsconfig.HTTPClient()}
 }
 
 // TestMotoIsolatesDynamoDBWrites: on the moto engine (tools/moto/serve.py),

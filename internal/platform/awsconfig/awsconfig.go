@@ -41,9 +41,7 @@ const MaxIdleConnsPerHost = 100
 // the SDK.
 func Load(ctx context.Context, optFns ...func(*config.LoadOptions) error) (aws.Config, error) {
 	opts := append([]func(*config.LoadOptions) error{
-		config.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
-			t.MaxIdleConnsPerHost = MaxIdleConnsPerHost
-		})),
+		config.WithHTTPClient(buildableClient()),
 		config.WithRetryer(func() aws.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) { o.MaxAttempts = maxAttempts() })
 		}),
@@ -58,6 +56,20 @@ func Load(ctx context.Context, optFns ...func(*config.LoadOptions) error) (aws.C
 	cfg.HTTPClient = ownBodies{cfg.HTTPClient}
 	return cfg, nil
 }
+
+// buildableClient is the SDK's own HTTP client, keeping MaxIdleConnsPerHost
+// idle connections per endpoint.
+func buildableClient() *awshttp.BuildableClient {
+	return awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+		t.MaxIdleConnsPerHost = MaxIdleConnsPerHost
+	})
+}
+
+// HTTPClient returns the HTTP client Load installs: the SDK's own, behind
+// ownBodies. For an aws.Config built without Load (the emulator engines'
+// tests, which talk to an emulator with retries off and would see the race
+// ownBodies removes as a failed request).
+func HTTPClient() aws.HTTPClient { return ownBodies{buildableClient()} }
 
 // maxOwnBody bounds the request bodies ownBodies copies (DynamoDB's largest
 // request is 16 MB; larger uploads are streams and go as they are).
