@@ -110,6 +110,70 @@ func (c client) startJob(ctx context.Context, tenantID, path string, body any, w
 	return jobOutcome(j)
 }
 
+// migrationStart bounds how long tier --wait waits for the provisioner to
+// begin the migration a tier change asks for.
+const migrationStart = 2 * time.Minute
+
+// tenantAnswer is the part of a tenant record tier --wait reads.
+type tenantAnswer struct {
+	Tier      string `json:"tier"`
+	Placement struct {
+		Dedicated bool `json:"dedicated"`
+	} `json:"placement"`
+	Migration *struct {
+		JobID     string    `json:"jobId"`
+		StartedAt time.Time `json:"startedAt"`
+	} `json:"migration"`
+}
+
+// needsMove reports whether the tenant's placement does not fit its tier
+// (premium tenants have a table of their own).
+func (t tenantAnswer) needsMove() bool { return (t.Tier == "premium") != t.Placement.Dedicated }
+
+// waitTier follows a tier change (answer: the tenant as the change left
+// it, at began): when it crosses the pooled/dedicated line, it waits for
+// the migration to begin, follows its job as waitJob does, and prints the
+// tenant as it ended up; it fails unless the migration SUCCEEDED.
+func (c client) waitTier(ctx context.Context, tenantID string, answer any, began time.Time, out, w io.Writer, tty bool) error {
+	var rec tenantAnswer
+	if err := reshape(answer, &rec); err != nil {
+		return fmt.Errorf("tenant answer: %w", err)
+	}
+	path := "/v1/tenants/" + url.PathEscape(tenantID)
+	deadline := time.Now().Add(migrationStart)
+	for rec.Migration == nil || rec.Migration.StartedAt.Before(began.Add(-5*time.Second)) {
+		if !rec.needsMove() {
+			return printJSON(out, answer) // no data to move
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("tier %s: no migration began within %s; see the provisioner's log", rec.Tier, migrationStart)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(jobPollInterval):
+		}
+		var err error
+		if answer, err = c.do(ctx, "GET", path, nil, nil); err != nil {
+			return err
+		}
+		if err := reshape(answer, &rec); err != nil {
+			return fmt.Errorf("tenant answer: %w", err)
+		}
+	}
+	_, j, err := c.waitJob(ctx, tenantID, rec.Migration.JobID, jobPollInterval, w, tty)
+	if err != nil {
+		return err
+	}
+	if answer, err = c.do(ctx, "GET", path, nil, nil); err != nil {
+		return err
+	}
+	if err := printJSON(out, answer); err != nil {
+		return err
+	}
+	return jobOutcome(j)
+}
+
 // jobOutcome is nil for a job that SUCCEEDED, else an error with its reason.
 func jobOutcome(j recovery.Job) error {
 	if j.State == recovery.StateSucceeded {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -239,5 +240,88 @@ func TestRestoreChecksToBeforeAsking(t *testing.T) {
 	if !errors.As(err, &he) || he.Status != http.StatusTeapot || len(srv.paths) != 1 || srv.paths[0] != "POST /v1/tenants/t-acme/restores" ||
 		srv.bodies[0] != `{"intoNewTenant":"Acme copy","to":"2024-05-01T12:00:00Z"}` {
 		t.Errorf("restore = %v, requests %v %v", err, srv.paths, srv.bodies)
+	}
+}
+
+// TestWaitTier follows a tier change: one that crosses the
+// pooled/dedicated line waits for its migration, follows the migration's
+// job and prints the tenant as it ended; one that does not returns at once;
+// a migration that rolled back fails the command with its reason.
+func TestWaitTier(t *testing.T) {
+	began := time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)
+	tenantJSON := func(tier string, dedicated bool, jobID string, started time.Time) string {
+		m := "null"
+		if jobID != "" {
+			m = fmt.Sprintf(`{"jobId":%q,"startedAt":%q}`, jobID, started.Format(time.RFC3339Nano))
+		}
+		return fmt.Sprintf(`{"tenantId":"t-acme","tier":%q,"placement":{"dedicated":%v},"migration":%s}`, tier, dedicated, m)
+	}
+	migrationJob := func(phase recovery.Phase, state recovery.State, reason string) string {
+		b, _ := json.Marshal(recovery.Job{ID: "j-9", TenantID: "t-acme", Kind: recovery.KindMigration, State: state, Phase: phase, Items: 10, ItemsDone: 10, Reason: reason})
+		return string(b)
+	}
+	tests := []struct {
+		name      string
+		answer    string   // the PUT's answer
+		tenants   []string // GET /v1/tenants/t-acme in turn
+		jobs      []string // GET .../jobs/j-9 in turn
+		wantErr   string
+		wantOut   string // in what is printed
+		wantLines int    // progress lines
+	}{
+		{name: "no move", answer: tenantJSON("standard", false, "", time.Time{}), wantOut: `"tier": "standard"`},
+		{name: "to premium", answer: tenantJSON("premium", false, "", time.Time{}),
+			tenants: []string{tenantJSON("premium", false, "", time.Time{}), tenantJSON("premium", false, "j-9", began.Add(time.Second)), tenantJSON("premium", true, "j-9", began.Add(time.Second))},
+			jobs:    []string{migrationJob(recovery.PhaseCopy, recovery.StateRunning, ""), migrationJob(recovery.PhaseDone, recovery.StateSucceeded, "")},
+			wantOut: `"dedicated": true`, wantLines: 2},
+		{name: "an older migration is not this one", answer: tenantJSON("premium", false, "j-1", began.Add(-time.Hour)),
+			tenants: []string{tenantJSON("premium", false, "j-9", began)},
+			jobs:    []string{migrationJob(recovery.PhaseDone, recovery.StateSucceeded, "")},
+			wantOut: `"jobId": "j-9"`, wantLines: 1},
+		{name: "rolled back", answer: tenantJSON("premium", false, "j-9", began),
+			tenants: []string{tenantJSON("premium", false, "j-9", began)},
+			jobs:    []string{migrationJob(recovery.PhaseRollback, recovery.StateRolledBack, "verification failed")},
+			wantErr: "migration job j-9 ended ROLLED_BACK: verification failed", wantLines: 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			polls := map[string]int{}
+			hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				defer mu.Unlock()
+				var list []string
+				switch r.URL.Path {
+				case "/v1/tenants/t-acme":
+					list = tc.tenants
+				case "/v1/tenants/t-acme/jobs/j-9":
+					list = tc.jobs
+				}
+				if len(list) == 0 {
+					w.WriteHeader(http.StatusNotFound)
+					return
+				}
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = io.WriteString(w, list[min(polls[r.URL.Path], len(list)-1)])
+				polls[r.URL.Path]++
+			}))
+			defer hs.Close()
+			var answer any
+			if err := json.Unmarshal([]byte(tc.answer), &answer); err != nil {
+				t.Fatal(err)
+			}
+			var out, progress bytes.Buffer
+			err := client{base: hs.URL, token: "Bearer x"}.waitTier(context.Background(), "t-acme", answer, began, &out, &progress, false)
+			if tc.wantErr != "" {
+				if err == nil || err.Error() != tc.wantErr {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+			} else if err != nil || !strings.Contains(out.String(), tc.wantOut) {
+				t.Fatalf("err %v, printed %s; want %q", err, out.String(), tc.wantOut)
+			}
+			if lines := strings.Count(progress.String(), "\n"); lines != tc.wantLines || (lines > 0 && !strings.Contains(progress.String(), "migration j-9")) {
+				t.Fatalf("progress (%d lines, want %d):\n%s", lines, tc.wantLines, progress.String())
+			}
+		})
 	}
 }

@@ -20,7 +20,7 @@ const tenantsUsage = `Usage: tessera tenants <command> [flags]
   create --name N --tier basic|standard|premium --admin-email E [--idempotency-key K] [--wait]
   list [--limit N] [--cursor C] [--cell C]   (through a cell router: --cell names the cell to list)
   get ID
-  tier ID basic|standard|premium
+  tier ID basic|standard|premium [--wait]      a change across the pooled/dedicated line migrates the data
   suspend ID [--reason R]
   resume ID
   offboard ID [--reason R] [--wait]
@@ -31,8 +31,9 @@ const tenantsUsage = `Usage: tessera tenants <command> [flags]
   jobs ID                                     its backup and restore jobs
   job ID JOBID                                one job: state, phase, progress
 
---wait on backup and restore polls the job, shows phase, items and rate on standard error,
-prints the job as it ended and exits non-zero unless it SUCCEEDED (FAILED, ROLLED_BACK).
+--wait on backup, restore and tier polls the job (for tier, the migration the change starts),
+shows phase, items and rate on standard error, prints the job (for tier, the tenant) as it
+ended and exits non-zero unless it SUCCEEDED (FAILED, ROLLED_BACK).
 
 Talks to $TESSERA_API (or --api) with an operator's ID token from $TESSERA_TOKEN (or --token):
   export TESSERA_TOKEN=$(tessera login --email operator@tessera.test)
@@ -113,7 +114,11 @@ func runTenants(ctx context.Context, args []string) error {
 		if err := need(2); err != nil {
 			return err
 		}
+		began := time.Now()
 		out, err = c.do(ctx, "PUT", "/v1/tenants/"+url.PathEscape(pos[0])+"/tier", map[string]string{"tier": pos[1]}, nil)
+		if err == nil && *wait {
+			return c.waitTier(ctx, pos[0], out, began, os.Stdout, os.Stderr, isTerminal(os.Stderr))
+		}
 	case "suspend", "resume", "offboard":
 		if err := need(1); err != nil {
 			return err

@@ -18,16 +18,23 @@ import (
 // the process's catalog and tenant-scoped store, creds the tenant
 // credentials that store uses (the engine reads and writes the backup
 // bucket with them too), pub the process's outbox. It makes no AWS call.
-func newBackups(cfg aws.Config, s settings.Settings, cat *store.Catalog, data *store.Store, creds *access.Credentials, pub backup.Publisher, log *slog.Logger) *backup.Service {
+//
+// The provisioner's engine also runs tier migrations: tables makes and
+// removes dedicated tables (provision.Tables); nil elsewhere.
+func newBackups(cfg aws.Config, s settings.Settings, cat *store.Catalog, data *store.Store, creds *access.Credentials, pub backup.Publisher,
+	tables backup.DedicatedTables, log *slog.Logger) *backup.Service {
 	return backup.New(backup.Deps{
-		Catalog:    cat,
-		Data:       data,
-		Creds:      creds,
-		Objects:    awsconfig.NewS3(cfg),
-		Bucket:     s.BackupBucket,
-		Pub:        pub,
-		CatalogTTL: s.CatalogTTL,
-		Cloner:     backup.CatalogCloner{Catalog: cat, Pub: pub},
-		Log:        log.With("component", "backup"),
+		Tables:      tables,
+		PooledTable: s.PooledTable,
+		Grace:       s.MigrationGrace,
+		Catalog:     cat,
+		Data:        data,
+		Creds:       creds,
+		Objects:     awsconfig.NewS3(cfg),
+		Bucket:      s.BackupBucket,
+		Pub:         pub,
+		CatalogTTL:  s.CatalogTTL,
+		Cloner:      backup.CatalogCloner{Catalog: cat, Pub: pub},
+		Log:         log.With("component", "backup"),
 	})
 }

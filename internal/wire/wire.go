@@ -229,7 +229,7 @@ func NewTenants(cfg aws.Config, s settings.Settings, log *slog.Logger) *operator
 	creds := access.NewCredentials(sts.NewFromConfig(cfg), s.DataAccessRoleARN)
 	data := store.New(ddb, crypto.NewEnvelope(kms.NewFromConfig(cfg)), store.WithCredentials(creds), store.WithCursorKeySource(ck))
 	return operatorapi.New(cat, ob, log).WithVerifier(verifierOrFail(cfg, s, log)).WithCell(s.Cell).
-		WithBackups(newBackups(cfg, s, cat, data, creds, ob, log))
+		WithBackups(newBackups(cfg, s, cat, data, creds, ob, nil, log))
 }
 
 // Provisioner is the composed provisioner, the outbox it publishes with,
@@ -264,13 +264,14 @@ func provisionerDeps(cfg aws.Config, s settings.Settings, log *slog.Logger) (pro
 	users.Invite = s.Stage != "local"
 	data := store.New(ddb, crypto.NewEnvelope(kms.NewFromConfig(cfg)), store.WithCredentials(creds), store.WithCursorKeySource(ck))
 	ob := outbox.New(cat, eventbridge.NewFromConfig(cfg), s.EventBus, log)
-	backups := newBackups(cfg, s, cat, data, creds, ob, log)
+	stacks := cloudformation.NewFromConfig(cfg)
+	backups := newBackups(cfg, s, cat, data, creds, ob, provision.Tables{Stacks: stacks, Settings: s}, log)
 	return provision.Deps{
 		Catalog: cat,
 		Data:    data,
 		Keys:    kms.NewFromConfig(cfg), Users: users,
 		APIKeys: apikey.New(apigateway.NewFromConfig(cfg), s.Stage, s.UsagePlanIDs),
-		Stacks:  cloudformation.NewFromConfig(cfg), Queue: sqs.NewFromConfig(cfg), QueueURL: s.ProvisioningQueueURL,
+		Stacks:  stacks, Queue: sqs.NewFromConfig(cfg), QueueURL: s.ProvisioningQueueURL,
 		Outbox: ob, Settings: s,
 		Partition: s.Partition, Account: s.AccountID, AdminRoleARN: s.KeyAdminRoleARN,
 		Backups: backups, Log: log,

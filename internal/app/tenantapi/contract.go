@@ -122,10 +122,12 @@ func Contract() apidoc.Contract {
 
 	// A tenant being restored is read-only: each write route answers 503
 	// tenant_restoring with Retry-After before it reaches the tenant's data
-	// (usable, in handler.go).
+	// (usable, in handler.go). While a tier migration cuts the tenant over,
+	// a write that reaches the old placement's fence answers 503
+	// tenant_migrating with Retry-After (afterFence, in handler.go).
 	for _, r := range route.ForFunction(route.FunctionAPI) {
 		if op, ok := c.Operations[r.Name]; ok && r.Audience == route.TenantUser && !reads(r) {
-			op.Errors = append(slices.Clip(op.Errors), apidoc.FailRetry(http.StatusServiceUnavailable, edge.CodeTenantRestoring))
+			op.Errors = append(slices.Clip(op.Errors), apidoc.FailRetry(http.StatusServiceUnavailable, edge.CodeTenantRestoring, edge.CodeTenantMigrating))
 			c.Operations[r.Name] = op
 		}
 	}

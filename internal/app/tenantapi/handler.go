@@ -19,7 +19,10 @@ import (
 	"github.com/tessera-saas/tessera/internal/platform/tenant"
 )
 
-// Catalog looks up tenant records (a catalog.Cache in production).
+// Catalog looks up tenant records (a catalog.Cache in production). A
+// Catalog that caches should also have Forget(tenantID), as catalog.Cache
+// does: after a write refused by a placement's fence, the handler drops the
+// tenant's record before reading it again (afterFence).
 type Catalog interface {
 	Get(ctx context.Context, tenantID string) (catalog.Record, error)
 }
@@ -117,7 +120,59 @@ func (h *Handler) serve(ctx context.Context, req events.APIGatewayProxyRequest, 
 	if err != nil {
 		return 0, nil, err
 	}
-	return ep(metering.NewContext(ctx, *meter), caller{Tenant: t, scope: sc, data: h.data.For(sc)}, req)
+	ctx = metering.NewContext(ctx, *meter)
+	status, payload, err := ep(ctx, caller{Tenant: t, scope: sc, data: h.data.For(sc)}, req)
+	if errors.Is(err, store.ErrFenced) {
+		return h.afterFence(ctx, ep, t, r, rec, req, *log, err)
+	}
+	return status, payload, err
+}
+
+// forgetter is a Catalog that caches (catalog.Cache): Forget drops a
+// tenant's record, so the next Get reads the catalog.
+type forgetter interface {
+	Forget(tenantID string)
+}
+
+// afterFence handles a write that the fence of the tenant's placement
+// refused (store.ErrFenced), which wrote nothing. Either a tier migration
+// is cutting the tenant over right now, or it has cut over already and this
+// process still cached the old placement. The tenant's record is read again
+// (dropped from the cache first): when its placement changed, the endpoint
+// runs once more, with the new placement; otherwise the fenced error stands
+// (503 tenant_migrating, or tenant_restoring for a restore's fence, with
+// Retry-After).
+func (h *Handler) afterFence(ctx context.Context, ep edge.Endpoint[caller], t tenant.Tenant, r route.Route, old catalog.Record,
+	req events.APIGatewayProxyRequest, log *slog.Logger, fenced error) (int, any, error) {
+	var fe *store.FencedError
+	reason, job := "", ""
+	if errors.As(fenced, &fe) {
+		reason, job = fe.Fence.Reason, fe.Fence.JobID
+	}
+	log = log.With("fenceReason", reason, "fenceJob", job)
+	if f, ok := h.tenants.(forgetter); ok {
+		f.Forget(t.ID)
+	}
+	rec, err := h.tenants.Get(ctx, t.ID)
+	if err != nil {
+		log.Warn("write refused by the placement's fence; the tenant's record could not be read again", "error", err.Error())
+		return 0, nil, fenced
+	}
+	if rec.Placement == old.Placement {
+		log.Info("write refused by the placement's fence")
+		return 0, nil, fenced
+	}
+	log.Info("write refused by a stale placement's fence; running it on the new placement", "dedicated", rec.Placement.Dedicated)
+	if err := usable(rec, r); err != nil {
+		return 0, nil, err
+	}
+	sc, err := catalog.ScopeOf(t, rec)
+	if err != nil {
+		return 0, nil, err
+	}
+	// Should the new placement be fenced as well, its error stands: retry
+	// later.
+	return ep(ctx, caller{Tenant: t, scope: sc, data: h.data.For(sc)}, req)
 }
 
 // usable refuses a tenant that may not use route r now: one that is not

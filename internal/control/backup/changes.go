@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -64,13 +65,16 @@ func (s *Service) changeObjects(ctx context.Context, tenantID string, from, to, 
 			if !strings.HasSuffix(key, ".jsonl") || (!modifiedSince.IsZero() && aws.ToTime(o.LastModified).Before(modifiedSince)) {
 				continue
 			}
-			body, err := s.get(ctx, key, opts)
-			if err != nil {
-				return err
-			}
-			cs, err := changefeed.Decode(bytes.NewReader(body))
-			if err != nil {
-				return fmt.Errorf("change log object %s: %w", key, err)
+			cs, ok := s.logged.get(key)
+			if !ok {
+				body, err := s.get(ctx, key, opts)
+				if err != nil {
+					return err
+				}
+				if cs, err = changefeed.Decode(bytes.NewReader(body)); err != nil {
+					return fmt.Errorf("change log object %s: %w", key, err)
+				}
+				s.logged.put(key, cs)
 			}
 			if fn(cs) {
 				return nil
@@ -78,6 +82,32 @@ func (s *Service) changeObjects(ctx context.Context, tenantID string, from, to, 
 		}
 	}
 	return nil
+}
+
+// changeCacheMax bounds the change-log objects a service keeps decoded.
+const changeCacheMax = 4096
+
+// changeCache holds decoded change-log objects by key (each key is under
+// its tenant's prefix). When full it starts again empty.
+type changeCache struct {
+	mu      sync.Mutex
+	objects map[string][]changefeed.Change
+}
+
+func (c *changeCache) get(key string) ([]changefeed.Change, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cs, ok := c.objects[key]
+	return cs, ok
+}
+
+func (c *changeCache) put(key string, cs []changefeed.Change) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.objects) >= changeCacheMax {
+		clear(c.objects)
+	}
+	c.objects[key] = cs
 }
 
 // inOrder merges the per-table runs of deduplicated changes (sorted by
@@ -150,9 +180,12 @@ func Replay(items Items, tenantID string, keep []string, changes []changefeed.Ch
 	return n, nil
 }
 
-// markerSkew is how much earlier than the marker's write an object holding
-// its change may say it was last modified (clock differences).
-const markerSkew = 5 * time.Second
+// markerSkew is how much earlier than the marker's write (or a catch-up's
+// read) an object holding a later change may say it was last modified:
+// the difference between this process's clock and S3's. S3 lists an
+// object as soon as its PUT returns, so an object not listed by a read was
+// written after it began.
+const markerSkew = 2 * time.Second
 
 // feedHas reports whether the tenant's change log holds the change of the
 // item at pk/sk, in objects written since since.

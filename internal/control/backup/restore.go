@@ -37,8 +37,20 @@ func permanent(format string, args ...any) error {
 // before it ends (rolling back).
 const MaxAttempts = 4
 
-// pollEvery is how often a waiting phase looks again within one Run.
-const pollEvery = 500 * time.Millisecond
+// pollEvery is how often a waiting phase looks again within one Run;
+// fencedPollEvery while a migration's source is fenced, when the tenant's
+// writes wait for it.
+const (
+	pollEvery       = 500 * time.Millisecond
+	fencedPollEvery = 100 * time.Millisecond
+)
+
+func pollInterval(job recovery.Job) time.Duration {
+	if job.Kind == recovery.KindMigration && !job.FencedAt.IsZero() {
+		return fencedPollEvery
+	}
+	return pollEvery
+}
 
 // Run advances the job until it ends, or until it must wait longer than
 // Deps.Wait (an error wrapping ErrWaiting: run it again later). It is safe
@@ -52,10 +64,17 @@ func (s *Service) Run(ctx context.Context, tenantID, jobID string) error {
 		return err
 	}
 	deadline := s.d.Now().Add(s.d.Wait)
+	phaseAt := s.d.Now()
 	for !job.State.Done() {
 		next, err := s.step(ctx, job)
 		switch {
 		case err == nil:
+			if next.Phase != job.Phase || next.State.Done() {
+				now := s.d.Now()
+				s.d.Log.InfoContext(ctx, "job phase done", "tenantId", tenantID, "jobId", jobID, "kind", string(job.Kind), "phase", string(job.Phase),
+					"next", string(next.Phase), "tookMs", now.Sub(phaseAt).Milliseconds(), "items", next.ItemsDone)
+				phaseAt = now
+			}
 			job = next
 		case errors.Is(err, ErrWaiting):
 			if s.d.Now().Add(pollEvery).After(deadline) {
@@ -64,7 +83,7 @@ func (s *Service) Run(ctx context.Context, tenantID, jobID string) error {
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
-			case <-time.After(pollEvery):
+			case <-time.After(pollInterval(job)):
 			}
 			if job, err = s.d.Catalog.GetJob(ctx, tenantID, jobID); err != nil {
 				return err
@@ -93,8 +112,11 @@ func (s *Service) Run(ctx context.Context, tenantID, jobID string) error {
 
 // step runs the job's current phase and returns the job as saved after it.
 func (s *Service) step(ctx context.Context, job recovery.Job) (recovery.Job, error) {
-	if job.Kind == recovery.KindBackup {
+	switch job.Kind {
+	case recovery.KindBackup:
 		return s.backupStep(ctx, job)
+	case recovery.KindMigration:
+		return s.migrationStep(ctx, job)
 	}
 	switch job.Phase {
 	case recovery.PhaseQueued:
@@ -215,9 +237,10 @@ func (s *Service) fence(ctx context.Context, job recovery.Job) (recovery.Job, er
 }
 
 // drain waits until no process may still treat the tenant as writable (the
-// catalog cache's TTL after the fence) and until the change feed has
-// logged every change of the source tenant up to now: a marker item
-// written now is in the log.
+// catalog cache's TTL after the fence; a migration has waited for it
+// before it set the fence) and until the change feed has logged every
+// change of the source tenant up to now: a marker item written now is in
+// the log.
 func (s *Service) drain(ctx context.Context, job recovery.Job) (recovery.Job, error) {
 	if job.InPlace() {
 		if wait := job.FencedAt.Add(s.d.CatalogTTL + time.Second).Sub(s.d.Now()); wait > 0 {
@@ -258,7 +281,10 @@ func (s *Service) drain(ctx context.Context, job recovery.Job) (recovery.Job, er
 	if err := s.d.Data.For(sc).WriteItems(ctx, nil, []store.Item{markerKey(pk, sk)}); err != nil {
 		return job, err
 	}
-	if job.InPlace() {
+	switch {
+	case job.Kind == recovery.KindMigration:
+		return s.advance(ctx, job, recovery.PhaseFinal)
+	case job.InPlace():
 		return s.moveTo(ctx, job, recovery.PhaseSafety)
 	}
 	return s.moveTo(ctx, job, recovery.PhaseApply)
@@ -557,6 +583,9 @@ func (s *Service) abort(ctx context.Context, job recovery.Job, cause error) (rec
 	reason := strings.TrimPrefix(cause.Error(), errPermanent.Error()+": ")
 	if len(reason) > 900 {
 		reason = reason[:900]
+	}
+	if job.Kind == recovery.KindMigration {
+		return s.abortMigration(ctx, job, reason)
 	}
 	job.Reason = reason
 	if job.Kind == recovery.KindBackup {

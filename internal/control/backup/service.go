@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/tessera-saas/tessera/internal/control/bus"
+	"github.com/tessera-saas/tessera/internal/control/changefeed"
 	"github.com/tessera-saas/tessera/internal/control/outbox"
 	"github.com/tessera-saas/tessera/internal/platform/catalog"
 	"github.com/tessera-saas/tessera/internal/platform/plan"
@@ -62,6 +63,16 @@ type Deps struct {
 	Wait time.Duration
 	Log  *slog.Logger
 	Now  func() time.Time
+
+	// Tier migrations (migrate.go). Tables makes and removes dedicated
+	// tables; PooledTable is the pool's table; Grace is how long a
+	// migrated tenant's old copy is kept (default DefaultGrace);
+	// RequestBound how long a request may write with the record it read
+	// (default DefaultRequestBound).
+	Tables       DedicatedTables
+	PooledTable  string
+	Grace        time.Duration
+	RequestBound time.Duration
 }
 
 // Defaults.
@@ -78,7 +89,14 @@ const (
 )
 
 // Service takes and lists snapshots and runs restores.
-type Service struct{ d Deps }
+type Service struct {
+	d Deps
+	// logged keeps the change-log objects this process has read, decoded:
+	// they never change once written (changefeed names each by its
+	// batch), so the polls of a drain and a migration's catch-ups fetch
+	// only the objects written since the last.
+	logged changeCache
+}
 
 // New returns the service. It makes no AWS call.
 func New(d Deps) *Service {
@@ -91,10 +109,16 @@ func New(d Deps) *Service {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
+	if d.Grace <= 0 {
+		d.Grace = DefaultGrace
+	}
+	if d.RequestBound <= 0 {
+		d.RequestBound = DefaultRequestBound
+	}
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{d: d}
+	return &Service{d: d, logged: changeCache{objects: map[string][]changefeed.Change{}}}
 }
 
 // Errors of requests. The operator API maps them to statuses.

@@ -33,6 +33,7 @@ var allTypes = []bus.DetailType{
 	bus.TenantProvisioningCheck, bus.TenantSuspended, bus.TenantResumed, bus.TenantTierChanged,
 	bus.TenantOffboardingRequested, bus.TenantOffboarded, bus.TenantOffboardingFailed,
 	bus.TenantBackupRequested, bus.TenantRestoreRequested, bus.TenantRestored, bus.TenantRestoreFailed,
+	bus.TenantMigrated, bus.TenantMigrationFailed,
 }
 
 var (
@@ -162,6 +163,8 @@ var details = map[bus.DetailType]bus.Detail{
 	bus.TenantRestoreRequested:     {TenantID: "acme", Tier: "premium", CorrelationID: "c-8", JobID: "j-01kbdb3m7q1s5w9y3a7c1e5g9j", Attempt: 3},
 	bus.TenantRestored:             {TenantID: "acme", Tier: "premium", CorrelationID: "c-8", JobID: "j-01kbdb3m7q1s5w9y3a7c1e5g9j"},
 	bus.TenantRestoreFailed:        {TenantID: "acme", Tier: "basic", CorrelationID: "c-9", JobID: "j-01kbdd8w2y6a0c4e8g2j6m0p4r", Reason: "verify_failed: checksums differ after 3 rounds"},
+	bus.TenantMigrated:             {TenantID: "acme", Tier: "premium", CorrelationID: "c-10", JobID: "j-01kbdf2n8r3t7x1z5b9d3f7h1k", Table: "tessera-dev-tenant-acme"},
+	bus.TenantMigrationFailed:      {TenantID: "acme", Tier: "premium", CorrelationID: "c-11", JobID: "j-01kbdf2n8r3t7x1z5b9d3f7h1k", Reason: "verification failed: partition PRODUCT differs"},
 }
 
 // delivered renders a PutEvents entry as EventBridge delivers it to a rule

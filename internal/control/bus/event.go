@@ -50,9 +50,16 @@ const (
 	// TenantRestoreFailed: a restore job (jobId) gave up; reason says why,
 	// and the tenant's items are as they were before it.
 	TenantRestoreFailed DetailType = "TenantRestoreFailed"
+	// TenantMigrated: a tier migration (jobId) cut over; table is the
+	// tenant's new table.
+	TenantMigrated DetailType = "TenantMigrated"
+	// TenantMigrationFailed: a tier migration (jobId) gave up; reason says
+	// why, and the tenant is ACTIVE on its old placement.
+	TenantMigrationFailed DetailType = "TenantMigrationFailed"
 	// BackupsDue is the backup schedule's tick (an EventBridge schedule
 	// sends it to the provisioning queue): the provisioner requests a backup
-	// of every tenant that is due. It is about the fleet, not one tenant,
+	// of every tenant that is due, and deletes the old copies of migrated
+	// tenants whose grace period has ended. It is about the fleet, not one tenant,
 	// so it carries neither tenantId nor tier; it is never published on the
 	// bus and is not in ProvisioningEvents.
 	BackupsDue DetailType = "BackupsDue"
@@ -158,6 +165,8 @@ var contracts = map[DetailType]contract{
 	TenantRestoreRequested:     {required: fJobID, allowed: fJobID | fAttempt},
 	TenantRestored:             {required: fJobID, allowed: fJobID},
 	TenantRestoreFailed:        {required: fJobID | fReason, allowed: fJobID | fReason},
+	TenantMigrated:             {required: fJobID | fTable, allowed: fJobID | fTable},
+	TenantMigrationFailed:      {required: fJobID | fReason, allowed: fJobID | fReason},
 	BackupsDue:                 {fleet: true},
 }
 

@@ -80,7 +80,8 @@ func Contract() apidoc.Contract {
 
 	apidoc.Enum(c.Enums, plan.Tiers...)
 	apidoc.Enum(c.Enums, catalog.StatusProvisioning, catalog.StatusActive, catalog.StatusSuspended,
-		catalog.StatusOffboarding, catalog.StatusOffboarded, catalog.StatusFailed, catalog.StatusOffboardFailed, catalog.StatusRestoring)
+		catalog.StatusOffboarding, catalog.StatusOffboarded, catalog.StatusFailed, catalog.StatusOffboardFailed, catalog.StatusRestoring,
+		catalog.StatusMigrating)
 	apidoc.Name[catalog.Record](c.Names, "Tenant")
 	apidoc.Name[catalog.Status](c.Names, "TenantStatus")
 	apidoc.Name[createTenant](c.Names, "TenantInput")
@@ -140,10 +141,11 @@ func backupsContract(c apidoc.Contract, idParam map[string]*apidoc.Schema, corre
 		Errors:     []apidoc.Failure{invalidID, notFound, notConfigured},
 		Responses:  []apidoc.Response{jobAnswer(http.StatusOK, "the job")}}
 
-	apidoc.Enum(c.Enums, recovery.KindBackup, recovery.KindRestore)
+	apidoc.Enum(c.Enums, recovery.KindBackup, recovery.KindRestore, recovery.KindMigration)
 	apidoc.Enum(c.Enums, recovery.StateQueued, recovery.StateRunning, recovery.StateSucceeded, recovery.StateFailed, recovery.StateRolledBack)
 	apidoc.Enum(c.Enums, recovery.PhaseQueued, recovery.PhaseSnapshot, recovery.PhaseClone, recovery.PhaseFence, recovery.PhaseDrain,
-		recovery.PhaseSafety, recovery.PhaseApply, recovery.PhaseVerify, recovery.PhaseRollback, recovery.PhaseDone)
+		recovery.PhaseSafety, recovery.PhaseApply, recovery.PhaseVerify, recovery.PhaseRollback, recovery.PhaseDone,
+		recovery.PhasePrepare, recovery.PhaseCopy, recovery.PhaseCatchUp, recovery.PhaseFinal, recovery.PhaseCutover)
 	apidoc.Enum(c.Enums, recovery.TriggerSchedule, recovery.TriggerOperator, recovery.TriggerPreRestore)
 	apidoc.Name[recovery.Job](c.Names, "Job")
 	apidoc.Name[recovery.Snapshot](c.Names, "Backup")

@@ -386,7 +386,9 @@ func (h *Handler) changeTier(ctx context.Context, op tenant.Operator, req events
 	if err != nil {
 		return 0, nil, err
 	}
-	// The tier is recorded; moving data between placements is a later step.
+	// The tier is recorded; the provisioner follows the event, and moves
+	// the tenant's data when the change crosses the pooled/dedicated line
+	// (backup.Service.Migrate).
 	rec, err := h.catalog.Apply(ctx, id, store.Change{From: tierChangeFrom, Tier: b.Tier}, ev, &store.AuditEntry{Action: "change-tier", Actor: op.UserID, Detail: string(cur.Tier) + " -> " + string(b.Tier)})
 	if errors.Is(err, store.ErrStatusChanged) { // it moved on since the read
 		return 0, nil, tierStateError("")

@@ -30,11 +30,15 @@ import (
 // scriptedJobs is the backup service as the provisioner sees it: Run
 // answers from a script and records what it was asked.
 type scriptedJobs struct {
-	mu      sync.Mutex
-	results []error // one per call; nil past the end
-	calls   [][2]string
-	ticks   int
-	tickErr error
+	mu       sync.Mutex
+	results  []error // one per call; nil past the end
+	calls    [][2]string
+	ticks    int
+	cleanups int
+	tickErr  error
+
+	migrateResults []error
+	migrations     []string
 }
 
 func (s *scriptedJobs) ScheduleBackups(context.Context) (int, error) {
@@ -42,6 +46,25 @@ func (s *scriptedJobs) ScheduleBackups(context.Context) (int, error) {
 	defer s.mu.Unlock()
 	s.ticks++
 	return 3, s.tickErr
+}
+
+// Migrate answers from migrateResults in turn, and ErrNoMigration past
+// their end (the engine's own tests cover migrations).
+func (s *scriptedJobs) Migrate(_ context.Context, tenantID, _, _ string) (recovery.Job, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.migrations = append(s.migrations, tenantID)
+	if n := len(s.migrations); n <= len(s.migrateResults) {
+		return recovery.Job{ID: "j-m", State: recovery.StateSucceeded}, s.migrateResults[n-1]
+	}
+	return recovery.Job{}, backup.ErrNoMigration
+}
+
+func (s *scriptedJobs) CleanupOldCopies(context.Context) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cleanups++
+	return 0, nil
 }
 
 func (s *scriptedJobs) Run(_ context.Context, tenantID, jobID string) error {
@@ -275,8 +298,8 @@ func TestRestoreWaitingOnTheEngineIsResentWithItsJob(t *testing.T) {
 
 // TestBackupScheduleTickRunsTheScheduleOnce: the schedule's BackupsDue
 // message (the body the infra rule sends) makes the provisioner run the
-// schedule once, under no tenant; it is acknowledged even when the schedule
-// fails (the next tick is the retry), and nothing is re-sent.
+// schedule once, and the cleanup of migrated tenants' old copies once, under
+// no tenant; it is acknowledged even when the schedule fails (the next tick is the retry), and nothing is re-sent.
 func TestBackupScheduleTickRunsTheScheduleOnce(t *testing.T) {
 	h := newHarness(t)
 	body := `{"version":"0","id":"e-1","detail-type":"BackupsDue","source":"tessera.control-plane","account":"000000000000",` +
@@ -292,8 +315,8 @@ func TestBackupScheduleTickRunsTheScheduleOnce(t *testing.T) {
 		if err != nil || len(resp.BatchItemFailures) != 0 {
 			t.Fatalf("tick (schedule error %v): %+v, %v; want it acknowledged", tickErr, resp, err)
 		}
-		if jobs.ticks != 1 || len(jobs.calls) != 0 {
-			t.Fatalf("schedule ran %d times, %d jobs run; want 1 and 0", jobs.ticks, len(jobs.calls))
+		if jobs.ticks != 1 || jobs.cleanups != 1 || len(jobs.calls) != 0 {
+			t.Fatalf("schedule ran %d times, old-copy cleanup %d times, %d jobs run; want 1, 1 and 0", jobs.ticks, jobs.cleanups, len(jobs.calls))
 		}
 		if tickErr != nil && !strings.Contains(logs.String(), "catalog unavailable") {
 			t.Errorf("the schedule's failure is not logged: %s", logs.String())
@@ -301,5 +324,43 @@ func TestBackupScheduleTickRunsTheScheduleOnce(t *testing.T) {
 		if n := h.delayed(t, q, url); n != "0" {
 			t.Fatalf("%s messages sent, want none", n)
 		}
+	}
+}
+
+// TestTierChangeRunsTheMigration: a tier change hands the tenant to the
+// backup service's Migrate after moving its key; a migration that must wait
+// (the catalog caches, the change feed, a stack) is acknowledged and the
+// tier change re-sent with a delay, which resumes it.
+func TestTierChangeRunsTheMigration(t *testing.T) {
+	h := newHarness(t)
+	_, rec, _ := h.onboarded(t, catalog.TierBasic)
+	deps := h.deps()
+	if _, err := deps.Catalog.Apply(h.ctx, rec.TenantID, store.Change{Tier: catalog.TierPremium}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	q, url := h.testQueue(t)
+	deps.QueueURL, deps.CheckDelay = url, time.Second
+	waiting := fmt.Errorf("migration: %w: records cached before the migration began may be used for 31s more", backup.ErrWaiting)
+	jobs := &scriptedJobs{migrateResults: []error{waiting, nil}}
+	deps.Backups = jobs
+	p := provision.New(deps)
+	d := bus.Detail{SchemaVersion: bus.SchemaVersion, TenantID: rec.TenantID, Tier: string(catalog.TierPremium), CorrelationID: "c-tier", PreviousTier: string(catalog.TierBasic)}
+	resp, err := p.Handle(h.ctx, events.SQSEvent{Records: []events.SQSMessage{sqsRecord(t, bus.TenantTierChanged, d, 1)}})
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("first delivery: %+v, %v; want it acknowledged", resp, err)
+	}
+	h.assertKeyIn(t, rec.TenantID, catalog.TierPremium)
+	env, next := h.resent(t, q, url)
+	if env.DetailType != string(bus.TenantTierChanged) || env.Detail.TenantID != rec.TenantID || env.Detail.Attempt != 1 {
+		t.Fatalf("re-sent %s %+v, want the tier change again, attempt 1", env.DetailType, env.Detail)
+	}
+	if resp, err := p.Handle(h.ctx, events.SQSEvent{Records: []events.SQSMessage{next}}); err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("re-sent delivery: %+v, %v", resp, err)
+	}
+	if len(jobs.migrations) != 2 || jobs.migrations[0] != rec.TenantID || jobs.migrations[1] != rec.TenantID {
+		t.Fatalf("Migrate calls %v, want two for %s", jobs.migrations, rec.TenantID)
+	}
+	if n := h.delayed(t, q, url); n != "0" {
+		t.Fatalf("%s messages left, want none once the migration ended", n)
 	}
 }

@@ -48,6 +48,12 @@ type Queue interface {
 type Backups interface {
 	Run(ctx context.Context, tenantID, jobID string) error
 	ScheduleBackups(ctx context.Context) (int, error)
+	// Migrate starts or resumes the tier migration the tenant's tier asks
+	// for (backup.ErrNoMigration when its placement fits its tier).
+	Migrate(ctx context.Context, tenantID, actor, correlationID string) (recovery.Job, error)
+	// CleanupOldCopies deletes migrated tenants' old copies once their
+	// grace period has ended.
+	CleanupOldCopies(ctx context.Context) (int, error)
 }
 
 // Deps are the provisioner's collaborators.
@@ -277,9 +283,17 @@ func (p *Provisioner) scheduleBackups(ctx context.Context, messageID string) {
 	n, err := p.d.Backups.ScheduleBackups(ctx)
 	if err != nil {
 		log.Error("backup schedule: some tenants were not requested", "requested", n, "error", err.Error())
+	} else {
+		log.Info("backup schedule", "requested", n)
+	}
+	deleted, err := p.d.Backups.CleanupOldCopies(ctx)
+	if err != nil {
+		log.Error("old copies of migrated tenants: some were not deleted", "deleted", deleted, "error", err.Error())
 		return
 	}
-	log.Info("backup schedule", "requested", n)
+	if deleted > 0 {
+		log.Info("old copies of migrated tenants deleted", "deleted", deleted)
+	}
 }
 
 // runJob advances a backup or restore job with the backup service. A job
@@ -370,7 +384,7 @@ func (p *Provisioner) bindKey(ctx context.Context, rec catalog.Record) error {
 		return err
 	}
 	if k.Value != "" && rec.UsageKey != k.Value {
-		from := []catalog.Status{catalog.StatusProvisioning, catalog.StatusActive, catalog.StatusSuspended, catalog.StatusRestoring}
+		from := []catalog.Status{catalog.StatusProvisioning, catalog.StatusActive, catalog.StatusSuspended, catalog.StatusRestoring, catalog.StatusMigrating}
 		if _, err := p.d.Catalog.Apply(ctx, rec.TenantID, store.Change{From: from, UsageKey: k.Value}, nil, nil); err != nil {
 			return ignoreStatusChanged(err)
 		}
@@ -381,18 +395,50 @@ func (p *Provisioner) bindKey(ctx context.Context, rec catalog.Record) error {
 
 // rebind follows a tier change: the key moves to the plan of the tier the
 // catalog holds now (not the event's, which may be stale when changes come
-// in quick succession). Tenants on their way out keep what they have.
+// in quick succession), and a change across the pooled/dedicated line
+// moves the tenant's data (migrate). Tenants on their way out keep what
+// they have.
 func (p *Provisioner) rebind(ctx context.Context, d bus.Detail) error {
 	rec, err := p.d.Catalog.GetTenant(ctx, d.TenantID)
 	if err != nil {
 		return err
 	}
 	switch rec.Status {
-	case catalog.StatusActive, catalog.StatusSuspended, catalog.StatusRestoring:
+	case catalog.StatusActive, catalog.StatusSuspended, catalog.StatusRestoring, catalog.StatusMigrating:
 	default:
 		return nil // onboarding binds the key itself; tenants on their way out keep theirs
 	}
-	return p.bindKey(ctx, rec)
+	if err := p.bindKey(ctx, rec); err != nil {
+		return err
+	}
+	return p.migrate(ctx, rec, d)
+}
+
+// migrate starts or advances the tier migration of an ACTIVE (or
+// MIGRATING) tenant whose placement does not fit its tier. One that must
+// wait (the catalog caches, the feed, a stack) or that another job holds
+// up is ErrLater: the tier change comes back, and resumes it.
+func (p *Provisioner) migrate(ctx context.Context, rec catalog.Record, d bus.Detail) error {
+	if rec.Status != catalog.StatusActive && rec.Status != catalog.StatusMigrating {
+		return nil
+	}
+	if p.d.Backups == nil {
+		if backup.Dedicated(rec.Tier) != rec.Placement.Dedicated {
+			p.d.Log.Error("tier change needs a migration, but this provisioner has no backup service", "tenantId", rec.TenantID, "tier", string(rec.Tier))
+		}
+		return nil
+	}
+	job, err := p.d.Backups.Migrate(ctx, rec.TenantID, "provisioner", d.CorrelationID)
+	switch {
+	case err == nil:
+		p.d.Log.Info("tier migration ended", "tenantId", rec.TenantID, "jobId", job.ID, "state", string(job.State), "reason", job.Reason)
+		return nil
+	case errors.Is(err, backup.ErrNoMigration), errors.Is(err, backup.ErrNotActive):
+		return nil
+	case errors.Is(err, backup.ErrWaiting), errors.Is(err, backup.ErrBusy):
+		return fmt.Errorf("%w: migration of tenant %s: %w", ErrLater, rec.TenantID, err)
+	}
+	return fmt.Errorf("migrate tenant %s: %w", rec.TenantID, err)
 }
 
 func ignoreStatusChanged(err error) error {
@@ -420,28 +466,63 @@ func StackName(stage, tenantID string) string { return access.DedicatedTable(sta
 // ErrLater: Handle puts a delayed re-check on the queue and the current
 // message is done, so no Lambda waits for minutes.
 func (p *Provisioner) ensureStack(ctx context.Context, rec catalog.Record, keyARN string) (string, error) {
-	name := StackName(p.d.Settings.Stage, rec.TenantID)
-	st, err := p.describeStack(ctx, name)
+	return p.tables().ensure(ctx, rec, keyARN)
+}
+
+// Tables makes and removes tenants' dedicated tables through their
+// TenantStacks: for onboarding and offboarding, and for tier migrations
+// (backup.DedicatedTables).
+type Tables struct {
+	Stacks   CloudFormation
+	Settings settings.Settings
+}
+
+func (p *Provisioner) tables() Tables { return Tables{Stacks: p.d.Stacks, Settings: p.d.Settings} }
+
+// Ensure creates rec's TenantStack (with the tenant's key) unless it
+// exists and returns its table; while CloudFormation works the error wraps
+// backup.ErrWaiting.
+func (t Tables) Ensure(ctx context.Context, rec catalog.Record) (string, error) {
+	table, err := t.ensure(ctx, rec, rec.Placement.KeyARN)
+	if errors.Is(err, ErrLater) {
+		return "", fmt.Errorf("%w: %w", backup.ErrWaiting, err)
+	}
+	return table, err
+}
+
+// Delete deletes the tenant's TenantStack, and so its table; while the
+// deletion runs the error wraps backup.ErrWaiting.
+func (t Tables) Delete(ctx context.Context, tenantID string) error {
+	err := t.delete(ctx, tenantID)
+	if errors.Is(err, ErrLater) {
+		return fmt.Errorf("%w: %w", backup.ErrWaiting, err)
+	}
+	return err
+}
+
+func (t Tables) ensure(ctx context.Context, rec catalog.Record, keyARN string) (string, error) {
+	name := StackName(t.Settings.Stage, rec.TenantID)
+	st, err := t.describeStack(ctx, name)
 	if err != nil {
 		return "", err
 	}
 	if st == nil {
-		_, err := p.d.Stacks.CreateStack(ctx, &cloudformation.CreateStackInput{
+		_, err := t.Stacks.CreateStack(ctx, &cloudformation.CreateStackInput{
 			StackName:    aws.String(name),
 			TemplateBody: aws.String(tenantstack.TemplateBody()),
 			Parameters: []cfntypes.Parameter{
-				{ParameterKey: aws.String(tenantstack.ParamStage), ParameterValue: aws.String(p.d.Settings.Stage)},
+				{ParameterKey: aws.String(tenantstack.ParamStage), ParameterValue: aws.String(t.Settings.Stage)},
 				{ParameterKey: aws.String(tenantstack.ParamTenantID), ParameterValue: aws.String(rec.TenantID)},
 				{ParameterKey: aws.String(tenantstack.ParamKeyArn), ParameterValue: aws.String(keyARN)},
 				// The table's stream goes to the change feed when both are
 				// set (settings.CheckChangeFeed); empty, as locally, the
 				// stack has no mapping, as with the parameters' defaults.
-				{ParameterKey: aws.String(tenantstack.ParamChangeFeedFunctionArn), ParameterValue: aws.String(p.d.Settings.ChangeFeedFunctionARN)},
-				{ParameterKey: aws.String(tenantstack.ParamChangeFeedDLQArn), ParameterValue: aws.String(p.d.Settings.ChangeFeedDLQARN)},
+				{ParameterKey: aws.String(tenantstack.ParamChangeFeedFunctionArn), ParameterValue: aws.String(t.Settings.ChangeFeedFunctionARN)},
+				{ParameterKey: aws.String(tenantstack.ParamChangeFeedDLQArn), ParameterValue: aws.String(t.Settings.ChangeFeedDLQARN)},
 			},
 			Tags: []cfntypes.Tag{
 				{Key: aws.String(access.TenantTag), Value: aws.String(rec.TenantID)},
-				{Key: aws.String(access.StageTag), Value: aws.String(p.d.Settings.Stage)},
+				{Key: aws.String(access.StageTag), Value: aws.String(t.Settings.Stage)},
 			},
 			ClientRequestToken: aws.String("create-" + rec.TenantID),
 			OnFailure:          cfntypes.OnFailureDelete,
@@ -450,7 +531,7 @@ func (p *Provisioner) ensureStack(ctx context.Context, rec catalog.Record, keyAR
 		if err != nil && !errors.As(err, &exists) {
 			return "", fmt.Errorf("create stack %s: %w", name, err)
 		}
-		if st, err = p.describeStack(ctx, name); err != nil {
+		if st, err = t.describeStack(ctx, name); err != nil {
 			return "", err
 		}
 		if st == nil {

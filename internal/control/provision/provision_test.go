@@ -602,7 +602,9 @@ func TestOnboardingThroughTheBus(t *testing.T) {
 // the catalog holds, and in no other, however often the event comes.
 func TestTierChangeMovesTheKeyToTheNewPlan(t *testing.T) {
 	h := newHarness(t)
-	p := provision.New(h.deps())
+	deps := h.deps()
+	deps.Backups = &scriptedJobs{} // no migration here (TestTierChangeRunsTheMigration)
+	p := provision.New(deps)
 	d := h.requested(t, catalog.TierBasic)
 	if err := p.Process(h.ctx, bus.TenantOnboardingRequested, d); err != nil {
 		t.Fatal(err)

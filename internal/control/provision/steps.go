@@ -38,7 +38,11 @@ func permanent(err error) error {
 
 // describeStack returns the stack, or nil when there is none.
 func (p *Provisioner) describeStack(ctx context.Context, name string) (*cfntypes.Stack, error) {
-	out, err := p.d.Stacks.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(name)})
+	return p.tables().describeStack(ctx, name)
+}
+
+func (t Tables) describeStack(ctx context.Context, name string) (*cfntypes.Stack, error) {
+	out, err := t.Stacks.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(name)})
 	var ae smithy.APIError
 	if errors.As(err, &ae) && strings.Contains(ae.ErrorMessage(), "does not exist") {
 		return nil, nil
@@ -252,17 +256,21 @@ func (p *Provisioner) userSubs(ctx context.Context, rec catalog.Record) ([]strin
 }
 
 func (p *Provisioner) deleteStack(ctx context.Context, tenantID string) error {
-	name := StackName(p.d.Settings.Stage, tenantID)
-	st, err := p.describeStack(ctx, name)
+	return p.tables().delete(ctx, tenantID)
+}
+
+func (t Tables) delete(ctx context.Context, tenantID string) error {
+	name := StackName(t.Settings.Stage, tenantID)
+	st, err := t.describeStack(ctx, name)
 	if err != nil || st == nil {
 		return err
 	}
 	if st.StackStatus != cfntypes.StackStatusDeleteInProgress {
-		if _, err := p.d.Stacks.DeleteStack(ctx, &cloudformation.DeleteStackInput{StackName: aws.String(name)}); err != nil {
+		if _, err := t.Stacks.DeleteStack(ctx, &cloudformation.DeleteStackInput{StackName: aws.String(name)}); err != nil {
 			return fmt.Errorf("delete stack %s: %w", name, err)
 		}
 	}
-	if st, err = p.describeStack(ctx, name); err != nil {
+	if st, err = t.describeStack(ctx, name); err != nil {
 		return err
 	}
 	if st != nil {

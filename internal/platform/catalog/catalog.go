@@ -41,6 +41,14 @@ const (
 	// users may read (Readable) but not write (Usable); the restore makes it
 	// ACTIVE again when it ends, whether it succeeded or rolled back.
 	StatusRestoring Status = "RESTORING"
+	// StatusMigrating: the tenant's data moves between the pool and a
+	// dedicated table (a tier change; internal/control/backup). Its users
+	// read and write as when ACTIVE, except in the short cutover window,
+	// when a write gets 503 tenant_migrating; every write of a MIGRATING
+	// tenant checks the placement's fence (Scope.ChecksFence), so a process
+	// that still caches the old placement after the cutover cannot write
+	// there.
+	StatusMigrating Status = "MIGRATING"
 )
 
 // Placement says where a tenant's data lives.
@@ -81,7 +89,44 @@ type Record struct {
 	// never in the API's JSON (operators read it with `tessera tenants
 	// apikey`) and never logged.
 	UsageKey string `dynamodbav:"usageKey,omitempty" json:"-"`
+
+	// Migration is the tenant's latest tier migration, running or ended.
+	Migration *Migration `dynamodbav:"migration,omitempty" json:"migration,omitempty"`
 }
+
+// Migration is a move of a tenant's data between the pooled table and a
+// dedicated one, with its progress (internal/control/backup runs it as a
+// job of the tenant).
+type Migration struct {
+	JobID string `dynamodbav:"jobId" json:"jobId"`
+	// ToDedicated is the direction: true from the pool to a dedicated
+	// table, false back.
+	ToDedicated bool `dynamodbav:"toDedicated" json:"toDedicated"`
+	// Phase is the job's phase (recovery.Phase).
+	Phase string `dynamodbav:"phase" json:"phase"`
+	// Copied and Verified count the items copied to the new placement and
+	// found equal there.
+	Copied    int64     `dynamodbav:"copied" json:"itemsCopied"`
+	Verified  int64     `dynamodbav:"verified" json:"itemsVerified"`
+	StartedAt time.Time `dynamodbav:"startedAt" json:"startedAt"`
+	// EndedAt and Outcome are set when it ends: "migrated", or "failed"
+	// with Reason (the tenant stays on its old placement, ACTIVE).
+	EndedAt time.Time `dynamodbav:"endedAt,omitempty" json:"endedAt,omitempty"`
+	Outcome string    `dynamodbav:"outcome,omitempty" json:"outcome,omitempty"`
+	Reason  string    `dynamodbav:"reason,omitempty" json:"reason,omitempty"`
+	// OldPlacement is the placement a migrated tenant left: its copy stays
+	// (fenced, read by processes whose cache is stale) until DeleteAfter,
+	// then it is deleted (OldCopyDeleted).
+	OldPlacement   *Placement `dynamodbav:"oldPlacement,omitempty" json:"oldPlacement,omitempty"`
+	DeleteAfter    time.Time  `dynamodbav:"deleteAfter,omitempty" json:"deleteAfter,omitempty"`
+	OldCopyDeleted bool       `dynamodbav:"oldCopyDeleted,omitempty" json:"oldCopyDeleted,omitempty"`
+}
+
+// Outcomes of a migration.
+const (
+	MigrationMigrated = "migrated"
+	MigrationFailed   = "failed"
+)
 
 // Errors of the catalog.
 var (
@@ -96,12 +141,12 @@ var (
 )
 
 // Usable returns nil when the tenant's users may use the app fully, reads
-// and writes (the tenant is ACTIVE). Otherwise its error wraps ErrReadOnly
+// and writes (the tenant is ACTIVE or MIGRATING). Otherwise its error wraps ErrReadOnly
 // when the tenant may still read (Readable), and ErrSuspended when it may
 // not.
 func (r Record) Usable() error {
 	switch r.Status {
-	case StatusActive:
+	case StatusActive, StatusMigrating:
 		return nil
 	case StatusRestoring:
 		return fmt.Errorf("tenant %s is %s: %w", r.TenantID, r.Status, ErrReadOnly)
@@ -110,10 +155,10 @@ func (r Record) Usable() error {
 }
 
 // Readable returns nil when the tenant's users may read their data (the
-// tenant is ACTIVE, or RESTORING and so read-only), else an error wrapping
-// ErrSuspended. Code that writes checks Usable as well.
+// tenant is ACTIVE or MIGRATING, or RESTORING and so read-only), else an
+// error wrapping ErrSuspended. Code that writes checks Usable as well.
 func (r Record) Readable() error {
-	if r.Status == StatusActive || r.Status == StatusRestoring {
+	if r.Status == StatusActive || r.Status == StatusRestoring || r.Status == StatusMigrating {
 		return nil
 	}
 	return fmt.Errorf("%w: tenant %s is %s", ErrSuspended, r.TenantID, r.Status)

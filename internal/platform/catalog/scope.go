@@ -24,6 +24,7 @@ type Scope struct {
 	tenantID  string
 	tier      Tier
 	placement Placement
+	fenced    bool
 }
 
 // ScopeOf is the scope of a verified caller of tenant t, whose record is
@@ -45,7 +46,7 @@ func ActAs(rec Record) (Scope, error) {
 	if rec.Placement.Table == "" {
 		return Scope{}, fmt.Errorf("scope of tenant %s: %w", rec.TenantID, ErrNoPlacement)
 	}
-	return Scope{tenantID: rec.TenantID, tier: rec.Tier, placement: rec.Placement}, nil
+	return Scope{tenantID: rec.TenantID, tier: rec.Tier, placement: rec.Placement, fenced: rec.Status == StatusMigrating}, nil
 }
 
 // TenantID is the tenant the scope acts for.
@@ -56,6 +57,13 @@ func (s Scope) Tier() Tier { return s.tier }
 
 // Placement is where the tenant's data lives.
 func (s Scope) Placement() Placement { return s.placement }
+
+// ChecksFence reports whether the tenant's writes must check its
+// placement's fence: it was MIGRATING when the scope was built. A migration
+// sets the fence only once every process's cached record says MIGRATING,
+// so that a write with a stale placement fails instead of landing in the
+// copy the tenant has left (internal/platform/store, fence.go).
+func (s Scope) ChecksFence() bool { return s.fenced }
 
 // Valid reports whether the scope was built by ScopeOf or ActAs.
 func (s Scope) Valid() bool { return s.tenantID != "" && s.placement.Table != "" }

@@ -59,6 +59,11 @@ func parse(b []byte) (sealed, error) {
 	return sealed{version: b[0], header: b[:end], edk: b[headerFixed:end], body: b[end:]}, nil
 }
 
+// BindsTable reports whether sealed is in a format whose associated data
+// binds the physical table (version1): moved to another table, it would not
+// open there.
+func BindsTable(sealed []byte) bool { return len(sealed) > 0 && sealed[0] == version1 }
+
 // appendHeader appends the header of version v for edk (len(edk) <= maxEDK).
 func appendHeader(dst []byte, v byte, edk []byte) []byte {
 	dst = append(dst, v)

@@ -3,7 +3,6 @@ package edge
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -56,8 +55,10 @@ func RequestLog(log *slog.Logger, requestID, routeKey string) *slog.Logger {
 
 // Finish turns a result or an error into the response, logging once.
 func Finish(log *slog.Logger, start time.Time, status int, payload any, err error) events.APIGatewayProxyResponse {
+	var answer *Error
 	if err != nil {
 		e, expected := classify(err)
+		answer = e
 		switch {
 		case isIntegrity(err):
 			log.Error("sealed field failed integrity check", "error", err.Error())
@@ -71,16 +72,17 @@ func Finish(log *slog.Logger, start time.Time, status int, payload any, err erro
 	}
 	log.Info("request", "status", status, "latencyMs", time.Since(start).Milliseconds())
 	resp := respond(status, payload)
-	if v, ok := retryAfterHeader(err); ok {
+	if v, ok := retryAfterHeader(answer); ok {
 		resp.Headers["Retry-After"] = v
 	}
 	return resp
 }
 
-// retryAfterHeader is the Retry-After header of an error that asks for one.
-func retryAfterHeader(err error) (string, bool) {
-	var e *Error
-	if err == nil || !errors.As(err, &e) || e.RetryAfter <= 0 {
+// retryAfterHeader is the Retry-After header of an answer that asks for
+// one (classify's, so that an expected error such as store.ErrFenced gets
+// its answer's header without being wrapped in it).
+func retryAfterHeader(e *Error) (string, bool) {
+	if e == nil || e.RetryAfter <= 0 {
 		return "", false
 	}
 	return strconv.FormatInt(int64((e.RetryAfter+time.Second-1)/time.Second), 10), true

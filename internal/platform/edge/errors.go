@@ -75,6 +75,11 @@ const (
 	// runs (catalog.ErrReadOnly): reads work, writes get 503 with
 	// Retry-After (ErrTenantRestoring).
 	CodeTenantRestoring = "tenant_restoring"
+	// CodeTenantMigrating: a tier migration is cutting the tenant's data
+	// over to its new placement, and the write reached the old one's fence
+	// (store.ErrFenced): the same write succeeds in a moment (503 with
+	// Retry-After, ErrTenantMigrating).
+	CodeTenantMigrating = "tenant_migrating"
 )
 
 // ErrTenantRestoring answers a write of a tenant that is read-only while a
@@ -82,6 +87,12 @@ const (
 // sends its Retry-After.
 var ErrTenantRestoring = NewError(http.StatusServiceUnavailable, CodeTenantRestoring,
 	"the tenant is read-only while a restore of its data runs; retry the write later").WithRetryAfter(5 * time.Second)
+
+// ErrTenantMigrating answers a write refused by the fence of a tenant's
+// placement while a tier migration cuts the tenant over: the cutover takes
+// seconds, so the client retries soon.
+var ErrTenantMigrating = NewError(http.StatusServiceUnavailable, CodeTenantMigrating,
+	"the tenant's data is moving to its new placement; retry the write in a moment").WithRetryAfter(2 * time.Second)
 
 // Error is an error with an HTTP status and a code, safe to show to clients.
 type Error struct {
@@ -147,8 +158,22 @@ func classify(err error) (*Error, bool) {
 		return NewError(http.StatusServiceUnavailable, CodeCellsFull, "every open cell is full: an operator must open a cell"), true
 	case errors.Is(err, catalog.ErrReadOnly):
 		return ErrTenantRestoring, true
+	case errors.Is(err, store.ErrFenced):
+		return fenced(err), true
 	}
 	return NewError(http.StatusInternalServerError, CodeInternal, "internal error"), false
+}
+
+// fenced is the answer to a write that a placement's fence refused: the
+// fence of a restore makes the tenant read-only (tenant_restoring), any
+// other (a migration's, or one gone before it was read) is a cutover
+// (tenant_migrating).
+func fenced(err error) *Error {
+	var fe *store.FencedError
+	if errors.As(err, &fe) && fe.Fence.Reason == store.FenceRestoring {
+		return ErrTenantRestoring
+	}
+	return ErrTenantMigrating
 }
 
 // isIntegrity reports a sealed value that failed authentication: tampering or

@@ -94,6 +94,9 @@ type Kind string
 const (
 	KindBackup  Kind = "backup"
 	KindRestore Kind = "restore"
+	// KindMigration moves a tenant's items between the pooled table and a
+	// dedicated one (a tier change).
+	KindMigration Kind = "migration"
 )
 
 // State is where a job is in its life.
@@ -140,6 +143,27 @@ const (
 	PhaseRollback Phase = "rollback"
 	// PhaseDone: the tenant is active again.
 	PhaseDone Phase = "done"
+
+	// Phases of a tier migration, in order, with PhaseFence, PhaseDrain,
+	// PhaseVerify, PhaseRollback and PhaseDone above. PhaseFence there sets
+	// the source placement's fence (store.SetFence), after which writes to
+	// it fail; PhaseDrain waits for the change feed.
+	//
+	// PhasePrepare: the tenant is MIGRATING; the target table exists (a
+	// TenantStack for pooled to dedicated) and holds none of the tenant's
+	// items.
+	PhasePrepare Phase = "prepare"
+	// PhaseCopy: copy the tenant's items from the source to the target.
+	PhaseCopy Phase = "copy"
+	// PhaseCatchUp: apply the change log since the copy began to the
+	// target, while the tenant still writes, until every process's cached
+	// record says MIGRATING (the catalog TTL).
+	PhaseCatchUp Phase = "catch-up"
+	// PhaseFinal: with the source fenced and the feed drained, apply the
+	// last changes.
+	PhaseFinal Phase = "final"
+	// PhaseCutover: the catalog points at the target; the tenant is ACTIVE.
+	PhaseCutover Phase = "cutover"
 )
 
 // Job is a backup or restore of one tenant, recorded in the catalog.
@@ -167,6 +191,17 @@ type Job struct {
 	FencedAt time.Time `json:"fencedAt,omitzero" dynamodbav:"fencedAt,omitempty"`
 	Marker   string    `json:"-" dynamodbav:"marker,omitempty"`
 	MarkedAt time.Time `json:"-" dynamodbav:"markedAt,omitempty"`
+
+	// Migrations: the direction, the tables, when the tenant became
+	// MIGRATING, and where the change log's replay starts (before the copy
+	// began) and how far it has been applied.
+	ToDedicated bool      `json:"toDedicated,omitempty" dynamodbav:"toDedicated,omitempty"`
+	FromTable   string    `json:"fromTable,omitempty" dynamodbav:"fromTable,omitempty"`
+	ToTable     string    `json:"toTable,omitempty" dynamodbav:"toTable,omitempty"`
+	MigratingAt time.Time `json:"migratingAt,omitzero" dynamodbav:"migratingAt,omitempty"`
+	FeedFrom    time.Time `json:"feedFrom,omitzero" dynamodbav:"feedFrom,omitempty"`
+	CaughtUpTo  time.Time `json:"caughtUpTo,omitzero" dynamodbav:"caughtUpTo,omitempty"`
+	Verified    int64     `json:"itemsVerified,omitempty" dynamodbav:"verified,omitempty"`
 
 	// Progress.
 	Items     int64 `json:"items" dynamodbav:"items"`

@@ -24,7 +24,10 @@ const (
 	EnvUserPoolID        = "TESSERA_USER_POOL_ID"
 	EnvAppClientID       = "TESSERA_APP_CLIENT_ID"
 	EnvCatalogTTL        = "TESSERA_CATALOG_TTL"
-	EnvCursorKey         = "TESSERA_CURSOR_KEY"
+	// EnvMigrationGrace is how long a migrated tenant's old copy is kept
+	// before it is deleted (a duration; default 24h).
+	EnvMigrationGrace = "TESSERA_MIGRATION_GRACE"
+	EnvCursorKey      = "TESSERA_CURSOR_KEY"
 	// EnvCursorSecretARN names the Secrets Manager secret holding the
 	// cursor key of a deployed stage (the CDK app generates one per stage).
 	EnvCursorSecretARN   = "TESSERA_CURSOR_SECRET_ARN"
@@ -88,6 +91,9 @@ type Settings struct {
 	DirectoryTable string
 	// CatalogTTL bounds how long a tenant record is cached in memory.
 	CatalogTTL time.Duration
+	// MigrationGrace is how long a migrated tenant's old copy is kept
+	// (EnvMigrationGrace).
+	MigrationGrace time.Duration
 	// CursorKey authenticates list cursors; every instance of a deployment
 	// shares it. Cursors stay tenant-bound without it (see internal/platform/store).
 	// Locally it comes from the environment (or is the store's built-in key).
@@ -134,6 +140,7 @@ func Defaults() Settings {
 		EventBus:          "tessera",
 		DataAccessRoleARN: "arn:aws:iam::123456789012:role/TenantDataAccessRole",
 		CatalogTTL:        30 * time.Second,
+		MigrationGrace:    24 * time.Hour,
 		Partition:         "aws",
 		AccountID:         "123456789012",
 		Metrics:           metering.DefaultConfig(),
@@ -195,6 +202,13 @@ func FromEnv() (Settings, error) {
 		}
 		s.CatalogTTL = d
 	}
+	if v := os.Getenv(EnvMigrationGrace); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return Settings{}, fmt.Errorf("settings: %s=%q is not a positive duration", EnvMigrationGrace, v)
+		}
+		s.MigrationGrace = d
+	}
 	s.ChangeFeedFunctionARN = strings.TrimSpace(os.Getenv(EnvChangeFeedFunctionARN))
 	s.ChangeFeedDLQARN = strings.TrimSpace(os.Getenv(EnvChangeFeedDLQARN))
 	if err := s.CheckChangeFeed(); err != nil {
@@ -250,7 +264,7 @@ func (s Settings) Env() map[string]string {
 		EnvStage: s.Stage, EnvPooledTable: s.PooledTable, EnvCatalogTable: s.CatalogTable,
 		EnvEventBus: s.EventBus, EnvDataAccessRoleARN: s.DataAccessRoleARN,
 		EnvUserPoolID: s.UserPoolID, EnvAppClientID: s.AppClientID,
-		EnvCatalogTTL: s.CatalogTTL.String(), EnvProvisioningQueue: s.ProvisioningQueueURL,
+		EnvCatalogTTL: s.CatalogTTL.String(), EnvMigrationGrace: s.MigrationGrace.String(), EnvProvisioningQueue: s.ProvisioningQueueURL,
 		EnvExportBucket: s.ExportBucket, EnvCell: string(s.Cell),
 	}
 	for t, u := range s.ExportQueueURLs {

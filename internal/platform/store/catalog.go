@@ -273,6 +273,9 @@ type Change struct {
 	// UsageKey, when set, is the value of the tenant's API key
 	// (catalog.Record.UsageKey).
 	UsageKey string
+	// Migration, when set, replaces the record of the tenant's tier
+	// migration (catalog.Record.Migration).
+	Migration *catalog.Migration
 }
 
 // Apply makes the change if the tenant is in one of ch.From, together with
@@ -296,6 +299,9 @@ func (c *Catalog) Apply(ctx context.Context, tenantID string, ch Change, ev *Out
 	}
 	if ch.UsageKey != "" {
 		upd = upd.Set(expression.Name("usageKey"), expression.Value(ch.UsageKey))
+	}
+	if ch.Migration != nil {
+		upd = upd.Set(expression.Name("migration"), expression.Value(*ch.Migration))
 	}
 	if ch.Reason != "" {
 		upd = upd.Set(expression.Name("reason"), expression.Value(ch.Reason))

@@ -2,6 +2,8 @@ package store
 
 import (
 	"errors"
+	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
@@ -37,3 +39,28 @@ func cancellation(err error) []types.CancellationReason {
 func failedAt(reasons []types.CancellationReason, i int) bool {
 	return i < len(reasons) && reasons[i].Code != nil && *reasons[i].Code == "ConditionalCheckFailed"
 }
+
+// ErrFenced: a write of a tenant reached a placement whose fence is up (a
+// tier migration or a restore is switching the tenant's data over), and
+// nothing was written. The write succeeds on the tenant's current
+// placement, or on this one once the fence is cleared. The error is a
+// *FencedError, which says who set the fence.
+var ErrFenced = errors.New("store: write refused: the tenant's placement is fenced")
+
+// FencedError is a write that the placement's fence refused (fence.go).
+// errors.Is(err, ErrFenced) holds for it.
+type FencedError struct {
+	// Fence is the fence as read after the refusal; zero when it was
+	// cleared meanwhile or could not be read.
+	Fence Fence
+}
+
+func (e *FencedError) Error() string {
+	if e.Fence.Reason == "" {
+		return ErrFenced.Error()
+	}
+	return fmt.Sprintf("%s (%s, job %s, since %s)", ErrFenced, e.Fence.Reason, e.Fence.JobID, e.Fence.Since.UTC().Format(time.RFC3339))
+}
+
+// Is makes errors.Is(err, ErrFenced) hold.
+func (e *FencedError) Is(target error) bool { return target == ErrFenced }

@@ -107,6 +107,9 @@ type scope struct {
 	table    string
 	keyARN   string
 	creds    aws.CredentialsProvider
+	// checksFence: every write also checks the placement's fence
+	// (catalog.Scope.ChecksFence; fence.go, ops.go).
+	checksFence bool
 }
 
 func (sc scope) opts(o *dynamodb.Options) {
@@ -140,7 +143,7 @@ func (d TenantData) open(ctx context.Context) (*Store, scope, error) {
 		return nil, scope{}, errZeroScope
 	}
 	p := d.scope.Placement()
-	sc := scope{tenantID: d.scope.TenantID(), table: p.Table, keyARN: p.KeyARN}
+	sc := scope{tenantID: d.scope.TenantID(), table: p.Table, keyARN: p.KeyARN, checksFence: d.scope.ChecksFence()}
 	if d.s.creds != nil {
 		c, err := d.s.creds.ForTenant(ctx, sc.tenantID)
 		if err != nil {

@@ -141,8 +141,10 @@ func (d TenantData) CountInvite(ctx context.Context, limit int) (resetAt time.Ti
 	return resetAt, nil
 }
 
-// purgeEntities are the partitions of a tenant's data.
-var purgeEntities = append(append([]string(nil), DataPartitions...), entityFeedMarker)
+// purgeEntities are the partitions of a tenant's items in a table: its data,
+// the feed markers and the fence (offboarding, and a migration removing the
+// copy a tenant has left, delete them all).
+var purgeEntities = append(append([]string(nil), DataPartitions...), entityFeedMarker, entityFence)
 
 // PurgeTenant deletes every item of the caller's tenant from its table (only
 // its own partitions; with its own scoped credentials) and returns how many
