@@ -248,8 +248,10 @@ Operator (tenant management):
   export TESSERA_TOKEN=$(TESSERA_PASSWORD=%[3]s go run ./cmd/tessera login --email %[4]s)
   go run ./cmd/tessera tenants create --name Initech --tier premium --admin-email a@initech.test --wait
   go run ./cmd/tessera tenants list%[6]s
+  go run ./cmd/tessera tenants tier <tenant id> premium --wait     # moves its data to a table of its own, online
 
-Backups: each tenant's on its tier's schedule (checked every minute) or on demand; the provisioner runs backups and restores.
+Backups: each tenant's on its tier's schedule (checked every minute) or on demand; the provisioner runs backups,
+restores and tier migrations (a migrated tenant's old copy is deleted after TESSERA_MIGRATION_GRACE).
 
 Ctrl-C stops the API, the provisioner, the export workers, the backup schedule and the emulators.
 `, api, envFile, DemoPassword, OperatorEmail, tenantAPI, listFlag)

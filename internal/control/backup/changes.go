@@ -3,6 +3,7 @@ package backup
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/tessera-saas/tessera/internal/control/changefeed"
+	"github.com/tessera-saas/tessera/internal/platform/recovery"
 	"github.com/tessera-saas/tessera/internal/platform/store"
 )
 
@@ -57,31 +59,77 @@ func (s *Service) changeObjects(ctx context.Context, tenantID string, from, to, 
 		if err != nil {
 			return fmt.Errorf("list change log of %s: %w", tenantID, err)
 		}
+		var keys []string
+		done := false
 		for _, o := range page.Contents {
 			key := aws.ToString(o.Key)
 			if key > last {
-				return nil
+				done = true
+				break
 			}
 			if !strings.HasSuffix(key, ".jsonl") || (!modifiedSince.IsZero() && aws.ToTime(o.LastModified).Before(modifiedSince)) {
 				continue
 			}
-			cs, ok := s.logged.get(key)
-			if !ok {
-				body, err := s.get(ctx, key, opts)
-				if err != nil {
-					return err
-				}
-				if cs, err = changefeed.Decode(bytes.NewReader(body)); err != nil {
-					return fmt.Errorf("change log object %s: %w", key, err)
-				}
-				s.logged.put(key, cs)
-			}
-			if fn(cs) {
+			keys = append(keys, key)
+		}
+		got, err := s.fetchChanges(ctx, keys, opts)
+		if err != nil {
+			return err
+		}
+		for _, key := range keys {
+			if fn(got[key]) {
 				return nil
 			}
 		}
+		if done {
+			return nil
+		}
 	}
 	return nil
+}
+
+// fetchers bounds the change-log objects read at once.
+const fetchers = 8
+
+// fetchChanges returns the decoded changes of the objects at keys: those
+// the service has read before from s.logged, the others read, fetchers at
+// a time.
+func (s *Service) fetchChanges(ctx context.Context, keys []string, opts func(*s3.Options)) (map[string][]changefeed.Change, error) {
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	out := make(map[string][]changefeed.Change, len(keys))
+	sem := make(chan struct{}, fetchers)
+	for _, key := range keys {
+		if cs, ok := s.logged.get(key); ok {
+			out[key] = cs
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			body, err := s.get(ctx, key, opts)
+			var cs []changefeed.Change
+			if err == nil {
+				if cs, err = changefeed.Decode(bytes.NewReader(body)); err != nil {
+					err = fmt.Errorf("change log object %s: %w", key, err)
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+				return
+			}
+			out[key] = cs
+			s.logged.put(key, cs)
+		}()
+	}
+	wg.Wait()
+	return out, errors.Join(errs...)
 }
 
 // changeCacheMax bounds the change-log objects a service keeps decoded.
@@ -108,6 +156,51 @@ func (c *changeCache) put(key string, cs []changefeed.Change) {
 		clear(c.objects)
 	}
 	c.objects[key] = cs
+}
+
+// placementSlack widens each table's time in a tenant's placement history
+// on both sides: stream times may be rounded down to the second.
+const placementSlack = time.Second
+
+// Stay is a table that held a tenant's data from From to Until (zero:
+// still does), as its migrations record it.
+type Stay struct {
+	Table       string
+	From, Until time.Time
+}
+
+// Stays returns the tables that held the tenant in turn: its succeeded
+// migrations (oldest first) hand it from one table to the next at their
+// fence, and current is where it lives now.
+func Stays(migrations []recovery.Job, current string) []Stay {
+	moves := slices.Clone(migrations)
+	moves = slices.DeleteFunc(moves, func(j recovery.Job) bool {
+		return j.Kind != recovery.KindMigration || j.State != recovery.StateSucceeded || j.FencedAt.IsZero()
+	})
+	slices.SortFunc(moves, func(a, b recovery.Job) int { return a.FencedAt.Compare(b.FencedAt) })
+	var out []Stay
+	from := time.Time{}
+	for _, m := range moves {
+		out = append(out, Stay{Table: m.FromTable, From: from, Until: m.FencedAt})
+		from = m.FencedAt
+	}
+	return append(out, Stay{Table: current, From: from})
+}
+
+// ofPlacement keeps the changes made in the table that held the tenant at
+// the time (stays): not the copy a migration wrote into its target before
+// the cutover, nor the deletion of an old copy after it, nor what a failed
+// migration wrote and removed.
+func ofPlacement(changes []changefeed.Change, stays []Stay) []changefeed.Change {
+	return slices.DeleteFunc(changes, func(c changefeed.Change) bool {
+		for _, st := range stays {
+			if c.Table == st.Table && (st.From.IsZero() || !c.Time.Before(st.From.Add(-placementSlack))) &&
+				(st.Until.IsZero() || c.Time.Before(st.Until.Add(placementSlack))) {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // inOrder merges the per-table runs of deduplicated changes (sorted by
@@ -180,32 +273,24 @@ func Replay(items Items, tenantID string, keep []string, changes []changefeed.Ch
 	return n, nil
 }
 
-// markerSkew is how much earlier than the marker's write (or a catch-up's
-// read) an object holding a later change may say it was last modified:
+// markerSkew is how much earlier than a catch-up's read an object holding
+// a later change may say it was last modified:
 // the difference between this process's clock and S3's. S3 lists an
 // object as soon as its PUT returns, so an object not listed by a read was
 // written after it began.
 const markerSkew = 2 * time.Second
 
-// feedHas reports whether the tenant's change log holds the change of the
-// item at pk/sk, in objects written since since.
-func (s *Service) feedHas(ctx context.Context, tenantID, pk, sk string, since time.Time) (bool, error) {
-	found := false
-	// The marker's change is logged after the marker was written: only
-	// objects written since then (less a margin for the clocks of S3 and
-	// this process) are read.
-	err := s.changeObjects(ctx, tenantID, since, s.d.Now().Add(time.Hour), since.Add(-markerSkew), func(cs []changefeed.Change) bool {
-		for _, c := range cs {
-			k, err := FromStream(c.Keys)
-			if err != nil {
-				continue
-			}
-			if ik, ok := keyOf(k); ok && ik.pk == pk && ik.sk == sk {
-				found = true
-				return true
-			}
-		}
-		return false
-	})
-	return found, err
+// markerLogged reports whether the change feed has logged the tenant's
+// marker item id, and so every change of its table before it: the feed
+// writes recovery.MarkerKey once it has. One read of the tenant's own.
+func (s *Service) markerLogged(ctx context.Context, tenantID, id string) (bool, error) {
+	opts, err := s.objectOpts(ctx, tenantID)
+	if err != nil {
+		return false, err
+	}
+	_, err = s.get(ctx, recovery.MarkerKey(tenantID, id), opts)
+	if isNoSuchKey(err) {
+		return false, nil
+	}
+	return err == nil, err
 }

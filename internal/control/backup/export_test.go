@@ -11,3 +11,7 @@ import (
 func (s *Service) Step(ctx context.Context, job recovery.Job) (recovery.Job, error) {
 	return s.step(ctx, job)
 }
+
+// OfPlacement is ofPlacement, for the tests of a tenant's placement
+// history.
+var OfPlacement = ofPlacement

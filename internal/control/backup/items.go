@@ -66,9 +66,24 @@ type Summary struct {
 // of a set is SHA-256 over its items' keys and digests in key order, so two
 // sets with the same items have the same checksum whatever order they were
 // read in.
-func (s Items) Summarize(tenantID string) Summary {
-	keys := make([]itemKey, 0, len(s))
-	for k := range s {
+func (s Items) Summarize(tenantID string) Summary { return s.digests().summarize(tenantID) }
+
+// digests are the digests of a set of items by key: what a summary is made
+// of, and what a migration's verification keeps between its reads.
+type digests map[itemKey][32]byte
+
+func (s Items) digests() digests {
+	out := make(digests, len(s))
+	for k, it := range s {
+		out[k] = Digest(it)
+	}
+	return out
+}
+
+// summarize is Items.Summarize of the items these are the digests of.
+func (ds digests) summarize(tenantID string) Summary {
+	keys := make([]itemKey, 0, len(ds))
+	for k := range ds {
 		keys = append(keys, k)
 	}
 	slices.SortFunc(keys, func(a, b itemKey) int {
@@ -80,8 +95,8 @@ func (s Items) Summarize(tenantID string) Summary {
 	all := sha256.New()
 	parts := map[string]*partSum{}
 	for _, k := range keys {
-		d := Digest(s[k])
-		entity, _ := store.PartitionOf(tenantID, s[k])
+		d := ds[k]
+		entity, _ := store.PartitionOf(tenantID, store.Item{"pk": &types.AttributeValueMemberS{Value: k.pk}})
 		p := parts[entity]
 		if p == nil {
 			p = &partSum{h: sha256.New()}

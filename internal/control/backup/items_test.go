@@ -1,6 +1,7 @@
 package backup_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 
 	"github.com/tessera-saas/tessera/internal/control/backup"
 	"github.com/tessera-saas/tessera/internal/control/changefeed"
+	"github.com/tessera-saas/tessera/internal/platform/recovery"
 	"github.com/tessera-saas/tessera/internal/platform/store"
 )
 
@@ -148,5 +150,54 @@ func TestStreamFormRoundTrips(t *testing.T) {
 	}
 	if backup.Digest(back) != backup.Digest(it) {
 		t.Fatalf("round trip changed the item: %v -> %v", it, back)
+	}
+}
+
+// TestRestoreReplaysOnlyTheTablesThatHeldTheTenant: of a tenant that moved
+// from the pool to a table of its own and back, a restore replays each
+// table's changes only while the table held the tenant (with a second's
+// slack for rounded stream times): not the copy written before a cutover,
+// not the deletion of an old copy, not a failed migration's writes.
+func TestRestoreReplaysOnlyTheTablesThatHeldTheTenant(t *testing.T) {
+	t0 := time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)
+	at := func(sec float64) time.Time { return t0.Add(time.Duration(sec * float64(time.Second))) }
+	jobs := []recovery.Job{
+		{ID: "j-3", Kind: recovery.KindMigration, State: recovery.StateSucceeded, FromTable: "own", ToTable: "pool", FencedAt: at(100)},
+		{ID: "j-1", Kind: recovery.KindMigration, State: recovery.StateSucceeded, FromTable: "pool", ToTable: "own", FencedAt: at(10)},
+		{ID: "j-2", Kind: recovery.KindMigration, State: recovery.StateRolledBack, FromTable: "own", ToTable: "other", FencedAt: at(60)},
+		{ID: "j-0", Kind: recovery.KindBackup, State: recovery.StateSucceeded},
+	}
+	stays := backup.Stays(jobs, "pool")
+	if len(stays) != 3 || stays[0].Table != "pool" || !stays[0].Until.Equal(at(10)) || stays[1].Table != "own" || stays[2].Table != "pool" || !stays[2].Until.IsZero() {
+		t.Fatalf("stays = %+v", stays)
+	}
+	tests := []struct {
+		table string
+		sec   float64
+		keep  bool
+		why   string
+	}{
+		{"pool", 5, true, "a write before the first move"},
+		{"pool", 10.5, true, "a write just before the fence, its time rounded up"},
+		{"own", 3, false, "the copy written before the cutover"},
+		{"own", 9.5, true, "the last changes, applied after the fence (time rounded down)"},
+		{"own", 30, true, "a write after the cutover"},
+		{"pool", 50, false, "the old pooled copy deleted after the grace period"},
+		{"other", 60, false, "a failed migration's copy"},
+		{"pool", 120, true, "a write after moving back"},
+		{"own", 150, false, "the old dedicated copy deleted"},
+	}
+	var in []changefeed.Change
+	for i, tc := range tests {
+		in = append(in, changefeed.Change{Seq: fmt.Sprint(i), Table: tc.table, Time: at(tc.sec)})
+	}
+	kept := map[string]bool{}
+	for _, c := range backup.OfPlacement(in, stays) {
+		kept[c.Seq] = true
+	}
+	for i, tc := range tests {
+		if kept[fmt.Sprint(i)] != tc.keep {
+			t.Errorf("%s at +%vs (%s): kept %v, want %v", tc.table, tc.sec, tc.why, !tc.keep, tc.keep)
+		}
 	}
 }

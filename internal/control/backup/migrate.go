@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/tessera-saas/tessera/internal/control/bus"
 	"github.com/tessera-saas/tessera/internal/control/changefeed"
 	"github.com/tessera-saas/tessera/internal/control/outbox"
@@ -180,7 +182,7 @@ func (s *Service) progress(ctx context.Context, job recovery.Job) (recovery.Job,
 		return job, nil
 	}
 	m := *rec.Migration
-	m.Phase, m.Copied, m.Verified = string(job.Phase), job.ItemsDone, job.Verified
+	m.Phase, m.Copied, m.Verified = string(job.Phase), copied(job), job.Verified
 	if _, err := s.d.Catalog.Apply(ctx, job.TenantID, store.Change{From: []catalog.Status{catalog.StatusMigrating}, Migration: &m}, nil, nil); err != nil &&
 		!errors.Is(err, store.ErrStatusChanged) {
 		return job, err
@@ -188,8 +190,22 @@ func (s *Service) progress(ctx context.Context, job recovery.Job) (recovery.Job,
 	return job, nil
 }
 
+// copied is how many items the migration's copy has written: so far while
+// it runs, in all once it is done.
+func copied(job recovery.Job) int64 {
+	if job.Written > 0 {
+		return job.Written
+	}
+	return job.ItemsDone
+}
+
 func (s *Service) advance(ctx context.Context, job recovery.Job, p recovery.Phase) (recovery.Job, error) {
 	job.Phase, job.Attempts = p, 0
+	if !job.FencedAt.IsZero() {
+		// While the tenant's writes wait, nothing but the job: the
+		// record shows the end at the cutover.
+		return s.d.Catalog.SaveJob(ctx, job, nil, nil)
+	}
 	return s.progress(ctx, job)
 }
 
@@ -365,7 +381,73 @@ func (s *Service) catchUp(ctx context.Context, job recovery.Job) (recovery.Job, 
 	if wait := job.MigratingAt.Add(s.d.CatalogTTL + s.d.RequestBound).Sub(s.d.Now()); wait > 0 {
 		return job, fmt.Errorf("%w: records cached before the migration began may be used for %s more", ErrWaiting, wait.Round(time.Millisecond))
 	}
+	if err := s.preVerify(ctx, job); err != nil {
+		return job, err
+	}
+	// What the tenant wrote during the pre-verification, applied now,
+	// need not be after the fence.
+	job, err := s.applyChanges(ctx, job)
+	if err != nil {
+		return job, err
+	}
 	return s.advance(ctx, job, recovery.PhaseFence)
+}
+
+// baseline is what a migration's pre-verification read of both sides, in
+// this process: the digests of each side's items, when the read began, and
+// the keys that differed then (changes in flight, or a damaged copy). The
+// verification after the fence reads again only those keys and the ones
+// changed since: the rest cannot have changed on either side (the source's
+// changes are all in the change log; only the migration writes the
+// target, and only keys from the log).
+type baseline struct {
+	at       time.Time
+	src, dst digests
+	differ   map[itemKey]bool
+}
+
+// preVerify reads both sides in full while the tenant still writes and
+// keeps the result for the verification (s.baselines). Lost with the
+// process, the verification then reads both sides in full, with writes
+// refused.
+func (s *Service) preVerify(ctx context.Context, job recovery.Job) error {
+	at := s.d.Now().UTC()
+	src, dst, err := s.readSides(ctx, job)
+	if err != nil {
+		return err
+	}
+	b := &baseline{at: at, src: src.digests(), dst: dst.digests(), differ: map[itemKey]bool{}}
+	for k, d := range b.src {
+		if b.dst[k] != d {
+			b.differ[k] = true
+		}
+	}
+	for k := range b.dst {
+		if _, ok := b.src[k]; !ok {
+			b.differ[k] = true
+		}
+	}
+	s.baselines.Store(job.ID, b)
+	s.d.Log.InfoContext(ctx, "migration pre-verified", "tenantId", job.TenantID, "jobId", job.ID, "items", len(b.src), "differing", len(b.differ))
+	return nil
+}
+
+// readSides reads the tenant's items on both sides of the migration at
+// once.
+func (s *Service) readSides(ctx context.Context, job recovery.Job) (src, dst Items, err error) {
+	from, to, _, err := s.sides(ctx, job)
+	if err != nil {
+		return nil, nil, err
+	}
+	var (
+		wg         sync.WaitGroup
+		serr, derr error
+	)
+	wg.Add(2)
+	go func() { defer wg.Done(); src, serr = s.read(ctx, from, store.DataPartitions) }()
+	go func() { defer wg.Done(); dst, derr = s.read(ctx, to, store.DataPartitions) }()
+	wg.Wait()
+	return src, dst, errors.Join(serr, derr)
 }
 
 // applyChanges applies to the target the source's changes logged in
@@ -460,31 +542,89 @@ func (s *Service) finalChanges(ctx context.Context, job recovery.Job) (recovery.
 	return s.advance(ctx, job, recovery.PhaseVerify)
 }
 
-// verifyCopy reads both sides and compares them partition by partition:
-// item counts and checksums must be equal.
+// verifyCopy compares both sides partition by partition: item counts and
+// checksums must be equal. With the pre-verification's baseline it reads
+// only the keys that differed then or changed since; without (another
+// process ran it), both sides in full.
 func (s *Service) verifyCopy(ctx context.Context, job recovery.Job) (recovery.Job, error) {
-	src, dst, _, err := s.sides(ctx, job)
-	if err != nil {
-		return job, err
+	var src, dst digests
+	if v, ok := s.baselines.LoadAndDelete(job.ID); ok {
+		b := v.(*baseline)
+		var err error
+		if src, dst, err = s.reverify(ctx, job, b); err != nil {
+			return job, err
+		}
+	} else {
+		srcItems, dstItems, err := s.readSides(ctx, job)
+		if err != nil {
+			return job, err
+		}
+		src, dst = srcItems.digests(), dstItems.digests()
 	}
-	var (
-		wg         sync.WaitGroup
-		have, want Items
-		herr, werr error
-	)
-	wg.Add(2)
-	go func() { defer wg.Done(); want, werr = s.read(ctx, src, store.DataPartitions) }()
-	go func() { defer wg.Done(); have, herr = s.read(ctx, dst, store.DataPartitions) }()
-	wg.Wait()
-	if err := errors.Join(werr, herr); err != nil {
-		return job, err
-	}
-	ws, hs := want.Summarize(job.TenantID), have.Summarize(job.TenantID)
+	ws, hs := src.summarize(job.TenantID), dst.summarize(job.TenantID)
 	if diff := summaryDiff(ws, hs); diff != "" {
 		return job, permanent("verification failed: %s", diff)
 	}
-	job.Items, job.Verified = ws.Items, hs.Items
+	job.Items, job.ItemsDone, job.Verified = ws.Items, hs.Items, hs.Items
 	return s.advance(ctx, job, recovery.PhaseCutover)
+}
+
+// reverify brings the baseline's digests up to date: it reads on both
+// sides the keys that differed at the pre-verification and those of the
+// source's changes logged since it began (less the clock margin).
+func (s *Service) reverify(ctx context.Context, job recovery.Job, b *baseline) (src, dst digests, err error) {
+	keys := map[itemKey]store.Item{}
+	for k := range b.differ {
+		keys[k] = store.Item{"pk": &types.AttributeValueMemberS{Value: k.pk}, "sk": &types.AttributeValueMemberS{Value: k.sk}}
+	}
+	err = s.changeObjects(ctx, job.TenantID, b.at.Add(-FeedSkew), s.d.Now().Add(time.Hour), b.at.Add(-markerSkew), func(cs []changefeed.Change) bool {
+		for _, c := range cs {
+			if c.Table != job.FromTable {
+				continue
+			}
+			k, ferr := FromStream(c.Keys)
+			if ferr != nil {
+				err = ferr
+				return true
+			}
+			if entity, mine := store.PartitionOf(job.TenantID, k); mine && slices.Contains(store.DataPartitions, entity) {
+				if ik, ok := keyOf(k); ok {
+					keys[ik] = store.KeyOf(k)
+				}
+			}
+		}
+		return false
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	list := make([]store.Item, 0, len(keys))
+	for _, k := range keys {
+		list = append(list, k)
+	}
+	from, to, _, err := s.sides(ctx, job)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, side := range []struct {
+		data store.TenantData
+		ds   digests
+	}{{from, b.src}, {to, b.dst}} {
+		got, err := side.data.GetItems(ctx, list)
+		if err != nil {
+			return nil, nil, err
+		}
+		for k := range keys {
+			delete(side.ds, k)
+		}
+		for _, it := range got {
+			if k, ok := keyOf(it); ok {
+				side.ds[k] = Digest(it)
+			}
+		}
+	}
+	s.d.Log.InfoContext(ctx, "migration verified again", "tenantId", job.TenantID, "jobId", job.ID, "keysRead", len(list))
+	return b.src, b.dst, nil
 }
 
 // summaryDiff describes how the target's summary differs from the
@@ -516,7 +656,7 @@ func (s *Service) cutover(ctx context.Context, job recovery.Job) (recovery.Job, 
 		old := rec.Placement
 		to := rec.Placement
 		to.Table, to.Dedicated = job.ToTable, job.ToDedicated
-		m := catalog.Migration{JobID: job.ID, ToDedicated: job.ToDedicated, Phase: string(recovery.PhaseDone), Copied: job.ItemsDone, Verified: job.Verified,
+		m := catalog.Migration{JobID: job.ID, ToDedicated: job.ToDedicated, Phase: string(recovery.PhaseDone), Copied: copied(job), Verified: job.Verified,
 			EndedAt: now, Outcome: catalog.MigrationMigrated, OldPlacement: &old, DeleteAfter: now.Add(s.d.Grace)}
 		if rec.Migration != nil {
 			m.StartedAt = rec.Migration.StartedAt
@@ -575,7 +715,7 @@ func (s *Service) migrationRollback(ctx context.Context, job recovery.Job) (reco
 		if err := s.d.Data.For(from).ClearFence(ctx); err != nil {
 			return job, err
 		}
-		m := catalog.Migration{JobID: job.ID, ToDedicated: job.ToDedicated, Phase: string(recovery.PhaseRollback), Copied: job.ItemsDone, Verified: job.Verified,
+		m := catalog.Migration{JobID: job.ID, ToDedicated: job.ToDedicated, Phase: string(recovery.PhaseRollback), Copied: copied(job), Verified: job.Verified,
 			EndedAt: s.d.Now().UTC(), Outcome: catalog.MigrationFailed, Reason: job.Reason}
 		if rec.Migration != nil {
 			m.StartedAt, m.OldPlacement, m.DeleteAfter = rec.Migration.StartedAt, rec.Migration.OldPlacement, rec.Migration.DeleteAfter

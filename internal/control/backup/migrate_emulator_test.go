@@ -389,8 +389,8 @@ func TestMigrationVerificationFailureRollsBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	job = h.stepTo(t, acme.TenantID, job.ID, recovery.PhaseFence)
-	if job.ToTable == "" || job.ItemsDone != 24 { // 12 products and their 12 SKU items
+	job = h.stepTo(t, acme.TenantID, job.ID, recovery.PhaseCatchUp) // copied
+	if job.ToTable == "" || job.ItemsDone != 24 {                   // 12 products and their 12 SKU items
 		t.Fatalf("after the copy: %+v", job)
 	}
 	// One item of the copy changes: a bit flipped on the way, say.
@@ -554,6 +554,7 @@ func TestOldCopiesAreDeletedAfterTheGracePeriod(t *testing.T) {
 		mustProduct(t, d, fmt.Sprintf("Item %d", i), fmt.Sprintf("G-%d", i), int64(i+1))
 	}
 	want := h.view(t, acme.TenantID)
+	h.backupNow(t, acme.TenantID) // taken in the pool
 	ddb := dynamodb.NewFromConfig(h.e.Config)
 	items := func(table, partition string) int {
 		t.Helper()
@@ -592,6 +593,14 @@ func TestOldCopiesAreDeletedAfterTheGracePeriod(t *testing.T) {
 	}
 	if n := cleanup(); n != 0 {
 		t.Fatalf("a second cleanup deleted %d copies", n)
+	}
+	// A restore across the move replays neither the copy written into the
+	// new table before the cutover nor the old copy's deletion.
+	if job := h.restore(t, acme.TenantID, mark(), ""); job.State != recovery.StateSucceeded {
+		t.Fatalf("restore after the move: %s %s", job.State, job.Reason)
+	}
+	if got := h.view(t, acme.TenantID); got != want {
+		t.Fatalf("restored after the move and the cleanup:\n got %s\nwant %s", got, want)
 	}
 
 	dedicated := rec.Placement.Table

@@ -265,7 +265,7 @@ func (s *Service) drain(ctx context.Context, job recovery.Job) (recovery.Job, er
 		return s.d.Catalog.SaveJob(ctx, job, nil, nil)
 	}
 	pk, sk, _ := strings.Cut(job.Marker, "\x00")
-	ok, err := s.feedHas(ctx, job.TenantID, pk, sk, job.MarkedAt)
+	ok, err := s.markerLogged(ctx, job.TenantID, sk)
 	if err != nil {
 		return job, err
 	}
@@ -338,6 +338,11 @@ func (s *Service) desired(ctx context.Context, job recovery.Job, src, dst catalo
 	if err != nil {
 		return nil, job, err
 	}
+	jobs, err := s.d.Catalog.ListJobs(ctx, src.TenantID)
+	if err != nil {
+		return nil, job, err
+	}
+	changes = ofPlacement(changes, Stays(jobs, src.Placement.Table))
 	n, err := Replay(items, src.TenantID, keep, changes)
 	if err != nil {
 		return nil, job, permanent("%v", err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -96,6 +97,9 @@ type Service struct {
 	// batch), so the polls of a drain and a migration's catch-ups fetch
 	// only the objects written since the last.
 	logged changeCache
+	// baselines holds the pre-verification of each migration this process
+	// runs, by job id, until its verification.
+	baselines sync.Map
 }
 
 // New returns the service. It makes no AWS call.

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -229,13 +230,34 @@ func (h *Handler) append(ctx context.Context, g group) error {
 	}
 	key := ObjectKey(g.tenantID, g.table, g.changes)
 	_, err = h.objects.PutObject(ctx, PutInput(rec, h.bucket, key, body), func(o *s3.Options) { o.Credentials = creds })
-	if IsAlreadyThere(err) {
-		return nil
-	}
-	if err != nil {
+	if err != nil && !IsAlreadyThere(err) {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
+	// The group's markers are logged, and every earlier change of the
+	// tenant's table with them: say so, where a restore or migration
+	// waiting for one reads it with one request.
+	for _, c := range g.changes {
+		if id, ok := markerOf(g.tenantID, c); ok {
+			mk := recovery.MarkerKey(g.tenantID, id)
+			_, err := h.objects.PutObject(ctx, PutInput(rec, h.bucket, mk, []byte(`{"table":`+strconv.Quote(g.table)+`}`)), func(o *s3.Options) { o.Credentials = creds })
+			if err != nil && !IsAlreadyThere(err) {
+				return fmt.Errorf("put %s: %w", mk, err)
+			}
+		}
+	}
 	return nil
+}
+
+// markerOf returns the id of the feed marker c inserts, if it does.
+func markerOf(tenantID string, c Change) (string, bool) {
+	if c.Event != "INSERT" || c.Keys[PartitionKey].DataType() != events.DataTypeString || c.Keys[PartitionKey].String() != tenantID+"#"+recovery.FeedMarkerPartition {
+		return "", false
+	}
+	sk, ok := c.Keys["sk"]
+	if !ok || sk.DataType() != events.DataTypeString || sk.String() == "" {
+		return "", false
+	}
+	return sk.String(), true
 }
 
 // PutInput is the write of a new object of rec's tenant to the backup

@@ -3,9 +3,11 @@ package changefeed_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/tessera-saas/tessera/internal/control/changefeed"
@@ -27,6 +30,7 @@ import (
 	"github.com/tessera-saas/tessera/internal/platform/catalog"
 	"github.com/tessera-saas/tessera/internal/platform/crypto"
 	"github.com/tessera-saas/tessera/internal/platform/product"
+	"github.com/tessera-saas/tessera/internal/platform/recovery"
 	"github.com/tessera-saas/tessera/internal/platform/store"
 	"github.com/tessera-saas/tessera/internal/platform/tenant"
 	"github.com/tessera-saas/tessera/internal/wire"
@@ -265,5 +269,50 @@ func TestCancelledTransactionReachesNoChangeLog(t *testing.T) {
 	}
 	if names["First"] != 1 || names["Second"] != 0 {
 		t.Fatalf("logged product inserts %v, want First once and never Second", names)
+	}
+}
+
+// TestLoggedMarkerIsAcknowledged: once the feed has logged a marker item's
+// insert (with the changes before it), it writes the marker's object under
+// the tenant's prefix and key, which a restore or migration reads to learn
+// the log is complete; other changes write none.
+func TestLoggedMarkerIsAcknowledged(t *testing.T) {
+	h := newHarness(t)
+	a := fixture.NewTenant(t, h.e, "FeedMarker")
+	d := h.as(a.Record)
+	if _, err := d.CreateProduct(bg, product.Input{Name: "P", SKU: "M-1", Price: &product.Price{Amount: 1, Currency: "EUR"}}); err != nil {
+		t.Fatal(err)
+	}
+	h.drain(t)
+	ack := func(id string) (string, bool) {
+		t.Helper()
+		out, err := h.objects.GetObject(bg, &s3.GetObjectInput{Bucket: aws.String(h.e.Settings.BackupBucket), Key: aws.String(recovery.MarkerKey(a.Record.TenantID, id))})
+		var nsk *s3types.NoSuchKey
+		if errors.As(err, &nsk) {
+			return "", false
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer out.Body.Close()
+		return aws.ToString(out.SSEKMSKeyId), true
+	}
+	if _, ok := ack("j-none"); ok {
+		t.Fatal("an acknowledgement without a marker")
+	}
+	if _, _, err := d.PutFeedMarker(bg, "j-marker"); err != nil {
+		t.Fatal(err)
+	}
+	h.drain(t)
+	key, ok := ack("j-marker")
+	if !ok {
+		t.Fatal("the logged marker is not acknowledged")
+	}
+	if key != a.Record.Placement.KeyARN && !strings.HasSuffix(a.Record.Placement.KeyARN, key) {
+		t.Errorf("the acknowledgement is encrypted under %q, not the tenant's key %q", key, a.Record.Placement.KeyARN)
+	}
+	changes, _, _ := h.logged(t, a.Record.TenantID)
+	if !slices.ContainsFunc(changes, func(c changefeed.Change) bool { return c.Keys["sk"].String() == "j-marker" && c.Event == "INSERT" }) {
+		t.Fatal("the marker's insert is not in the log it vouches for")
 	}
 }

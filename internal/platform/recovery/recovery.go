@@ -15,11 +15,23 @@ import (
 //	<tenant>/changes/<hour>/<table>-<first seq>-<last seq>.jsonl   change log (internal/control/changefeed)
 //	<tenant>/snapshots/<snapshot id>/part-00000.jsonl               snapshot items, DynamoDB JSON, one per line
 //	<tenant>/snapshots/<snapshot id>/manifest.json                  written last: a snapshot without one is incomplete
+//	<tenant>/markers/<job id>                                       the feed has logged the job's marker item (FeedMarkerPartition)
 //
 // Snapshot ids sort by time, so a listing is in the order they were taken.
 
 // SnapshotPrefix is the prefix of a tenant's snapshots.
 func SnapshotPrefix(tenantID string) string { return tenantID + "/snapshots/" }
+
+// FeedMarkerPartition is the partition ("<tenant>#FEEDMARK") of the marker
+// items a restore or a migration writes, with its job id as the sort key,
+// to learn that the change feed has logged every earlier change of the
+// tenant's table: the feed, once it has logged a marker's insert with the
+// changes before it, writes MarkerKey.
+const FeedMarkerPartition = "FEEDMARK"
+
+// MarkerKey is the object the change feed writes when it has logged the
+// marker item id of the tenant.
+func MarkerKey(tenantID, id string) string { return tenantID + "/markers/" + id }
 
 // ManifestKey is the object key of a snapshot's manifest.
 func ManifestKey(tenantID, snapshotID string) string {

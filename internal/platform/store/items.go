@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/tessera-saas/tessera/internal/platform/crypto"
+	"github.com/tessera-saas/tessera/internal/platform/recovery"
 )
 
 // The raw item access of backup, restore and tier migration
@@ -30,7 +31,7 @@ type Item = map[string]types.AttributeValue
 // entityFeedMarker is the partition of the markers a restore writes to
 // learn that the change feed has caught up: not tenant data, never in a
 // snapshot, purged with the tenant.
-const entityFeedMarker = "FEEDMARK"
+const entityFeedMarker = recovery.FeedMarkerPartition
 
 // DataPartitions are the entities of a tenant's data, the partitions a
 // snapshot holds.
@@ -168,6 +169,54 @@ func (s *Store) writeBatch(ctx context.Context, sc scope, reqs []types.WriteRequ
 		pending = out.UnprocessedItems
 	}
 	return nil
+}
+
+// GetItems reads the items at keys (consistent reads, 100 to a batch,
+// retrying unprocessed keys with backoff) and returns those that exist,
+// in no particular order. Every key must be in one of the tenant's
+// partitions (ErrForeignItem, and nothing is read).
+func (d TenantData) GetItems(ctx context.Context, keys []Item) ([]Item, error) {
+	s, sc, err := d.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		if _, ok := PartitionOf(sc.tenantID, k); !ok {
+			return nil, fmt.Errorf("get %v: %w", k[attrPK], ErrForeignItem)
+		}
+	}
+	var out []Item
+	for start := 0; start < len(keys); start += 100 {
+		batch := make([]map[string]types.AttributeValue, 0, 100)
+		for _, k := range keys[start:min(start+100, len(keys))] {
+			batch = append(batch, KeyOf(k))
+		}
+		pending := map[string]types.KeysAndAttributes{sc.table: {Keys: batch, ConsistentRead: aws.Bool(true)}}
+		for attempt := 0; len(pending[sc.table].Keys) > 0; attempt++ {
+			if attempt == 8 {
+				return nil, errors.New("batch get: keys still unprocessed after 8 attempts")
+			}
+			if attempt > 0 {
+				delay, err := batchBackoff.BackoffDelay(attempt, nil)
+				if err != nil {
+					return nil, fmt.Errorf("batch get: %w", err)
+				}
+				select {
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				case <-time.After(delay):
+				}
+			}
+			res, err := s.ddb.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: pending, ReturnConsumedCapacity: returnCapacity}, sc.opts)
+			if err != nil {
+				return nil, fmt.Errorf("batch get of tenant %s: %w", sc.tenantID, err)
+			}
+			consumed(ctx, readCapacity, res.ConsumedCapacity...)
+			out = append(out, res.Responses[sc.table]...)
+			pending = res.UnprocessedKeys
+		}
+	}
+	return out, nil
 }
 
 // PutFeedMarker writes a marker item of the tenant (partition FEEDMARK,
