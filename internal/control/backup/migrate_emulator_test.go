@@ -72,24 +72,24 @@ func (p *proc) data(t *testing.T, fresh bool) store.TenantData {
 	return p.h.data.For(sc)
 }
 
-// write runs fn until it is not fenced, and returns its error and how long
-// it was refused (zero when it never was).
-func (p *proc) write(t *testing.T, fn func(store.TenantData) error) (error, time.Duration) {
+// write runs fn until it is not fenced, and returns how long it was
+// refused (zero when it never was) and its error.
+func (p *proc) write(t *testing.T, fn func(store.TenantData) error) (time.Duration, error) {
 	var first time.Time
 	fresh := false
 	for {
 		err := fn(p.data(t, fresh))
 		if !errors.Is(err, store.ErrFenced) {
 			if first.IsZero() {
-				return err, 0
+				return 0, err
 			}
-			return err, time.Since(first)
+			return time.Since(first), err
 		}
 		if first.IsZero() {
 			first = time.Now()
 		}
 		if time.Since(first) > time.Minute { // refused for good: a fence left up
-			return fmt.Errorf("fenced for a minute: %w", err), time.Since(first)
+			return time.Since(first), fmt.Errorf("fenced for a minute: %w", err)
 		}
 		time.Sleep(250 * time.Millisecond) // sooner than the 503's Retry-After
 		fresh = true
@@ -142,7 +142,7 @@ func startLoad(t *testing.T, h *harness, tenantID, round string, writers, reader
 				switch op := rng.IntN(10); {
 				case op < 5 || len(mine) == 0:
 					var created product.Product
-					err, wait = p.write(t, func(d store.TenantData) error {
+					wait, err = p.write(t, func(d store.TenantData) error {
 						var e error
 						created, e = d.CreateProduct(bg, product.Input{Name: fmt.Sprintf("%s w%d-%d", round, w, n), SKU: fmt.Sprintf("%s-W%d-%d", round, w, n), Price: &product.Price{Amount: int64(n + 1), Currency: "EUR"}})
 						return e
@@ -159,7 +159,7 @@ func startLoad(t *testing.T, h *harness, tenantID, round string, writers, reader
 					cur := *l.products[id]
 					l.mu.Unlock()
 					var updated product.Product
-					err, wait = p.write(t, func(d store.TenantData) error {
+					wait, err = p.write(t, func(d store.TenantData) error {
 						var e error
 						updated, e = d.UpdateProduct(bg, id, cur.version, product.Input{Name: cur.name + "+", SKU: "U-" + id, Price: &product.Price{Amount: cur.price + 1000, Currency: "EUR"}})
 						return e
@@ -172,7 +172,7 @@ func startLoad(t *testing.T, h *harness, tenantID, round string, writers, reader
 				default:
 					i := rng.IntN(len(mine))
 					id := mine[i]
-					err, wait = p.write(t, func(d store.TenantData) error { return d.DeleteProduct(bg, id) })
+					wait, err = p.write(t, func(d store.TenantData) error { return d.DeleteProduct(bg, id) })
 					if err == nil {
 						l.mu.Lock()
 						l.products[id].deleted = true
