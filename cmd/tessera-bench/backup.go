@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
@@ -94,49 +95,79 @@ type phaseAt struct {
 	at    time.Time
 }
 
-func backupReport(ctx context.Context) (string, error) {
+// recoveryEnv is what the backup and migration benchmarks run on: the
+// emulator (started unless AWS_ENDPOINT_URL names one), its configuration
+// and bootstrapped settings, the tenants' credentials and a logger that
+// writes nothing.
+type recoveryEnv struct {
+	cfg   aws.Config
+	s     settings.Settings
+	creds *access.Credentials
+	quiet *slog.Logger
+}
+
+// startRecoveryBench prepares a bench (catalog, tenant store, seeding) on
+// the emulator; the caller sets b.svc, then runs the change feed
+// (runFeed). stop stops what it started.
+func startRecoveryBench(ctx context.Context) (b *backupBench, env recoveryEnv, stop func(), err error) {
+	stop = func() {}
 	if os.Getenv("AWS_ENDPOINT_URL") == "" {
 		st, err := emulator.Start(ctx, emulator.Options{})
 		if err != nil {
-			return "", err
+			return nil, env, stop, err
 		}
-		defer st.Stop()
+		stop = st.Stop
 		for k, v := range st.Env() {
 			os.Setenv(k, v)
 		}
 	}
-	cfg, err := awsconfig.Load(ctx)
-	if err != nil {
-		return "", err
+	if env.cfg, err = awsconfig.Load(ctx); err != nil {
+		return nil, env, stop, err
 	}
-	s, err := settings.FromEnv()
-	if err != nil {
-		return "", err
+	if env.s, err = settings.FromEnv(); err != nil {
+		return nil, env, stop, err
 	}
-	if s, err = bootstrap.Run(ctx, cfg, s); err != nil {
-		return "", err
+	if env.s, err = bootstrap.Run(ctx, env.cfg, env.s); err != nil {
+		return nil, env, stop, err
 	}
-	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	creds := access.NewCredentials(sts.NewFromConfig(cfg), s.DataAccessRoleARN)
-	b := &backupBench{s: s, cat: store.NewCatalog(store.NewClient(cfg), s.CatalogTable),
+	cfg, s := env.cfg, env.s
+	env.quiet = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	env.creds = access.NewCredentials(sts.NewFromConfig(cfg), s.DataAccessRoleARN)
+	b = &backupBench{s: s, cat: store.NewCatalog(store.NewClient(cfg), s.CatalogTable),
 		seeds: seed.Deps{Catalog: store.NewCatalog(store.NewClient(cfg), s.CatalogTable), IDP: cip.NewFromConfig(cfg),
 			KMS: kms.NewFromConfig(cfg), Settings: s, Partition: "aws", Account: emulator.Account,
 			APIKeys: apikey.New(apigateway.NewFromConfig(cfg), s.Stage, s.UsagePlanIDs)}}
-	b.data = store.New(store.NewClient(cfg), crypto.NewEnvelope(kms.NewFromConfig(cfg)), store.WithCredentials(creds))
-	b.svc = backup.New(backup.Deps{Catalog: b.cat, Data: b.data, Creds: creds, Objects: awsconfig.NewS3(cfg), Bucket: s.BackupBucket,
-		Cloner: seed.Cloner{Deps: b.seeds, Password: benchPassword, Domain: "bench.test"}, Wait: 10 * time.Minute, Log: quiet})
+	b.data = store.New(store.NewClient(cfg), crypto.NewEnvelope(kms.NewFromConfig(cfg)), store.WithCredentials(env.creds))
+	return b, env, stop, nil
+}
 
-	feed := wire.NewChangeFeed(cfg, s, quiet, io.Discard)
-	pump := streampump.New(dynamodbstreams.NewFromConfig(cfg), streampump.TableMatcher(s.PooledTable, access.DedicatedTablePrefix(s.Stage)), cfg.Region,
+// runFeed runs the stream pump, every pumpEvery as `tessera up` does, and
+// the change feed's handler in process, recording each batch (b.logged),
+// until the returned function is called.
+func (b *backupBench) runFeed(ctx context.Context, env recoveryEnv) (stop func()) {
+	feed := wire.NewChangeFeed(env.cfg, env.s, env.quiet, io.Discard)
+	pump := streampump.New(dynamodbstreams.NewFromConfig(env.cfg), streampump.TableMatcher(env.s.PooledTable, access.DedicatedTablePrefix(env.s.Stage)), env.cfg.Region,
 		func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 			resp, err := feed.Handle(ctx, ev)
 			b.logged(ev)
 			return resp, err
-		}, streampump.WithInterval(pumpEvery), streampump.WithLogger(quiet))
-	pctx, stop := context.WithCancel(ctx)
+		}, streampump.WithInterval(pumpEvery), streampump.WithLogger(env.quiet))
+	pctx, cancel := context.WithCancel(ctx)
 	pumped := make(chan struct{})
 	go func() { defer close(pumped); pump.Run(pctx) }()
-	defer func() { stop(); <-pumped }()
+	return func() { cancel(); <-pumped }
+}
+
+func backupReport(ctx context.Context) (string, error) {
+	b, env, stop, err := startRecoveryBench(ctx)
+	defer stop()
+	if err != nil {
+		return "", err
+	}
+	s := env.s
+	b.svc = backup.New(backup.Deps{Catalog: b.cat, Data: b.data, Creds: env.creds, Objects: awsconfig.NewS3(env.cfg), Bucket: s.BackupBucket,
+		Cloner: seed.Cloner{Deps: b.seeds, Password: benchPassword, Domain: "bench.test"}, Wait: 10 * time.Minute, Log: env.quiet})
+	defer b.runFeed(ctx, env)()
 
 	var r strings.Builder
 	fmt.Fprintf(&r, "Backup and restore (issue 13), %s, %s\n", motoRelease, time.Now().UTC().Format(time.RFC3339))

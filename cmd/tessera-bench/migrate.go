@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -15,30 +14,15 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
-	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 
-	"github.com/tessera-saas/tessera/internal/control/apikey"
 	"github.com/tessera-saas/tessera/internal/control/backup"
 	"github.com/tessera-saas/tessera/internal/control/provision"
-	"github.com/tessera-saas/tessera/internal/local/bootstrap"
-	"github.com/tessera-saas/tessera/internal/local/emulator"
-	"github.com/tessera-saas/tessera/internal/local/seed"
-	"github.com/tessera-saas/tessera/internal/local/streampump"
-	"github.com/tessera-saas/tessera/internal/platform/access"
 	"github.com/tessera-saas/tessera/internal/platform/awsconfig"
 	"github.com/tessera-saas/tessera/internal/platform/catalog"
-	"github.com/tessera-saas/tessera/internal/platform/crypto"
 	"github.com/tessera-saas/tessera/internal/platform/product"
 	"github.com/tessera-saas/tessera/internal/platform/recovery"
-	"github.com/tessera-saas/tessera/internal/platform/settings"
 	"github.com/tessera-saas/tessera/internal/platform/store"
-	"github.com/tessera-saas/tessera/internal/wire"
 )
 
 // Tier migration (issue 14): the copy's speed for a tenant of 10,000
@@ -86,50 +70,17 @@ func runMigrateOnly() error {
 }
 
 func migrateReport(ctx context.Context) (string, error) {
-	if os.Getenv("AWS_ENDPOINT_URL") == "" {
-		st, err := emulator.Start(ctx, emulator.Options{})
-		if err != nil {
-			return "", err
-		}
-		defer st.Stop()
-		for k, v := range st.Env() {
-			os.Setenv(k, v)
-		}
-	}
-	cfg, err := awsconfig.Load(ctx)
+	b, env, stop, err := startRecoveryBench(ctx)
+	defer stop()
 	if err != nil {
 		return "", err
 	}
-	s, err := settings.FromEnv()
-	if err != nil {
-		return "", err
-	}
-	if s, err = bootstrap.Run(ctx, cfg, s); err != nil {
-		return "", err
-	}
-	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	creds := access.NewCredentials(sts.NewFromConfig(cfg), s.DataAccessRoleARN)
-	b := &backupBench{s: s, cat: store.NewCatalog(store.NewClient(cfg), s.CatalogTable),
-		seeds: seed.Deps{Catalog: store.NewCatalog(store.NewClient(cfg), s.CatalogTable), IDP: cip.NewFromConfig(cfg),
-			KMS: kms.NewFromConfig(cfg), Settings: s, Partition: "aws", Account: emulator.Account,
-			APIKeys: apikey.New(apigateway.NewFromConfig(cfg), s.Stage, s.UsagePlanIDs)}}
-	b.data = store.New(store.NewClient(cfg), crypto.NewEnvelope(kms.NewFromConfig(cfg)), store.WithCredentials(creds))
+	cfg, s := env.cfg, env.s
 	phases := &phaseLog{warn: slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})}
-	b.svc = backup.New(backup.Deps{Catalog: b.cat, Data: b.data, Creds: creds, Objects: awsconfig.NewS3(cfg), Bucket: s.BackupBucket,
+	b.svc = backup.New(backup.Deps{Catalog: b.cat, Data: b.data, Creds: env.creds, Objects: awsconfig.NewS3(cfg), Bucket: s.BackupBucket,
 		Tables: provision.Tables{Stacks: cloudformation.NewFromConfig(cfg), Settings: s}, PooledTable: s.PooledTable,
 		CatalogTTL: migrateTTL, RequestBound: migrateBound, Wait: 10 * time.Minute, Log: slog.New(phases)})
-
-	feed := wire.NewChangeFeed(cfg, s, quiet, io.Discard)
-	pump := streampump.New(dynamodbstreams.NewFromConfig(cfg), streampump.TableMatcher(s.PooledTable, access.DedicatedTablePrefix(s.Stage)), cfg.Region,
-		func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
-			resp, err := feed.Handle(ctx, ev)
-			b.logged(ev)
-			return resp, err
-		}, streampump.WithInterval(pumpEvery), streampump.WithLogger(quiet))
-	pctx, stop := context.WithCancel(ctx)
-	pumped := make(chan struct{})
-	go func() { defer close(pumped); pump.Run(pctx) }()
-	defer func() { stop(); <-pumped }()
+	defer b.runFeed(ctx, env)()
 
 	var r strings.Builder
 	fmt.Fprintf(&r, "Tier migration (issue 14), %s, %s\n", motoRelease, time.Now().UTC().Format(time.RFC3339))

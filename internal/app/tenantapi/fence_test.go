@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -193,18 +192,7 @@ func TestFencedWriteOnAnUnchangedPlacementIs503(t *testing.T) {
 	}
 	before := s.tenantItems(t, id)
 
-	writes := []struct {
-		name string
-		ev   events.APIGatewayProxyRequest
-	}{
-		{"create product", request(t, id, "POST", "/v1/products", nil, `{"name":"Bolt","sku":"BLT-1","price":{"amount":5,"currency":"EUR"}}`)},
-		{"update product", request(t, id, "PUT", "/v1/products/{id}", product, `{"name":"Anvil 2","sku":"ANV-1","price":{"amount":1999,"currency":"EUR"},"version":1}`)},
-		{"delete product", request(t, id, "DELETE", "/v1/products/{id}", product, "")},
-		{"create order", request(t, id, "POST", "/v1/orders", nil, `{"productId":"`+pid+`","quantity":2,"customer":{"name":"Bob","email":"bob@example.com"}}`)},
-		{"update order", request(t, id, "PUT", "/v1/orders/{id}", order, `{"productId":"`+pid+`","quantity":3,"customer":{"name":"Ann","email":"ann@example.com"},"status":"confirmed","version":1}`)},
-		{"delete order", request(t, id, "DELETE", "/v1/orders/{id}", order, "")},
-		{"create export", request(t, id, "POST", "/v1/exports", nil, "")},
-	}
+	writes := dataWrites(t, id, pid, product, order)
 	for _, tc := range writes {
 		t.Run("migrating/"+tc.name, func(t *testing.T) {
 			resp, err := s.h.Handle(ctx, apievent.Fresh(t, tc.ev))

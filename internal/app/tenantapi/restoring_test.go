@@ -80,19 +80,8 @@ func TestRestoringTenantReadsButDoesNotWrite(t *testing.T) {
 		})
 	}
 
-	writes := []struct {
-		name string
-		ev   events.APIGatewayProxyRequest
-	}{
-		{"create product", request(t, id, "POST", "/v1/products", nil, `{"name":"Bolt","sku":"BLT-1","price":{"amount":5,"currency":"EUR"}}`)},
-		{"update product", request(t, id, "PUT", "/v1/products/{id}", product, `{"name":"Anvil 2","sku":"ANV-1","price":{"amount":1999,"currency":"EUR"},"version":1}`)},
-		{"delete product", request(t, id, "DELETE", "/v1/products/{id}", product, "")},
-		{"create order", request(t, id, "POST", "/v1/orders", nil, `{"productId":"`+pid+`","quantity":2,"customer":{"name":"Bob","email":"bob@example.com"}}`)},
-		{"update order", request(t, id, "PUT", "/v1/orders/{id}", order, `{"productId":"`+pid+`","quantity":3,"customer":{"name":"Ann","email":"ann@example.com"},"status":"confirmed","version":1}`)},
-		{"delete order", request(t, id, "DELETE", "/v1/orders/{id}", order, "")},
-		{"invite user", request(t, id, "POST", "/v1/users", nil, `{"email":"new-member@acme.test","role":"member"}`)},
-		{"create export", request(t, id, "POST", "/v1/exports", nil, "")},
-	}
+	writes := append(dataWrites(t, id, pid, product, order),
+		namedRequest{"invite user", request(t, id, "POST", "/v1/users", nil, `{"email":"new-member@acme.test","role":"member"}`)})
 	for _, tc := range writes {
 		t.Run("write/"+tc.name, func(t *testing.T) {
 			resp, err := s.h.Handle(ctx, apievent.Fresh(t, tc.ev))
@@ -128,5 +117,25 @@ func TestRestoringTenantReadsButDoesNotWrite(t *testing.T) {
 	}
 	if r := s.do(t, reads[0].ev); r.Status != http.StatusForbidden || r.Code != edge.CodeTenantSuspended {
 		t.Fatalf("read of a suspended tenant = %+v, want 403 %s", r, edge.CodeTenantSuspended)
+	}
+}
+
+// namedRequest is one case of a table of requests.
+type namedRequest struct {
+	name string
+	ev   events.APIGatewayProxyRequest
+}
+
+// dataWrites are the tenant's writes of its data, one per write route
+// (the product pid with path parameters product, the order with order).
+func dataWrites(t *testing.T, id, pid string, product, order map[string]string) []namedRequest {
+	return []namedRequest{
+		{"create product", request(t, id, "POST", "/v1/products", nil, `{"name":"Bolt","sku":"BLT-1","price":{"amount":5,"currency":"EUR"}}`)},
+		{"update product", request(t, id, "PUT", "/v1/products/{id}", product, `{"name":"Anvil 2","sku":"ANV-1","price":{"amount":1999,"currency":"EUR"},"version":1}`)},
+		{"delete product", request(t, id, "DELETE", "/v1/products/{id}", product, "")},
+		{"create order", request(t, id, "POST", "/v1/orders", nil, `{"productId":"`+pid+`","quantity":2,"customer":{"name":"Bob","email":"bob@example.com"}}`)},
+		{"update order", request(t, id, "PUT", "/v1/orders/{id}", order, `{"productId":"`+pid+`","quantity":3,"customer":{"name":"Ann","email":"ann@example.com"},"status":"confirmed","version":1}`)},
+		{"delete order", request(t, id, "DELETE", "/v1/orders/{id}", order, "")},
+		{"create export", request(t, id, "POST", "/v1/exports", nil, "")},
 	}
 }

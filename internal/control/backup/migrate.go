@@ -770,30 +770,13 @@ func (s *Service) removeCopy(ctx context.Context, rec catalog.Record, table stri
 // dedicated table whose stack is still being deleted is counted at a later
 // call.
 func (s *Service) CleanupOldCopies(ctx context.Context) (int, error) {
-	var (
-		n      int
-		errs   []error
-		cursor string
-	)
-	for {
-		page, err := s.d.Catalog.ListTenants(ctx, store.PageRequest{Limit: 100, Cursor: cursor})
-		if err != nil {
-			return n, err
+	return s.eachTenant(ctx, func(ctx context.Context, rec catalog.Record) (bool, error) {
+		done, err := s.cleanupOne(ctx, rec)
+		if err != nil && !errors.Is(err, ErrWaiting) {
+			return done, fmt.Errorf("old copy of %s: %w", rec.TenantID, err)
 		}
-		for _, rec := range page.Items {
-			done, err := s.cleanupOne(ctx, rec)
-			if err != nil && !errors.Is(err, ErrWaiting) {
-				errs = append(errs, fmt.Errorf("old copy of %s: %w", rec.TenantID, err))
-			}
-			if done {
-				n++
-			}
-		}
-		if page.Next == "" {
-			return n, errors.Join(errs...)
-		}
-		cursor = page.Next
-	}
+		return done, nil
+	})
 }
 
 func (s *Service) cleanupOne(ctx context.Context, rec catalog.Record) (bool, error) {

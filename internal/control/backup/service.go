@@ -269,6 +269,13 @@ func scopeOf(rec catalog.Record) (catalog.Scope, error) {
 // and returns how many it requested. Tenants with a job running are
 // skipped; one tenant's failure does not stop the others.
 func (s *Service) ScheduleBackups(ctx context.Context) (int, error) {
+	return s.eachTenant(ctx, s.scheduleOne)
+}
+
+// eachTenant calls one for every tenant of the catalog, a page at a time,
+// and returns how many calls reported true and every call's error; one
+// tenant's failure does not stop the others.
+func (s *Service) eachTenant(ctx context.Context, one func(context.Context, catalog.Record) (bool, error)) (int, error) {
 	var (
 		n      int
 		errs   []error
@@ -280,11 +287,11 @@ func (s *Service) ScheduleBackups(ctx context.Context) (int, error) {
 			return n, err
 		}
 		for _, rec := range page.Items {
-			requested, err := s.scheduleOne(ctx, rec)
+			done, err := one(ctx, rec)
 			if err != nil {
 				errs = append(errs, err)
 			}
-			if requested {
+			if done {
 				n++
 			}
 		}
