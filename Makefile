@@ -114,12 +114,13 @@ lint: tools ## gofmt, then go vet, staticcheck and go mod tidy -diff in both mod
 	$(GO) mod tidy -diff
 	cd infra && $(GO) mod tidy -diff
 
-bench: tools ## isolation tax and CPU per request, STS/KMS calls, init, size, onboarding, metering, flood, token verification (bench/results.txt); STS/KMS scale model (bench/scale.txt); emulator GetItem latency (bench/engine.txt); backup and restore (bench/backup.txt); tier migration (bench/migrate.txt); micro-benchmarks (bench/micro.txt)
+bench: tools ## isolation tax and CPU per request, STS/KMS calls, init, size, onboarding, metering, flood, token verification (bench/results.txt); STS/KMS scale model (bench/scale.txt); emulator GetItem latency (bench/engine.txt); backup and restore (bench/backup.txt); tier migration (bench/migrate.txt); fleet rollouts (bench/fleet.txt); micro-benchmarks (bench/micro.txt)
 	$(GO) run ./cmd/tessera-bench -out bench/results.txt
 	$(GO) run ./cmd/tessera-bench -scale -scale-out bench/scale.txt
 	$(GO) run ./cmd/tessera-bench -engine-only -engine-out bench/engine.txt
 	$(GO) run ./cmd/tessera-bench -backup-only -backup-out bench/backup.txt
 	$(GO) run ./cmd/tessera-bench -migrate-only -migrate-out bench/migrate.txt
+	$(GO) run ./cmd/tessera-bench -fleet-only -fleet-out bench/fleet.txt
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/platform/crypto ./internal/platform/idtoken ./internal/platform/memo ./internal/platform/metering ./internal/platform/tenant ./internal/local/throttle | tee bench/micro.txt
 
 build: ## build the Lambda binaries (linux/arm64, lambda.norpc) into dist/

@@ -40,6 +40,8 @@ type AppStack struct {
 	API            awsapigateway.RestApi
 	UsagePlans     map[string]awsapigateway.UsagePlan
 	Dashboard      awscloudwatch.Dashboard
+	// Fleet is the fleet rollout state machine (fleet.go).
+	Fleet *Fleet
 }
 
 // NewAppStack defines the functions, each with its own least-privilege role,
@@ -106,6 +108,10 @@ func NewAppStack(scope constructs.Construct, id string, props *AppStackProps) (*
 			consumeChangeFeed(fn, data)
 			grantChangeFeedStreams(stack, cfg, role)
 		}
+		if spec.Fleet {
+			grantFleet(stack, cfg, role)
+			a.Fleet = newFleet(stack, cfg, fn)
+		}
 	}
 	if fn, ok := a.Functions[route.FunctionTenants]; ok {
 		scheduleOutboxSweep(stack, fn)
@@ -125,6 +131,11 @@ func NewAppStack(scope constructs.Construct, id string, props *AppStackProps) (*
 	if fn, ok := a.Functions[functionChangeFeed]; ok {
 		// TenantStack's ChangeFeedFunctionArn.
 		outs["ChangeFeedFunctionArn"] = fn.FunctionArn()
+	}
+	if a.Fleet != nil {
+		// What `tessera fleet` starts, and where approvals are asked.
+		outs["FleetStateMachineArn"] = a.Fleet.StateMachine.StateMachineArn()
+		outs["FleetApprovalTopicArn"] = a.Fleet.ApprovalTopic.TopicArn()
 	}
 	outputs(stack, outs)
 	return a, nil

@@ -88,6 +88,9 @@ type functionSpec struct {
 	// and only the streams of this stage's tables; it writes them to the
 	// backup bucket only in each tenant's TenantDataAccessRole session.
 	ChangeFeed bool
+	// Fleet marks the fleet runner (fleet.go): the fleet state machine
+	// invokes it, and it may update this stage's TenantStacks (grantFleet).
+	Fleet bool
 }
 
 // tierEnv lists the per-tier variables under prefix (settings.TierEnv), in
@@ -213,4 +216,5 @@ var functionSpecs = []functionSpec{
 		Catalog:    catalogRead,
 		ChangeFeed: true,
 	},
+	fleetSpec, // fleet.go
 }

@@ -76,6 +76,7 @@ func TestDataAccessRoleIsAccessPolicy(t *testing.T) {
 	exportsRoleID := s.AppJSON.logicalID(t, "AWS::IAM::Role", "ExportsFunctionRole")
 	changeFeedRoleID := s.AppJSON.logicalID(t, "AWS::IAM::Role", fnID(functionChangeFeed)+"FunctionRole")
 	tenantsRoleID := s.AppJSON.logicalID(t, "AWS::IAM::Role", "TenantsFunctionRole")
+	fleetRoleID := s.AppJSON.logicalID(t, "AWS::IAM::Role", fnID(functionFleet)+"FunctionRole")
 
 	policies := list(role["Policies"])
 	if len(policies) != 1 {
@@ -99,12 +100,12 @@ func TestDataAccessRoleIsAccessPolicy(t *testing.T) {
 	}
 
 	gotTrust := normPolicy(role["AssumeRolePolicyDocument"])
-	// Exactly the api, tenants, provisioner, exports and changefeed roles:
-	// the functions that act for a tenant on its data (the tenants
-	// function reads its snapshots' manifests).
+	// Exactly the api, tenants, provisioner, exports, changefeed and fleet
+	// roles: the functions that act for a tenant on its data (the tenants
+	// function reads its snapshots' manifests; the fleet migrates items).
 	wantTrust := normPolicy(access.TrustPolicy([]string{
 		"${" + apiRoleID + ".Arn}", "${" + tenantsRoleID + ".Arn}", "${" + provisionerRoleID + ".Arn}", "${" + exportsRoleID + ".Arn}",
-		"${" + changeFeedRoleID + ".Arn}",
+		"${" + changeFeedRoleID + ".Arn}", "${" + fleetRoleID + ".Arn}",
 	}).Map())
 	if !reflect.DeepEqual(gotTrust, wantTrust) {
 		t.Errorf("TenantDataAccessRole trust\n got  %s\n want %s", jsonOf(gotTrust), jsonOf(wantTrust))

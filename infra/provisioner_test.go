@@ -103,8 +103,10 @@ func TestProvisionerPolicyIsAccessPolicy(t *testing.T) {
 }
 
 // TestProvisionerControlPlaneScoped checks that CloudFormation and the
-// DynamoDB control plane are the provisioner's alone, and only on the
-// TenantStack stacks and tables of the app's stage (tessera-<stage>-tenant-*).
+// DynamoDB control plane are the provisioner's alone (and the fleet
+// function's, which updates TenantStacks: fleetStackActions and
+// fleetTableActions), and only on the TenantStack stacks and tables of the
+// app's stage (tessera-<stage>-tenant-*).
 func TestProvisionerControlPlaneScoped(t *testing.T) {
 	s := synth(t)
 	for _, spec := range functionSpecs {
@@ -145,6 +147,9 @@ func TestProvisionerControlPlaneScoped(t *testing.T) {
 			if spec.Provisioner {
 				wantCfn = sorted(append(slices.Clone(access.TenantStackActions), access.TenantStackCreateActions...))
 				wantDDB = sorted(access.TenantTableControlActions)
+			}
+			if spec.Fleet { // fleet.go
+				wantCfn, wantDDB = sorted(fleetStackActions), sorted(fleetTableActions)
 			}
 			if !slices.Equal(cfn, wantCfn) {
 				t.Errorf("CloudFormation actions %v, want %v", cfn, wantCfn)

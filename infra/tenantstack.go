@@ -1,7 +1,10 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
@@ -15,6 +18,44 @@ import (
 
 // tenantStackID is the construct id (and artifact id) of TenantStack.
 const tenantStackID = "TenantStack"
+
+// tenantStackVersion is the version of the TenantStack template, written
+// into the template's Metadata (tenantstack.MetadataKey) and its
+// TemplateVersion output, from which tenantstack.Version reads it and a
+// stack reports the version it runs. Bump it with every change to the
+// template, after copying the checked-in template to
+// internal/control/tenantstack/TenantStack.previous.template.json (the
+// version the tests update from). The fleet runner rolls a new version out
+// to every dedicated tenant with UpdateStack (provision.Tables.Update).
+//
+// Version 1 (no version recorded) was the table and the change feed's
+// mapping. Version 2 adds the throttling alarms (tableThrottleAlarms) and
+// leaves the table's resource as it was, so that the update adds resources
+// and touches the table only to tag it (see TestTenantStackUpdateKeepsTheTable
+// in internal/control/tenantstack).
+const tenantStackVersion = "2"
+
+// tableThrottleAlarms are TenantStack's alarms on its table: throttled
+// reads and throttled writes (DynamoDB's ReadThrottleEvents and
+// WriteThrottleEvents, table dimension), summed over five minutes, in 2 of
+// the last 3 periods. An on-demand table throttles when a tenant's traffic
+// more than doubles its previous peak within 30 minutes or concentrates on
+// a few keys: a premium tenant's signal to pre-warm its table or to look at
+// its keys, which the pooled table's shared metrics cannot give per tenant.
+// They are named after the table (<table>-read-throttles,
+// <table>-write-throttles) and have no actions yet: CloudWatch shows their
+// state (describe-alarms --alarm-name-prefix tessera-<stage>-tenant-).
+var tableThrottleAlarms = []struct{ ID, Metric, NameSuffix, What string }{
+	{"ReadThrottlesAlarm", "ReadThrottleEvents", "-read-throttles", "reads"},
+	{"WriteThrottlesAlarm", "WriteThrottleEvents", "-write-throttles", "writes"},
+}
+
+// Settings of tableThrottleAlarms.
+const (
+	throttleAlarmPeriodMinutes = 5
+	throttleAlarmPeriods       = 3
+	throttleAlarmDatapoints    = 2
+)
 
 // TenantStackProps configures TenantStack. The stack is always
 // environment-agnostic: the provisioner deploys it to its own account.
@@ -36,6 +77,10 @@ type TenantStackProps struct {
 // emulators cannot run Lambda, and a stack created there without them has
 // the table and its stream alone.
 //
+// The template records its version (tenantStackVersion) in its Metadata
+// and its TemplateVersion output, and alarms on the table's throttled
+// reads and writes (tableThrottleAlarms).
+//
 // The provisioner deploys the template with CreateStack, never with `cdk
 // deploy`, so it has no assets and no BootstrapVersion rule (which needs
 // the bootstrap stack's SSM parameter, absent in emulators), and no
@@ -48,9 +93,12 @@ func NewTenantStack(scope constructs.Construct, id string, props *TenantStackPro
 	})
 	sp.AnalyticsReporting = jsii.Bool(false)
 	if sp.Description == nil {
-		sp.Description = jsii.String("Tessera premium tenant: dedicated DynamoDB table encrypted with the tenant's KMS key, its stream consumed by the change feed")
+		sp.Description = jsii.String("Tessera premium tenant: dedicated DynamoDB table encrypted with the tenant's KMS key, its stream consumed by the change feed, alarms on its throttled reads and writes")
 	}
 	stack := awscdk.NewStack(scope, jsii.String(id), &sp)
+	stack.TemplateOptions().SetMetadata(&map[string]any{
+		tenantstack.MetadataKey: map[string]any{tenantstack.MetadataVersionField: tenantStackVersion},
+	})
 
 	stage := awscdk.NewCfnParameter(stack, jsii.String(tenantstack.ParamStage), &awscdk.CfnParameterProps{
 		Type:                  jsii.String("String"),
@@ -128,6 +176,30 @@ func NewTenantStack(scope constructs.Construct, id string, props *TenantStackPro
 		changeFeedMapping(feedFn.ValueAsString(), table.TableStreamArn(), feedDLQ.ValueAsString()))
 	mapping.CfnOptions().SetCondition(feedOn)
 
+	for _, a := range tableThrottleAlarms {
+		awscloudwatch.NewAlarm(stack, jsii.String(a.ID), &awscloudwatch.AlarmProps{
+			AlarmName: awscdk.Fn_Join(jsii.String(""), &[]*string{table.TableName(), jsii.String(a.NameSuffix)}),
+			AlarmDescription: awscdk.Fn_Join(jsii.String(""), &[]*string{
+				jsii.String("Tessera premium tenant "), tenantID.ValueAsString(),
+				jsii.String(fmt.Sprintf(": throttled %s on its dedicated table in %d of the last %d periods of %d minutes", a.What,
+					throttleAlarmDatapoints, throttleAlarmPeriods, throttleAlarmPeriodMinutes)),
+			}),
+			Metric: table.Metric(jsii.String(a.Metric), &awscloudwatch.MetricOptions{
+				Statistic: jsii.String("Sum"),
+				Period:    awscdk.Duration_Minutes(jsii.Number(throttleAlarmPeriodMinutes)),
+			}),
+			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+			Threshold:          jsii.Number(0),
+			EvaluationPeriods:  jsii.Number(throttleAlarmPeriods),
+			DatapointsToAlarm:  jsii.Number(throttleAlarmDatapoints),
+			// No request, no throttle: no data is not an alarm.
+			TreatMissingData: awscloudwatch.TreatMissingData_NOT_BREACHING,
+		})
+	}
+
+	awscdk.NewCfnOutput(stack, jsii.String(tenantstack.OutputTemplateVersion), &awscdk.CfnOutputProps{
+		Value: jsii.String(tenantStackVersion), Description: jsii.String("Version of the TenantStack template the stack runs"),
+	})
 	awscdk.NewCfnOutput(stack, jsii.String(tenantstack.OutputTableName), &awscdk.CfnOutputProps{
 		Value: table.TableName(), Description: jsii.String("The tenant's dedicated table"),
 	})

@@ -60,15 +60,18 @@ func TestTenantStackTable(t *testing.T) {
 		s.Tenant.HasOutput(jsii.String(tenantstack.OutputTableArn), map[string]any{"Value": getAttArn(tableID)})
 	})
 
-	// Deployable by CreateStack alone (and by moto): nothing but the table
-	// and, under its condition, the change feed's mapping
-	// (TestTenantStackChangeFeedMapping); no rule but the change feed's (no
-	// bootstrap version rule), no CDK metadata, no assets.
+	// Deployable by CreateStack alone (and by moto): nothing but the table,
+	// under its condition the change feed's mapping
+	// (TestTenantStackChangeFeedMapping) and the table's alarms
+	// (TestTenantStackAlarms); no rule but the change feed's (no bootstrap
+	// version rule), no CDK metadata, no assets.
 	res, _ := s.TenantJSON["Resources"].(map[string]any)
 	tableID := s.TenantJSON.logicalID(t, "AWS::DynamoDB::Table", "Table")
 	mappingID := s.TenantJSON.logicalID(t, "AWS::Lambda::EventSourceMapping", "ChangeFeed")
-	if want := []string{mappingID, tableID}; jsonOf(keys(res)) != jsonOf(want) {
-		t.Errorf("TenantStack resources = %v, want only the table and the change feed mapping %v", keys(res), want)
+	readID := s.TenantJSON.logicalID(t, "AWS::CloudWatch::Alarm", "ReadThrottlesAlarm")
+	writeID := s.TenantJSON.logicalID(t, "AWS::CloudWatch::Alarm", "WriteThrottlesAlarm")
+	if want := []string{mappingID, readID, tableID, writeID}; jsonOf(keys(res)) != jsonOf(want) {
+		t.Errorf("TenantStack resources = %v, want only the table, the change feed mapping and the alarms %v", keys(res), want)
 	}
 	rules, _ := s.TenantJSON["Rules"].(map[string]any)
 	if want := []string{tenantstack.RuleChangeFeedNeedsDLQ}; jsonOf(keys(rules)) != jsonOf(want) {
@@ -84,6 +87,51 @@ func TestTenantStackTable(t *testing.T) {
 		tenantstack.ParamKeyArn, tenantstack.ParamStage, tenantstack.ParamTenantID,
 	}; jsonOf(keys(params)) != jsonOf(want) {
 		t.Errorf("TenantStack parameters = %v, want %v", keys(params), want)
+	}
+}
+
+// TestTenantStackAlarms: one alarm on the table's throttled reads and one
+// on its throttled writes, named after the table, without actions.
+func TestTenantStackAlarms(t *testing.T) {
+	s := synth(t)
+	tableID := s.TenantJSON.logicalID(t, "AWS::DynamoDB::Table", "Table")
+	for _, a := range []struct{ metric, suffix string }{{"ReadThrottleEvents", "-read-throttles"}, {"WriteThrottleEvents", "-write-throttles"}} {
+		check(t, a.metric, func() {
+			s.Tenant.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
+				"AlarmName":          map[string]any{"Fn::Join": []any{"", []any{ref(tableID), a.suffix}}},
+				"Namespace":          "AWS/DynamoDB",
+				"MetricName":         a.metric,
+				"Dimensions":         []any{map[string]any{"Name": "TableName", "Value": ref(tableID)}},
+				"Statistic":          "Sum",
+				"Period":             throttleAlarmPeriodMinutes * 60,
+				"ComparisonOperator": "GreaterThanThreshold",
+				"Threshold":          0,
+				"EvaluationPeriods":  throttleAlarmPeriods,
+				"DatapointsToAlarm":  throttleAlarmDatapoints,
+				"TreatMissingData":   "notBreaching",
+				"AlarmActions":       assertions.Match_Absent(),
+			})
+		})
+	}
+}
+
+// TestTenantStackVersion: the template records tenantStackVersion in its
+// Metadata and its TemplateVersion output, and the checked-in copy is that
+// version (tenantstack.Version reads it).
+func TestTenantStackVersion(t *testing.T) {
+	s := synth(t)
+	meta, _ := s.TenantJSON["Metadata"].(map[string]any)
+	if got := jsonOf(meta); got != jsonOf(map[string]any{tenantstack.MetadataKey: map[string]any{tenantstack.MetadataVersionField: tenantStackVersion}}) {
+		t.Errorf("TenantStack Metadata = %s, want %s.%s = %s", got, tenantstack.MetadataKey, tenantstack.MetadataVersionField, tenantStackVersion)
+	}
+	check(t, "version output", func() {
+		s.Tenant.HasOutput(jsii.String(tenantstack.OutputTemplateVersion), map[string]any{"Value": tenantStackVersion})
+	})
+	if tenantstack.Version() != tenantStackVersion {
+		t.Errorf("the checked-in template is version %s, infra's is %s; %s", tenantstack.Version(), tenantStackVersion, regenerateHint)
+	}
+	if tenantstack.PreviousVersion() == tenantStackVersion {
+		t.Errorf("TenantStack.previous.template.json is version %s too: copy the checked-in template there before bumping tenantStackVersion", tenantStackVersion)
 	}
 }
 

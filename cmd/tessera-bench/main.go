@@ -74,6 +74,13 @@ func main() {
 		}
 		return
 	}
+	if *fleetOnly {
+		if err := runFleetOnly(); err != nil {
+			fmt.Fprintln(os.Stderr, "tessera-bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *migrateOnly {
 		if err := runMigrateOnly(); err != nil {
 			fmt.Fprintln(os.Stderr, "tessera-bench:", err)

@@ -26,6 +26,9 @@ Usage:
                                          TESSERA_PASSWORD, or standard input)
   tessera tenants create|list|get|tier|suspend|resume|offboard|backup|backups|restore|jobs|job ...
                                          the operator's tenant management API ('tessera tenants' for help)
+  tessera fleet targets|plan|apply|status|rollback ...
+                                         data migrations and TenantStack versions across every
+                                         tenant, in waves ('tessera fleet' for help)
   tessera usage --from YYYY-MM-DD --to YYYY-MM-DD [--tenant ID] [--format csv|json]
                                          the finance report from the usage ledger
   tessera api-key TENANT_ID              print the tenant's API key (the tenant authorizer sends it; clients never do)
@@ -62,6 +65,8 @@ func main() {
 		err = runUsers(ctx, args)
 	case "usage":
 		err = runUsage(ctx, args)
+	case "fleet":
+		err = runFleet(ctx, args)
 	case "api-key":
 		err = runAPIKey(ctx, args)
 	case "help", "-h", "--help":

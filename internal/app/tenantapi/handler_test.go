@@ -94,8 +94,8 @@ func TestReplaySampleEvents(t *testing.T) {
 	if r := s.do(t, event(t, "api-rest-no-tenant-claim.json", "")); r.Status != http.StatusUnauthorized || r.Code != edge.CodeUnauthenticated {
 		t.Fatalf("no tenant claim = %+v", r)
 	}
-	if n := s.items(t, acme.TenantID); n != 2 { // the product and its sku
-		t.Fatalf("stored %d items, want 2", n)
+	if n := s.items(t, acme.TenantID); n != 3 { // the product and its sku's two reservations (exact, lower case)
+		t.Fatalf("stored %d items, want 3", n)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/tessera-saas/tessera/internal/control/bus"
 	"github.com/tessera-saas/tessera/internal/control/changefeed"
 	"github.com/tessera-saas/tessera/internal/control/outbox"
+	"github.com/tessera-saas/tessera/internal/control/tenantstack"
 	"github.com/tessera-saas/tessera/internal/platform/catalog"
 	"github.com/tessera-saas/tessera/internal/platform/recovery"
 	"github.com/tessera-saas/tessera/internal/platform/store"
@@ -655,7 +656,11 @@ func (s *Service) cutover(ctx context.Context, job recovery.Job) (recovery.Job, 
 	if rec.Status == catalog.StatusMigrating {
 		old := rec.Placement
 		to := rec.Placement
-		to.Table, to.Dedicated = job.ToTable, job.ToDedicated
+		to.Table, to.Dedicated, to.Template = job.ToTable, job.ToDedicated, ""
+		if job.ToDedicated {
+			// The stack was made from the checked-in template (Ensure).
+			to.Template = tenantstack.Version()
+		}
 		m := catalog.Migration{JobID: job.ID, ToDedicated: job.ToDedicated, Phase: string(recovery.PhaseDone), Copied: copied(job), Verified: job.Verified,
 			EndedAt: now, Outcome: catalog.MigrationMigrated, OldPlacement: &old, DeleteAfter: now.Add(s.d.Grace)}
 		if rec.Migration != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/tessera-saas/tessera/internal/control/bus"
+	"github.com/tessera-saas/tessera/internal/control/migrations"
 	"github.com/tessera-saas/tessera/internal/control/outbox"
 	"github.com/tessera-saas/tessera/internal/platform/catalog"
 	"github.com/tessera-saas/tessera/internal/platform/cell"
@@ -193,7 +194,10 @@ func (h *Handler) create(ctx context.Context, op tenant.Operator, req events.API
 	}
 	rec := catalog.Record{TenantID: id, Name: in.Name, Tier: in.Tier, Status: catalog.StatusProvisioning,
 		Placement:  catalog.Placement{Cell: string(h.cell)},
-		AdminEmail: in.AdminEmail, CreatedAt: now, UpdatedAt: now, Version: 1}
+		AdminEmail: in.AdminEmail, CreatedAt: now, UpdatedAt: now, Version: 1,
+		// Born current: the store writes the latest item format, so the
+		// fleet runner never applies older migrations to this tenant.
+		Schema: migrations.Latest()}
 	ev, err := outbox.Event(bus.TenantOnboardingRequested, bus.Detail{TenantID: rec.TenantID, Tier: string(rec.Tier),
 		CorrelationID: correlationID(req), TenantName: rec.Name, AdminEmail: rec.AdminEmail})
 	if err != nil {

@@ -30,11 +30,14 @@ import (
 	"github.com/tessera-saas/tessera/internal/platform/tenant"
 )
 
-// CloudFormation is the part of the CloudFormation API the provisioner uses.
+// CloudFormation is the part of the CloudFormation API the provisioner
+// (CreateStack, DescribeStacks, DeleteStack) and the fleet runner
+// (UpdateStack, DescribeStacks: Tables.Update) use.
 type CloudFormation interface {
 	CreateStack(context.Context, *cloudformation.CreateStackInput, ...func(*cloudformation.Options)) (*cloudformation.CreateStackOutput, error)
 	DescribeStacks(context.Context, *cloudformation.DescribeStacksInput, ...func(*cloudformation.Options)) (*cloudformation.DescribeStacksOutput, error)
 	DeleteStack(context.Context, *cloudformation.DeleteStackInput, ...func(*cloudformation.Options)) (*cloudformation.DeleteStackOutput, error)
+	UpdateStack(context.Context, *cloudformation.UpdateStackInput, ...func(*cloudformation.Options)) (*cloudformation.UpdateStackOutput, error)
 }
 
 // Queue sends the provisioner's delayed re-checks to its own queue.
@@ -340,11 +343,14 @@ func (p *Provisioner) onboard(ctx context.Context, d bus.Detail) error {
 	// 2. The placement.
 	placement := catalog.Placement{Cell: rec.Placement.Cell, Table: p.d.Settings.PooledTable, KeyARN: keyARN}
 	if rec.Tier == catalog.TierPremium {
-		table, err := p.ensureStack(ctx, rec, keyARN)
+		// Template: the version the stack runs (tenantstack.Version, unless
+		// a stack of an earlier onboarding attempt was made from an older
+		// template), which the fleet runner moves on.
+		table, version, err := p.tables().ensureFrom(ctx, rec, keyARN, tenantstack.TemplateBody(), tenantstack.Version())
 		if err != nil {
 			return err
 		}
-		placement = catalog.Placement{Cell: rec.Placement.Cell, Table: table, Dedicated: true, KeyARN: keyARN}
+		placement = catalog.Placement{Cell: rec.Placement.Cell, Table: table, Dedicated: true, KeyARN: keyARN, Template: version}
 	}
 	if rec.Placement != placement {
 		if rec, err = p.d.Catalog.Apply(ctx, rec.TenantID, store.Change{From: []catalog.Status{catalog.StatusProvisioning}, Placement: &placement}, nil, nil); err != nil {
@@ -469,12 +475,28 @@ func (p *Provisioner) ensureStack(ctx context.Context, rec catalog.Record, keyAR
 	return p.tables().ensure(ctx, rec, keyARN)
 }
 
-// Tables makes and removes tenants' dedicated tables through their
-// TenantStacks: for onboarding and offboarding, and for tier migrations
-// (backup.DedicatedTables).
+// Tables makes, updates and removes tenants' dedicated tables through
+// their TenantStacks: for onboarding and offboarding, for tier migrations
+// (backup.DedicatedTables), and for the fleet runner's template rollouts
+// (Update, in stackupdate.go).
 type Tables struct {
 	Stacks   CloudFormation
 	Settings settings.Settings
+	// Poll is how often Update and EnsureFrom read a stack's status while
+	// CloudFormation works on it (default DefaultStackPoll).
+	Poll time.Duration
+}
+
+// DefaultStackPoll is the default Tables.Poll: an update of a TenantStack
+// takes tens of seconds in AWS (DescribeStacks allows a few calls a second
+// per account, shared by every waiter).
+const DefaultStackPoll = 5 * time.Second
+
+func (t Tables) poll() time.Duration {
+	if t.Poll > 0 {
+		return t.Poll
+	}
+	return DefaultStackPoll
 }
 
 func (p *Provisioner) tables() Tables { return Tables{Stacks: p.d.Stacks, Settings: p.d.Settings} }
@@ -500,16 +522,44 @@ func (t Tables) Delete(ctx context.Context, tenantID string) error {
 	return err
 }
 
+// EnsureFrom is Ensure from another template of TenantStack (body, which
+// records version; tenantstack.PreviousTemplateBody for a stack that a
+// rollout then updates), and waits until CloudFormation has made the
+// stack, reading it every Poll. For tests and tools; the provisioner and
+// migrations make stacks from the current template (Ensure).
+func (t Tables) EnsureFrom(ctx context.Context, rec catalog.Record, body, version string) (string, error) {
+	for {
+		table, _, err := t.ensureFrom(ctx, rec, rec.Placement.KeyARN, body, version)
+		if !errors.Is(err, ErrLater) {
+			return table, err
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("%w (%w)", ctx.Err(), err)
+		case <-time.After(t.poll()):
+		}
+	}
+}
+
 func (t Tables) ensure(ctx context.Context, rec catalog.Record, keyARN string) (string, error) {
+	table, _, err := t.ensureFrom(ctx, rec, keyARN, tenantstack.TemplateBody(), tenantstack.Version())
+	return table, err
+}
+
+// ensureFrom creates rec's stack from body (of template version version)
+// unless it exists, and returns its table and the version it runs
+// (stackVersion) once it is complete, updated or rolled back to its
+// previous version; ErrLater while CloudFormation works on it.
+func (t Tables) ensureFrom(ctx context.Context, rec catalog.Record, keyARN, body, version string) (string, string, error) {
 	name := StackName(t.Settings.Stage, rec.TenantID)
 	st, err := t.describeStack(ctx, name)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	if st == nil {
 		_, err := t.Stacks.CreateStack(ctx, &cloudformation.CreateStackInput{
 			StackName:    aws.String(name),
-			TemplateBody: aws.String(tenantstack.TemplateBody()),
+			TemplateBody: aws.String(body),
 			Parameters: []cfntypes.Parameter{
 				{ParameterKey: aws.String(tenantstack.ParamStage), ParameterValue: aws.String(t.Settings.Stage)},
 				{ParameterKey: aws.String(tenantstack.ParamTenantID), ParameterValue: aws.String(rec.TenantID)},
@@ -520,6 +570,7 @@ func (t Tables) ensure(ctx context.Context, rec catalog.Record, keyARN string) (
 				{ParameterKey: aws.String(tenantstack.ParamChangeFeedFunctionArn), ParameterValue: aws.String(t.Settings.ChangeFeedFunctionARN)},
 				{ParameterKey: aws.String(tenantstack.ParamChangeFeedDLQArn), ParameterValue: aws.String(t.Settings.ChangeFeedDLQARN)},
 			},
+			// CloudFormation gives the stack's tags to its resources too.
 			Tags: []cfntypes.Tag{
 				{Key: aws.String(access.TenantTag), Value: aws.String(rec.TenantID)},
 				{Key: aws.String(access.StageTag), Value: aws.String(t.Settings.Stage)},
@@ -529,26 +580,29 @@ func (t Tables) ensure(ctx context.Context, rec catalog.Record, keyARN string) (
 		})
 		var exists *cfntypes.AlreadyExistsException
 		if err != nil && !errors.As(err, &exists) {
-			return "", fmt.Errorf("create stack %s: %w", name, err)
+			return "", "", fmt.Errorf("create stack %s: %w", name, err)
 		}
 		if st, err = t.describeStack(ctx, name); err != nil {
-			return "", err
+			return "", "", err
 		}
 		if st == nil {
-			return "", fmt.Errorf("stack %s not found after create", name)
+			return "", "", fmt.Errorf("stack %s not found after create", name)
 		}
 	}
 	switch st.StackStatus {
-	case cfntypes.StackStatusCreateComplete, cfntypes.StackStatusUpdateComplete:
-		for _, o := range st.Outputs {
-			if aws.ToString(o.OutputKey) == tenantstack.OutputTableName {
-				return aws.ToString(o.OutputValue), nil
-			}
+	// A stack whose update CloudFormation rolled back is usable: it runs
+	// its previous version.
+	case cfntypes.StackStatusCreateComplete, cfntypes.StackStatusUpdateComplete, cfntypes.StackStatusUpdateRollbackComplete:
+		if table := output(st, tenantstack.OutputTableName); table != "" {
+			return table, stackVersion(st), nil
 		}
-		return "", fmt.Errorf("stack %s has no %s output", name, tenantstack.OutputTableName)
-	case cfntypes.StackStatusCreateInProgress:
-		return "", fmt.Errorf("%w: stack %s is %s", ErrLater, name, st.StackStatus)
+		return "", "", fmt.Errorf("stack %s has no %s output", name, tenantstack.OutputTableName)
+	// Being made, or being updated by the fleet runner (the table keeps
+	// serving meanwhile; the outputs settle when the update ends).
+	case cfntypes.StackStatusCreateInProgress, cfntypes.StackStatusUpdateInProgress, cfntypes.StackStatusUpdateCompleteCleanupInProgress,
+		cfntypes.StackStatusUpdateRollbackInProgress, cfntypes.StackStatusUpdateRollbackCompleteCleanupInProgress:
+		return "", "", fmt.Errorf("%w: stack %s is %s", ErrLater, name, st.StackStatus)
 	default:
-		return "", &failure{"stack_failed", fmt.Sprintf("the tenant's stack %s is %s: %s", name, st.StackStatus, aws.ToString(st.StackStatusReason)), nil}
+		return "", "", &failure{"stack_failed", fmt.Sprintf("the tenant's stack %s is %s: %s", name, st.StackStatus, aws.ToString(st.StackStatusReason)), nil}
 	}
 }

@@ -231,8 +231,8 @@ func TestPremiumOnboardingGetsADedicatedTable(t *testing.T) {
 		}
 		return n
 	}
-	if n := count(rec.Placement.Table); n != 4 { // product, sku, order, admin user record
-		t.Fatalf("dedicated table holds %d items of the tenant, want 4", n)
+	if n := count(rec.Placement.Table); n != 5 { // product, its two sku reservations (W-1, w-1), order, admin user record
+		t.Fatalf("dedicated table holds %d items of the tenant, want 5", n)
 	}
 	if n := count(h.e.Settings.PooledTable); n != 0 {
 		t.Fatalf("pooled table holds %d items of the premium tenant", n)
@@ -487,9 +487,11 @@ func TestRacingProvisionersEndInOneOfEverything(t *testing.T) {
 				t.Fatalf("racer: %v", err)
 			}
 		}
-		// Whoever lost the lease retries later, as SQS would redeliver.
+		// Whoever lost the lease retries later, as SQS would redeliver
+		// (until the stack, which LocalStack makes asynchronously, is
+		// done).
 		if h.record(t, d.TenantID).Status != catalog.StatusActive {
-			if err := provision.New(h.deps()).Process(h.ctx, bus.TenantOnboardingRequested, d); err != nil {
+			if err := processUntilDone(h.ctx, t, provision.New(h.deps()), bus.TenantOnboardingRequested, d); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -31,6 +31,23 @@ var TenantTableControlActions = []string{
 	"dynamodb:TagResource", "dynamodb:UntagResource", "dynamodb:ListTagsOfResource",
 }
 
+// TenantAlarmActions are what CloudFormation does with the provisioner's
+// (and the fleet runner's) credentials to the alarms of a TenantStack
+// (template version 2: throttled reads and writes of the dedicated table,
+// named after it). DescribeAlarms takes no resource (TenantAlarmReads).
+var TenantAlarmActions = []string{
+	"cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms",
+	"cloudwatch:TagResource", "cloudwatch:UntagResource", "cloudwatch:ListTagsForResource",
+}
+
+// TenantAlarmReads list alarms (no resource-level permission exists).
+var TenantAlarmReads = []string{"cloudwatch:DescribeAlarms"}
+
+// TenantAlarms is the ARN pattern of a stage's TenantStack alarms.
+func (r ProvisionerResources) TenantAlarms() string {
+	return r.arn("cloudwatch", "alarm:"+DedicatedTablePrefix(r.Stage)+"*")
+}
+
 // TenantStackCreateActions create TenantStack stacks. CreateStack passes
 // stack tags, hence TagResource.
 var TenantStackCreateActions = []string{"cloudformation:CreateStack", "cloudformation:TagResource"}
@@ -106,5 +123,7 @@ func ProvisionerPolicy(r ProvisionerResources) Policy {
 		{Sid: "TenantStacks", Effect: "Allow", Action: TenantStackActions, Resource: []string{stacks}},
 		{Sid: "TenantTablesControlPlane", Effect: "Allow", Action: TenantTableControlActions,
 			Resource: []string{r.arn("dynamodb", "table/"+DedicatedTablePrefix(r.Stage)+"*")}},
+		{Sid: "TenantStackAlarms", Effect: "Allow", Action: TenantAlarmActions, Resource: []string{r.TenantAlarms()}},
+		{Sid: "TenantStackAlarmReads", Effect: "Allow", Action: TenantAlarmReads, Resource: []string{"*"}},
 	}}
 }

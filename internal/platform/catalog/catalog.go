@@ -63,6 +63,10 @@ type Placement struct {
 	Dedicated bool `dynamodbav:"dedicated" json:"dedicated"`
 	// KeyARN is the tenant's customer managed KMS key.
 	KeyARN string `dynamodbav:"keyArn" json:"keyArn"`
+	// Template is the TenantStack template version the dedicated table's
+	// stack runs (tenantstack.Version when it was created or last
+	// updated by the fleet runner); empty for the pooled table.
+	Template string `dynamodbav:"template,omitempty" json:"template,omitempty"`
 }
 
 // Record is one tenant in the catalog.
@@ -92,6 +96,13 @@ type Record struct {
 
 	// Migration is the tenant's latest tier migration, running or ended.
 	Migration *Migration `dynamodbav:"migration,omitempty" json:"migration,omitempty"`
+
+	// Schema is the data migration (internal/control/migrations) the
+	// tenant's items were born with: a tenant onboarded after migration N
+	// shipped starts with every migration up to N, so the fleet runner
+	// never applies those to it. Zero for tenants older than the runner,
+	// and for clones (their items are copies of another tenant's).
+	Schema int `dynamodbav:"schema,omitempty" json:"schema,omitempty"`
 }
 
 // Migration is a move of a tenant's data between the pooled table and a

@@ -51,6 +51,11 @@ var ErrInvalid = errors.New("invalid product")
 
 var skuPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
+// SKUKey is the normalised form of a SKU under which SKUs are unique within
+// a tenant regardless of case: "ABC-1" and "abc-1" are one SKU. SKUs are
+// ASCII (the pattern above), so lower-casing is the whole rule.
+func SKUKey(sku string) string { return strings.ToLower(sku) }
+
 // Validate checks an input and returns it normalized (names trimmed).
 func (in Input) Validate() (Input, error) {
 	in.Name = strings.TrimSpace(in.Name)

@@ -27,7 +27,10 @@ const (
 	// EnvMigrationGrace is how long a migrated tenant's old copy is kept
 	// before it is deleted (a duration; default 24h).
 	EnvMigrationGrace = "TESSERA_MIGRATION_GRACE"
-	EnvCursorKey      = "TESSERA_CURSOR_KEY"
+	// EnvFleetCanaries lists the canary tenants of fleet rollouts (wave
+	// 0), comma-separated; empty: the first tenant in id order.
+	EnvFleetCanaries = "TESSERA_FLEET_CANARIES"
+	EnvCursorKey     = "TESSERA_CURSOR_KEY"
 	// EnvCursorSecretARN names the Secrets Manager secret holding the
 	// cursor key of a deployed stage (the CDK app generates one per stage).
 	EnvCursorSecretARN   = "TESSERA_CURSOR_SECRET_ARN"
@@ -94,6 +97,9 @@ type Settings struct {
 	// MigrationGrace is how long a migrated tenant's old copy is kept
 	// (EnvMigrationGrace).
 	MigrationGrace time.Duration
+	// FleetCanaries are the canary tenants of fleet rollouts
+	// (EnvFleetCanaries).
+	FleetCanaries []string
 	// CursorKey authenticates list cursors; every instance of a deployment
 	// shares it. Cursors stay tenant-bound without it (see internal/platform/store).
 	// Locally it comes from the environment (or is the store's built-in key).
@@ -209,6 +215,11 @@ func FromEnv() (Settings, error) {
 		}
 		s.MigrationGrace = d
 	}
+	for _, id := range strings.Split(os.Getenv(EnvFleetCanaries), ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			s.FleetCanaries = append(s.FleetCanaries, id)
+		}
+	}
 	s.ChangeFeedFunctionARN = strings.TrimSpace(os.Getenv(EnvChangeFeedFunctionARN))
 	s.ChangeFeedDLQARN = strings.TrimSpace(os.Getenv(EnvChangeFeedDLQARN))
 	if err := s.CheckChangeFeed(); err != nil {
@@ -266,6 +277,9 @@ func (s Settings) Env() map[string]string {
 		EnvUserPoolID: s.UserPoolID, EnvAppClientID: s.AppClientID,
 		EnvCatalogTTL: s.CatalogTTL.String(), EnvMigrationGrace: s.MigrationGrace.String(), EnvProvisioningQueue: s.ProvisioningQueueURL,
 		EnvExportBucket: s.ExportBucket, EnvCell: string(s.Cell),
+	}
+	if len(s.FleetCanaries) > 0 {
+		env[EnvFleetCanaries] = strings.Join(s.FleetCanaries, ",")
 	}
 	for t, u := range s.ExportQueueURLs {
 		env[TierEnv(EnvExportQueuePrefix, t)] = u

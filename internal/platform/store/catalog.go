@@ -276,6 +276,11 @@ type Change struct {
 	// Migration, when set, replaces the record of the tenant's tier
 	// migration (catalog.Record.Migration).
 	Migration *catalog.Migration
+	// Template, when set, is the TenantStack template version the
+	// tenant's dedicated stack now runs (catalog.Placement.Template); the
+	// change then also requires a dedicated placement on Table, so a
+	// tier migration that moved the tenant meanwhile is not undone.
+	Template, Table string
 }
 
 // Apply makes the change if the tenant is in one of ch.From, together with
@@ -303,12 +308,19 @@ func (c *Catalog) Apply(ctx context.Context, tenantID string, ch Change, ev *Out
 	if ch.Migration != nil {
 		upd = upd.Set(expression.Name("migration"), expression.Value(*ch.Migration))
 	}
+	if ch.Template != "" {
+		upd = upd.Set(expression.Name("placement.template"), expression.Value(ch.Template))
+	}
 	if ch.Reason != "" {
 		upd = upd.Set(expression.Name("reason"), expression.Value(ch.Reason))
 	} else if ch.ClearReason {
 		upd = upd.Remove(expression.Name("reason"))
 	}
 	cond := expression.AttributeExists(expression.Name(attrPK))
+	if ch.Template != "" {
+		cond = cond.And(expression.Name("placement.dedicated").Equal(expression.Value(true)),
+			expression.Name("placement.table").Equal(expression.Value(ch.Table)))
+	}
 	if len(ch.From) > 0 {
 		in := make([]expression.OperandBuilder, 0, len(ch.From))
 		for _, s := range ch.From {

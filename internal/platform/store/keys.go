@@ -12,6 +12,7 @@ const (
 	attrPK      = "pk"
 	attrSK      = "sk"
 	attrVersion = "version"
+	attrSKUKey  = "skuKey"
 )
 
 // partitionKey is the only way a tenant partition key is made.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -17,8 +18,14 @@ import (
 
 type productItem struct {
 	key
-	Name        string    `dynamodbav:"name"`
-	SKU         string    `dynamodbav:"sku"`
+	Name string `dynamodbav:"name"`
+	SKU  string `dynamodbav:"sku"`
+	// SKUKey (format 2, data migration 0001) is product.SKUKey(SKU): the
+	// product then also holds the reservation of that key, so SKUs are
+	// unique regardless of case. Products written before it have none
+	// (format 1) and hold only the reservation of their exact SKU; readers
+	// accept both, and the migration moves format 1 to format 2.
+	SKUKey      string    `dynamodbav:"skuKey,omitempty"`
 	Amount      int64     `dynamodbav:"priceAmount"`
 	Currency    string    `dynamodbav:"priceCurrency"`
 	Description string    `dynamodbav:"description"`
@@ -39,6 +46,29 @@ type skuItem struct {
 	ProductID string `dynamodbav:"productId"`
 }
 
+// reservations are the keys of the SKU reservations the product holds: its
+// exact SKU in every format, and in format 2 its SKU key as well (one item
+// when the SKU is already lower case). Writes keep the exact reservation
+// (expand/contract): code that knows only format 1 still finds it.
+func (it productItem) reservations(tenantID string) []key {
+	ks := []key{tenantKey(tenantID, entitySKU, it.SKU)}
+	if it.SKUKey != "" && it.SKUKey != it.SKU {
+		ks = append(ks, tenantKey(tenantID, entitySKU, it.SKUKey))
+	}
+	return ks
+}
+
+// minus returns the keys of a that are not in b.
+func minus(a, b []key) []key {
+	var out []key
+	for _, k := range a {
+		if !slices.Contains(b, k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
 var notExists = expression.AttributeNotExists(expression.Name(attrPK))
 
 // CreateProduct stores a new product and reserves its SKU in one
@@ -50,18 +80,22 @@ func (d TenantData) CreateProduct(ctx context.Context, in product.Input) (produc
 	}
 	now := s.now().UTC()
 	it := productItem{key: tenantKey(sc.tenantID, entityProduct, s.newID()), Name: in.Name, SKU: in.SKU,
-		Amount: in.Price.Amount, Currency: in.Price.Currency, Description: in.Description,
+		SKUKey: product.SKUKey(in.SKU), Amount: in.Price.Amount, Currency: in.Price.Currency, Description: in.Description,
 		Version: 1, CreatedAt: now, UpdatedAt: now}
 	putProduct, err := putIfAbsent(sc.table, it)
 	if err != nil {
 		return product.Product{}, err
 	}
-	putSKU, err := putIfAbsent(sc.table, skuItem{key: tenantKey(sc.tenantID, entitySKU, in.SKU), ProductID: it.SK})
-	if err != nil {
-		return product.Product{}, err
+	items := []types.TransactWriteItem{putProduct}
+	for _, k := range it.reservations(sc.tenantID) {
+		reserve, err := putIfAbsent(sc.table, skuItem{key: k, ProductID: it.SK})
+		if err != nil {
+			return product.Product{}, err
+		}
+		items = append(items, reserve)
 	}
-	err = s.transact(ctx, sc, putProduct, putSKU)
-	if reasons := cancellation(err); failedAt(reasons, 1) {
+	err = s.transact(ctx, sc, items...)
+	if reasons := cancellation(err); failedAt(reasons, 1) || failedAt(reasons, 2) {
 		return product.Product{}, fmt.Errorf("create product: sku %q: %w", in.SKU, ErrSKUTaken)
 	}
 	if err != nil {
@@ -110,55 +144,106 @@ func (d TenantData) ListProducts(ctx context.Context, req PageRequest) (Page[pro
 }
 
 // UpdateProduct replaces a product's fields if its version is still version,
-// moving the SKU reservation when the SKU changes, all in one transaction.
+// moving the SKU reservations when the SKU changes, all in one transaction.
+// A product keeps its format while its SKU stays (a format 1 product is
+// moved to format 2 by the data migration, or when its SKU changes), so
+// changing a price never fails on another product's SKU.
 func (d TenantData) UpdateProduct(ctx context.Context, id string, version int64, in product.Input) (product.Product, error) {
 	s, sc, err := d.open(ctx)
 	if err != nil {
 		return product.Product{}, err
 	}
+	for attempt := 0; ; attempt++ {
+		p, again, err := s.updateProduct(ctx, sc, id, version, in)
+		if !again {
+			return p, err
+		}
+		if attempt == deleteAttempts {
+			return product.Product{}, fmt.Errorf("update product %s: its format changed %d times meanwhile: %w", id, deleteAttempts, ErrVersionConflict)
+		}
+	}
+}
+
+// formatIs is the condition that a product item is still in cur's format
+// (with or without skuKey): a data migration that moved it (which keeps
+// its version) makes a write built from the older read fail, and the
+// write reads it again.
+func formatIs(cur productItem) expression.ConditionBuilder {
+	if cur.SKUKey == "" {
+		return expression.AttributeNotExists(expression.Name(attrSKUKey))
+	}
+	return expression.Name(attrSKUKey).Equal(expression.Value(cur.SKUKey))
+}
+
+// updateProduct is one attempt of UpdateProduct; again reports that the
+// product's format changed under it (a data migration), so the caller
+// tries again with the product as it is now.
+func (s *Store) updateProduct(ctx context.Context, sc scope, id string, version int64, in product.Input) (_ product.Product, again bool, _ error) {
 	cur, err := s.getProduct(ctx, sc, id, true)
 	if err != nil {
-		return product.Product{}, fmt.Errorf("update product: %w", err)
+		return product.Product{}, false, fmt.Errorf("update product: %w", err)
 	}
 	if cur.Version != version {
-		return product.Product{}, fmt.Errorf("update product %s: have version %d, got %d: %w", id, cur.Version, version, ErrVersionConflict)
+		return product.Product{}, false, fmt.Errorf("update product %s: have version %d, got %d: %w", id, cur.Version, version, ErrVersionConflict)
 	}
 	next := cur
 	next.Name, next.SKU, next.Description = in.Name, in.SKU, in.Description
 	next.Amount, next.Currency = in.Price.Amount, in.Price.Currency
 	next.Version, next.UpdatedAt = version+1, s.now().UTC()
+	if next.SKU != cur.SKU {
+		next.SKUKey = product.SKUKey(next.SKU)
+	}
 
-	cond := expression.Name(attrVersion).Equal(expression.Value(version))
+	cond := expression.Name(attrVersion).Equal(expression.Value(version)).And(formatIs(cur))
 	put, err := putWhen(sc.table, next, cond)
 	if err != nil {
-		return product.Product{}, err
+		return product.Product{}, false, err
 	}
 	items := []types.TransactWriteItem{put}
-	if next.SKU != cur.SKU {
-		release, err := deleteWhen(sc.table, tenantKey(sc.tenantID, entitySKU, cur.SKU),
-			expression.Name("productId").Equal(expression.Value(id)))
+	held, wanted := cur.reservations(sc.tenantID), next.reservations(sc.tenantID)
+	released := minus(held, wanted)
+	for _, k := range released {
+		release, err := deleteWhen(sc.table, k, expression.Name("productId").Equal(expression.Value(id)))
 		if err != nil {
-			return product.Product{}, err
+			return product.Product{}, false, err
 		}
-		reserve, err := putIfAbsent(sc.table, skuItem{key: tenantKey(sc.tenantID, entitySKU, next.SKU), ProductID: id})
+		items = append(items, release)
+	}
+	for _, k := range minus(wanted, held) {
+		reserve, err := putIfAbsent(sc.table, skuItem{key: k, ProductID: id})
 		if err != nil {
-			return product.Product{}, err
+			return product.Product{}, false, err
 		}
-		items = append(items, release, reserve)
+		items = append(items, reserve)
 	}
 	err = s.transact(ctx, sc, items...)
 	reasons := cancellation(err)
-	switch {
-	case failedAt(reasons, 0) && s.gone(ctx, sc, cur.key):
-		return product.Product{}, fmt.Errorf("update product %s: deleted meanwhile: %w", id, ErrNotFound)
-	case failedAt(reasons, 0) || failedAt(reasons, 1):
-		return product.Product{}, fmt.Errorf("update product %s: %w", id, ErrVersionConflict)
-	case failedAt(reasons, 2):
-		return product.Product{}, fmt.Errorf("update product %s: sku %q: %w", id, in.SKU, ErrSKUTaken)
-	case err != nil:
-		return product.Product{}, fmt.Errorf("update product %s: %w", id, err)
+	failedIn := func(from, to int) bool {
+		for i := from; i < to; i++ {
+			if failedAt(reasons, i) {
+				return true
+			}
+		}
+		return false
 	}
-	return next.product(), nil
+	switch {
+	case failedAt(reasons, 0):
+		now, err := s.getProduct(ctx, sc, id, true)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			return product.Product{}, false, fmt.Errorf("update product %s: deleted meanwhile: %w", id, ErrNotFound)
+		case err == nil && now.Version == version:
+			return product.Product{}, true, nil // same version, another format: again
+		}
+		return product.Product{}, false, fmt.Errorf("update product %s: %w", id, ErrVersionConflict)
+	case failedIn(1, 1+len(released)):
+		return product.Product{}, false, fmt.Errorf("update product %s: %w", id, ErrVersionConflict)
+	case failedIn(1+len(released), len(items)):
+		return product.Product{}, false, fmt.Errorf("update product %s: sku %q: %w", id, in.SKU, ErrSKUTaken)
+	case err != nil:
+		return product.Product{}, false, fmt.Errorf("update product %s: %w", id, err)
+	}
+	return next.product(), false, nil
 }
 
 // deleteAttempts bounds DeleteProduct's re-reads when concurrent updates
@@ -198,29 +283,42 @@ func (d TenantData) DeleteProduct(ctx context.Context, id string) error {
 // crash or a non-isolating engine leaves) is not the product's to release:
 // the product is then deleted alone.
 func (s *Store) deleteProduct(ctx context.Context, sc scope, cur productItem) (bool, error) {
-	sameVersion := expression.Name(attrVersion).Equal(expression.Value(cur.Version))
+	sameVersion := expression.Name(attrVersion).Equal(expression.Value(cur.Version)).And(formatIs(cur))
 	del, err := deleteWhen(sc.table, cur.key, sameVersion)
 	if err != nil {
 		return false, err
 	}
-	release, err := deleteWhen(sc.table, tenantKey(sc.tenantID, entitySKU, cur.SKU),
-		expression.Name("productId").Equal(expression.Value(cur.SK)))
-	if err != nil {
-		return false, err
+	items := []types.TransactWriteItem{del}
+	for _, k := range cur.reservations(sc.tenantID) {
+		release, err := deleteWhen(sc.table, k, expression.Name("productId").Equal(expression.Value(cur.SK)))
+		if err != nil {
+			return false, err
+		}
+		items = append(items, release)
 	}
-	err = s.transact(ctx, sc, del, release)
+	err = s.transact(ctx, sc, items...)
 	reasons := cancellation(err)
 	switch {
 	case err == nil:
 		return true, nil
 	case failedAt(reasons, 0): // the product changed or is gone
 		return false, nil
-	case failedAt(reasons, 1): // the reservation is not this product's
+	case failedAt(reasons, 1) || failedAt(reasons, 2): // a reservation is not this product's
 		err := s.deleteItem(ctx, sc, cur.key, sameVersion)
 		if IsCondCheckFailed(err) {
 			return false, nil
 		}
-		return err == nil, err
+		if err != nil {
+			return false, err
+		}
+		// The product is gone: release what is still its own.
+		for _, k := range cur.reservations(sc.tenantID) {
+			err := s.deleteItem(ctx, sc, k, expression.Name("productId").Equal(expression.Value(cur.SK)))
+			if err != nil && !IsCondCheckFailed(err) {
+				return true, fmt.Errorf("release sku reservation %s: %w", k.SK, err)
+			}
+		}
+		return true, nil
 	}
 	return false, err
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -85,8 +86,12 @@ func TestProductLifecycleAndKeys(t *testing.T) {
 	if len(items) != 1 || items[0]["sk"].(*types.AttributeValueMemberS).Value != p.ID {
 		t.Fatalf("product not stored under %s#PRODUCT/%s: %v", acme.TenantID, p.ID, items)
 	}
-	if skus := h.partition(t, acme.TenantID+"#SKU"); len(skus) != 1 {
-		t.Fatalf("sku reservation missing: %v", skus)
+	// Format 2: the exact SKU and its case-insensitive key are reserved.
+	if skus := skuKeys(h.partition(t, acme.TenantID+"#SKU")); !slices.Equal(skus, []string{"ANV-1", "anv-1"}) {
+		t.Fatalf("sku reservations = %v, want ANV-1 and anv-1", skus)
+	}
+	if _, err := data.CreateProduct(bg, anvil("Anv-1")); !errors.Is(err, store.ErrSKUTaken) {
+		t.Fatalf("sku differing only in case: err = %v, want ErrSKUTaken", err)
 	}
 
 	got, err := data.GetProduct(bg, p.ID)
@@ -118,9 +123,19 @@ func TestProductLifecycleAndKeys(t *testing.T) {
 	if err := data.DeleteProduct(bg, p.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("second delete: err = %v", err)
 	}
-	if len(h.partition(t, acme.TenantID+"#PRODUCT")) != 1 || len(h.partition(t, acme.TenantID+"#SKU")) != 1 {
+	if len(h.partition(t, acme.TenantID+"#PRODUCT")) != 1 || len(h.partition(t, acme.TenantID+"#SKU")) != 2 {
 		t.Fatal("delete left the product or its sku behind")
 	}
+}
+
+// skuKeys are the sort keys of raw SKU reservations, sorted.
+func skuKeys(items []map[string]types.AttributeValue) []string {
+	var out []string
+	for _, it := range items {
+		out = append(out, it["sk"].(*types.AttributeValueMemberS).Value)
+	}
+	slices.Sort(out)
+	return out
 }
 
 func TestFailedTransactionsWriteNothing(t *testing.T) {
