@@ -56,31 +56,74 @@ func runFleetOnly() error {
 }
 
 func fleetReport(ctx context.Context) (string, error) {
+	var r strings.Builder
+	line := func(f string, a ...any) {
+		l := fmt.Sprintf(f, a...)
+		r.WriteString(l)
+		fmt.Fprint(os.Stderr, l)
+	}
+	line("Fleet rollouts (issue 15), %s, %s\n", motoRelease, time.Now().UTC().Format(time.RFC3339))
+	line("machine: %s, %d cores; the runner in process, with each tenant's scoped credentials; each round on a fresh emulator\n\n", cpuModel(), runtime.NumCPU())
+	if err := fleetRound(ctx, func(env recoveryEnv, b *backupBench, cat *store.Catalog, data *store.Store, _ *callCounter) error {
+		out, err := stackRollout(ctx, env, b, cat, data)
+		line("%s\n", out)
+		return err
+	}); err != nil {
+		return r.String(), err
+	}
+	line("(a) Data migration 0001-product-sku-key: %d tenants x %d format-1 products (each also holds its SKU item)\n", fleetTenants, fleetProducts)
+	for _, k := range []int{1, 4, 16} {
+		err := fleetRound(ctx, func(env recoveryEnv, b *backupBench, cat *store.Catalog, data *store.Store, counter *callCounter) error {
+			return migrateRound(ctx, env, b, cat, data, counter, k, line)
+		})
+		if err != nil {
+			return r.String(), err
+		}
+	}
+	return r.String(), nil
+}
+
+// fleetRound runs fn on a fresh emulator (moto keeps every stream record
+// of its tables in memory, and slows down as they pile up), with a
+// catalog and store whose AWS calls counter counts.
+func fleetRound(ctx context.Context, fn func(recoveryEnv, *backupBench, *store.Catalog, *store.Store, *callCounter) error) error {
+	set := map[string]bool{}
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		set[k] = true
+	}
 	b, env, stop, err := startRecoveryBench(ctx)
-	defer stop()
+	defer func() {
+		stop()
+		for _, kv := range os.Environ() { // the emulator's environment goes with it
+			if k, _, _ := strings.Cut(kv, "="); !set[k] {
+				os.Unsetenv(k)
+			}
+		}
+	}()
 	if err != nil {
-		return "", err
+		return err
 	}
 	counter := &callCounter{n: map[string]int{}}
 	cfg := env.cfg.Copy()
 	counter.install(&cfg)
 	cat := store.NewCatalog(store.NewClient(cfg), env.s.CatalogTable)
 	data := store.New(store.NewClient(cfg), crypto.NewEnvelope(kms.NewFromConfig(cfg)), store.WithCredentials(env.creds))
+	return fn(env, b, cat, data, counter)
+}
 
-	var r strings.Builder
-	fmt.Fprintf(&r, "Fleet rollouts (issue 15), %s, %s\n", motoRelease, time.Now().UTC().Format(time.RFC3339))
-	fmt.Fprintf(&r, "machine: %s, %d cores; the runner in process, with each tenant's scoped credentials\n\n", cpuModel(), runtime.NumCPU())
-
+// migrateRound seeds fleetTenants tenants of fleetProducts format-1
+// products and times the migration's rollout at concurrency k.
+func migrateRound(ctx context.Context, env recoveryEnv, b *backupBench, cat *store.Catalog, data *store.Store, counter *callCounter, k int, line func(string, ...any)) error {
 	fmt.Fprintf(os.Stderr, "fleet: %d tenants of %d format-1 products...\n", fleetTenants, fleetProducts)
 	only := map[string]bool{}
-	var mu sync.Mutex
 	var wg sync.WaitGroup
 	errs := make(chan error, fleetTenants)
 	sem := make(chan struct{}, 4)
 	for i := range fleetTenants {
 		rec, err := b.tenant(ctx, fmt.Sprintf("fleet-%03d", i))
 		if err != nil {
-			return "", err
+			return err
 		}
 		only[rec.TenantID] = true
 		wg.Add(1)
@@ -100,66 +143,46 @@ func fleetReport(ctx context.Context) (string, error) {
 	wg.Wait()
 	close(errs)
 	if err := <-errs; err != nil {
-		return "", err
+		return err
 	}
 	runner, err := fleet.New(fleet.Deps{Catalog: cat, Data: data, Template: tenantstack.Version(), Log: env.quiet,
-		Only: func(rec catalog.Record) bool { mu.Lock(); defer mu.Unlock(); return only[rec.TenantID] }})
+		Only: func(rec catalog.Record) bool { return only[rec.TenantID] }})
 	if err != nil {
-		return "", err
+		return err
 	}
 	target, err := runner.Target("0001")
 	if err != nil {
-		return "", err
+		return err
 	}
-	fmt.Fprintf(&r, "(a) Data migration %s: %d tenants x %d products (each also holds its SKU item)\n", target, fleetTenants, fleetProducts)
-	fmt.Fprintf(&r, "    %-12s %10s %14s %16s %12s\n", "concurrency", "apply", "items/s", "rollback (Down)", "waves")
-	var perTenant map[string]int
-	for _, k := range []int{1, 4, 16} {
-		fmt.Fprintf(os.Stderr, "fleet: apply at concurrency %d...\n", k)
-		before := counter.snapshot()
-		began := time.Now()
-		rep, err := runner.Apply(ctx, target, fleet.Options{Wave: -1, MaxConcurrency: k, FailureThreshold: 0, Actor: "bench"})
-		if err != nil {
-			return "", fmt.Errorf("apply at %d: %w", k, err)
-		}
-		took := time.Since(began)
-		if k == 4 {
-			perTenant = diff(counter.snapshot(), before)
-		}
-		done := 0
-		for _, w := range rep.Waves {
-			done += w.Done
-		}
-		if done != fleetTenants {
-			return "", fmt.Errorf("apply at %d migrated %d tenants, want %d", k, done, fleetTenants)
-		}
-		fmt.Fprintf(os.Stderr, "fleet: rollback at concurrency %d...\n", k)
-		rb := time.Now()
-		if _, err := runner.Rollback(ctx, target, fleet.Options{Wave: -1, MaxConcurrency: k, Actor: "bench"}); err != nil {
-			return "", fmt.Errorf("rollback at %d: %w", k, err)
-		}
-		fmt.Fprintf(&r, "    %-12d %10s %14.0f %16s %12d\n", k, took.Round(10*time.Millisecond),
-			float64(fleetTenants*fleetProducts)/took.Seconds(), time.Since(rb).Round(10*time.Millisecond), len(rep.Waves))
+	before := counter.snapshot()
+	began := time.Now()
+	rep, err := runner.Apply(ctx, target, fleet.Options{Wave: -1, MaxConcurrency: k, Actor: "bench"})
+	if err != nil {
+		return fmt.Errorf("apply at %d: %w", k, err)
 	}
-	fmt.Fprintf(&r, "    AWS requests per tenant (apply, concurrency 4; plan reads included):\n")
-	keys := make([]string, 0, len(perTenant))
+	took := time.Since(began)
+	done := 0
+	for _, w := range rep.Waves {
+		done += w.Done
+	}
+	if done != fleetTenants {
+		return fmt.Errorf("apply at %d migrated %d tenants, want %d", k, done, fleetTenants)
+	}
+	calls := diff(counter.snapshot(), before)
+	keys := make([]string, 0, len(calls))
 	total := 0
-	for k, v := range perTenant {
-		keys = append(keys, k)
-		total += v
+	for op, n := range calls {
+		keys = append(keys, op)
+		total += n
 	}
 	sort.Strings(keys)
-	for _, k := range keys {
-		fmt.Fprintf(&r, "      %-36s %8.1f\n", k, float64(perTenant[k])/fleetTenants)
+	var per []string
+	for _, op := range keys {
+		per = append(per, fmt.Sprintf("%s %.1f", op, float64(calls[op])/fleetTenants))
 	}
-	fmt.Fprintf(&r, "      %-36s %8.1f  (%d products: one transaction each, pages of 100 with a checkpoint each)\n\n", "total", float64(total)/fleetTenants, fleetProducts)
-
-	stackLine, err := stackRollout(ctx, env, b, cat, data)
-	if err != nil {
-		return "", err
-	}
-	r.WriteString(stackLine)
-	return r.String(), nil
+	line("    concurrency %2d: %s, %.0f items/s, %d waves; AWS requests per tenant %.1f (%s)\n", k, took.Round(10*time.Millisecond),
+		float64(fleetTenants*fleetProducts)/took.Seconds(), len(rep.Waves), float64(total)/fleetTenants, strings.Join(per, ", "))
+	return nil
 }
 
 func diff(after, before map[string]int) map[string]int {
