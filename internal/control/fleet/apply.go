@@ -161,10 +161,7 @@ func (r *Runner) roll(ctx context.Context, t Target, waves []Wave, o Options, d 
 		}
 		wr := r.runWave(ctx, t, w, o, d)
 		rep.Waves = append(rep.Waves, wr)
-		threshold := o.FailureThreshold
-		if w.Number == 0 {
-			threshold = 0 // the canaries tolerate no failure
-		}
+		threshold := o.threshold(w.Number)
 		switch {
 		case ctx.Err() != nil:
 			return rep, ctx.Err()
@@ -181,6 +178,15 @@ func (r *Runner) roll(ctx context.Context, t Target, waves []Wave, o Options, d 
 		}
 	}
 	return rep, nil
+}
+
+// threshold is the failure percentage wave tolerates: none for the
+// canaries (wave 0), o.FailureThreshold for the others.
+func (o Options) threshold(wave int) float64 {
+	if wave == 0 {
+		return 0
+	}
+	return o.FailureThreshold
 }
 
 // before reports whether wave a runs before wave b in direction d.
@@ -214,10 +220,7 @@ func (r *Runner) runWave(ctx context.Context, t Target, w Wave, o Options, d dir
 	if !d.rollback {
 		wr.Current = wr.Skipped
 	}
-	threshold := o.FailureThreshold
-	if w.Number == 0 {
-		threshold = 0
-	}
+	threshold := o.threshold(w.Number)
 	var (
 		mu   sync.Mutex
 		wg   sync.WaitGroup

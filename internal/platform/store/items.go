@@ -9,7 +9,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -88,26 +87,9 @@ func KeyOf(it Item) Item { return Item{attrPK: it[attrPK], attrSK: it[attrSK]} }
 // ScanPartitions calls fn with every page of the tenant's items in the
 // given partitions (consistent reads), in partition order.
 func (d TenantData) ScanPartitions(ctx context.Context, partitions []string, fn func(partition string, items []Item) error) error {
-	s, sc, err := d.open(ctx)
-	if err != nil {
-		return err
-	}
 	for _, entity := range partitions {
-		expr, err := expression.NewBuilder().WithKeyCondition(expression.Key(attrPK).Equal(expression.Value(partitionKey(sc.tenantID, entity)))).Build()
-		if err != nil {
-			return fmt.Errorf("build key condition: %w", err)
-		}
-		p := dynamodb.NewQueryPaginator(queryOnly{s.ddb, sc}, &dynamodb.QueryInput{TableName: aws.String(sc.table),
-			KeyConditionExpression: expr.KeyCondition(), ExpressionAttributeNames: expr.Names(),
-			ExpressionAttributeValues: expr.Values(), ConsistentRead: aws.Bool(true)})
-		for p.HasMorePages() {
-			page, err := p.NextPage(ctx)
-			if err != nil {
-				return fmt.Errorf("read %s of tenant %s: %w", entity, sc.tenantID, err)
-			}
-			if err := fn(entity, page.Items); err != nil {
-				return err
-			}
+		if err := d.ScanFrom(ctx, entity, "", 0, func(items []Item) error { return fn(entity, items) }); err != nil {
+			return err
 		}
 	}
 	return nil
