@@ -88,6 +88,10 @@ type functionSpec struct {
 	// and only the streams of this stage's tables; it writes them to the
 	// backup bucket only in each tenant's TenantDataAccessRole session.
 	ChangeFeed bool
+	// ReadsFlags lets it Query the catalog's feature flag definitions
+	// (store.FlagsPartition) and nothing else of the catalog beyond what
+	// Catalog grants: it evaluates flags (internal/platform/features).
+	ReadsFlags bool
 	// Fleet marks the fleet runner (fleet.go): the fleet state machine
 	// invokes it, and it may update this stage's TenantStacks (grantFleet).
 	Fleet bool
@@ -126,6 +130,8 @@ var functionSpecs = []functionSpec{
 		UsageLedger: true,
 		// Export requests go to the queue of the tenant's tier.
 		RequestsExports: true,
+		// Entitlements and GET /v1/features evaluate feature flags.
+		ReadsFlags: true,
 	},
 	{
 		Name:        route.FunctionTenants,

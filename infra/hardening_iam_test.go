@@ -97,6 +97,14 @@ func TestCatalogReadIsTenantRecordsOnly(t *testing.T) {
 		// The api function's own write to the catalog: the usage ledger.
 		{"ledger-write", "dynamodb:PutItem", []string{store.UsagePrefix + "t-ab"}, iamsim.Allowed},
 		{"tenant-record-write", "dynamodb:PutItem", []string{"TENANT#t-ab"}, iamsim.ImplicitlyDenied},
+		// Its one Query: the feature flag definitions' partition.
+		{"query-flags", "dynamodb:Query", []string{store.FlagsPartition}, iamsim.Allowed},
+		{"query-flags-prefix", "dynamodb:Query", []string{store.FlagsPartition + "X"}, iamsim.ImplicitlyDenied},
+		{"query-outbox", "dynamodb:Query", []string{"OUTBOX"}, iamsim.ImplicitlyDenied},
+		{"query-no-leading-keys", "dynamodb:Query", nil, iamsim.ImplicitlyDenied},
+		{"flag-write", "dynamodb:PutItem", []string{store.FlagsPartition}, iamsim.ImplicitlyDenied},
+		// Settings are written in the tenant's session, never by the role.
+		{"tenant-record-update", "dynamodb:UpdateItem", []string{"TENANT#t-ab"}, iamsim.ImplicitlyDenied},
 	}
 	var reqs []iamsim.Request
 	var wants []string

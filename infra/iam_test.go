@@ -71,6 +71,7 @@ func TestDataAccessRoleIsAccessPolicy(t *testing.T) {
 	pooledID := s.DataJSON.logicalID(t, "AWS::DynamoDB::Table", "PooledTable")
 	bucketID := s.DataJSON.logicalID(t, "AWS::S3::Bucket", "ExportBucket")
 	backupID := s.DataJSON.logicalID(t, "AWS::S3::Bucket", "BackupBucket")
+	catalogID := s.DataJSON.logicalID(t, "AWS::DynamoDB::Table", "CatalogTable")
 	apiRoleID := s.AppJSON.logicalID(t, "AWS::IAM::Role", "ApiFunctionRole")
 	provisionerRoleID := s.AppJSON.logicalID(t, "AWS::IAM::Role", "ProvisionerFunctionRole")
 	exportsRoleID := s.AppJSON.logicalID(t, "AWS::IAM::Role", "ExportsFunctionRole")
@@ -94,6 +95,7 @@ func TestDataAccessRoleIsAccessPolicy(t *testing.T) {
 		Account:         "${AWS::AccountId}",
 		ExportBucketARN: "${Data:" + bucketID + ".Arn}",
 		BackupBucketARN: "${Data:" + backupID + ".Arn}",
+		CatalogTableARN: "${Data:" + catalogID + ".Arn}",
 	}).Map())
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("TenantDataAccessRole policy\n got  %s\n want %s", jsonOf(got), jsonOf(want))
@@ -124,6 +126,13 @@ var ledgerCondition = jsonOf(map[string]any{
 var catalogReadCondition = jsonOf(map[string]any{
 	"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": []any{store.CatalogTenantPrefix + "*"}},
 	"Null":                    map[string]any{"dynamodb:LeadingKeys": []any{"false"}},
+})
+
+// flagReadCondition is the condition of the flag definitions' read
+// (access.PartitionStatement on store.FlagsPartition).
+var flagReadCondition = jsonOf(map[string]any{
+	"ForAllValues:StringEquals": map[string]any{"dynamodb:LeadingKeys": []any{store.FlagsPartition}},
+	"Null":                      map[string]any{"dynamodb:LeadingKeys": []any{"false"}},
 })
 
 // TestFunctionRolesHaveNoTenantData checks every function role: no managed
@@ -214,6 +223,14 @@ func TestFunctionRolesHaveNoTenantData(t *testing.T) {
 						t.Errorf("catalog read statement %d on %v, want only the catalog table", i, res)
 					}
 					onTable = append(onTable, granted...)
+					continue
+				}
+				if st["Condition"] != nil && spec.ReadsFlags && jsonOf(normConditionLists(st["Condition"])) == flagReadCondition {
+					// The flag definitions' partition, with Query only.
+					if res := sortedFlat(st["Resource"]); !slices.Equal(res, []string{"${Data:" + catalogID + ".Arn}"}) ||
+						!slices.Equal(granted, flagReadActions) {
+						t.Errorf("flag read statement %d grants %v on %v, want Query on the catalog table", i, granted, res)
+					}
 					continue
 				}
 				if st["Condition"] != nil {

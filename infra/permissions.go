@@ -29,6 +29,10 @@ var (
 	}
 )
 
+// flagReadActions are what features.Definitions calls through
+// store.Catalog.ListFlags: one Query of the flag partition per catalog TTL.
+var flagReadActions = []string{"dynamodb:Query"}
+
 // usageLedgerActions are what store.Ledger.Record calls: a conditional
 // PutItem per tenant and hour. Reading the ledger (Totals, a Query) is the
 // operator's usage report, not a function's.
@@ -57,6 +61,11 @@ func grantFunction(stack awscdk.Stack, cfg config, data *DataStack, dataRole aws
 	if spec.Catalog == catalogReadWriteList {
 		role.AddToPrincipalPolicy(statement("CatalogListIndex", []string{"dynamodb:Query"}, nil,
 			jsii.String(*data.CatalogTable.TableArn()+"/index/"+store.CatalogIndex)))
+	}
+	if spec.ReadsFlags {
+		// The flag definitions' partition only, with one Query.
+		role.AddToPrincipalPolicy(fromAccess(access.PartitionStatement(
+			"FlagDefinitionsRead", *data.CatalogTable.TableArn(), store.FlagsPartition, flagReadActions...)))
 	}
 	if spec.UsageLedger {
 		// Usage ledger items only: every leading key starts with

@@ -26,6 +26,8 @@ Usage:
                                          TESSERA_PASSWORD, or standard input)
   tessera tenants create|list|get|tier|suspend|resume|offboard|backup|backups|restore|jobs|job ...
                                          the operator's tenant management API ('tessera tenants' for help)
+  tessera flags list|set|override ...    feature flags and entitlements: definitions, per-tenant
+                                         overrides ('tessera flags' for help)
   tessera fleet targets|plan|apply|status|rollback ...
                                          data migrations and TenantStack versions across every
                                          tenant, in waves ('tessera fleet' for help)
@@ -67,6 +69,8 @@ func main() {
 		err = runUsage(ctx, args)
 	case "fleet":
 		err = runFleet(ctx, args)
+	case "flags":
+		err = runFlags(ctx, args)
 	case "api-key":
 		err = runAPIKey(ctx, args)
 	case "help", "-h", "--help":

@@ -242,7 +242,9 @@ In another terminal (password of every demo user: %[3]s):
        -d '{"name":"Anvil","sku":"ANV-1","price":{"amount":1999,"currency":"EUR"}}'
   curl -s %[5]s/v1/products -H "Authorization: $TOKEN"
   curl -s %[5]s/v1/orders   -H "Authorization: $TOKEN"
-  curl -s -X POST %[5]s/v1/exports -H "Authorization: $TOKEN"      # then GET /v1/exports/<id>
+  curl -s %[5]s/v1/features -H "Authorization: $TOKEN"             # the flags and entitlements of Acme (basic)
+  curl -s -X POST %[5]s/v1/exports -H "Authorization: $TOKEN"      # basic: 403 not_entitled, unless an operator runs
+                                                                  #   tessera flags override <tenant id> exports true
 
 Operator (tenant management):
   export TESSERA_TOKEN=$(TESSERA_PASSWORD=%[3]s go run ./cmd/tessera login --email %[4]s)

@@ -5,7 +5,8 @@
 // metering, the route table and the HTTP edge of both APIs (route, edge),
 // the request-path cache (memo), AWS configuration (awsconfig), and the
 // vocabulary and retention rules of per-tenant backups (recovery,
-// retention). It has no code of its own.
+// retention), a tenant's own settings (branding) and feature flags and
+// entitlements (features). It has no code of its own.
 //
 // Its packages import each other and libraries only: never the app or the
 // control plane, the local stack or internal/wire. Their tests may also use

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/open-feature/go-sdk/openfeature"
 
 	"github.com/tessera-saas/tessera/internal/app/authorizer"
 	"github.com/tessera-saas/tessera/internal/app/exporter"
@@ -36,6 +37,7 @@ import (
 	"github.com/tessera-saas/tessera/internal/platform/crypto"
 	"github.com/tessera-saas/tessera/internal/platform/directory"
 	"github.com/tessera-saas/tessera/internal/platform/entityid"
+	"github.com/tessera-saas/tessera/internal/platform/features"
 	"github.com/tessera-saas/tessera/internal/platform/idtoken"
 	"github.com/tessera-saas/tessera/internal/platform/metering"
 	"github.com/tessera-saas/tessera/internal/platform/settings"
@@ -109,6 +111,20 @@ func tenantCache(ddb store.DynamoDB, s settings.Settings) *catalog.Cache {
 	return catalog.NewCache(store.NewCatalog(ddb, s.CatalogTable), s.CatalogTTL, MaxCachedTenants)
 }
 
+// newFeatures is a process's feature flag client: Tessera's OpenFeature
+// provider over the catalog's flag definitions (cached for the catalog
+// TTL) and the tenants' cached records (their overrides). It makes no AWS
+// call. Serving flags from AWS AppConfig instead (see the README) changes
+// only the provider given to features.NewClient here.
+func newFeatures(ddb store.DynamoDB, s settings.Settings, tenants *catalog.Cache) (*openfeature.Client, *features.Definitions) {
+	defs := features.NewDefinitions(store.NewCatalog(ddb, s.CatalogTable), s.CatalogTTL)
+	c, err := features.NewClient(context.Background(), features.NewProvider(defs, tenants))
+	if err != nil { // the provider's Init makes no call and cannot fail
+		panic(err)
+	}
+	return c, defs
+}
+
 // API is the composed app-plane handler and the parts benchmarks inspect.
 type API struct {
 	Handler     *tenantapi.Handler
@@ -130,12 +146,14 @@ func NewAPI(cfg aws.Config, s settings.Settings, log *slog.Logger, metrics io.Wr
 	ddb := store.NewClient(cfg)
 	creds := access.NewCredentials(sts.NewFromConfig(cfg), s.DataAccessRoleARN)
 	env := crypto.NewEnvelope(kms.NewFromConfig(cfg))
-	data := store.New(ddb, env, store.WithCredentials(creds), store.WithCursorKeySource(cursorKey(cfg, s)))
+	data := store.New(ddb, env, store.WithCredentials(creds), store.WithCursorKeySource(cursorKey(cfg, s)),
+		store.WithCatalogTable(s.CatalogTable))
 	tenants := tenantCache(ddb, s)
 	users := directory.New(userPoolClient(cfg, s, directory.InviterActions), s.UserPoolID)
 	users.Invite = s.Stage != "local"
+	flags, defs := newFeatures(ddb, s, tenants)
 	h := tenantapi.New(tenants, data, users, log).WithExports(exporter.NewRequester(data, sqs.NewFromConfig(cfg), s.ExportQueueURLs)).
-		WithVerifier(verifierOrFail(cfg, s, log)).WithOpenAPI(openapi.Document)
+		WithVerifier(verifierOrFail(cfg, s, log)).WithOpenAPI(openapi.Document).WithFeatures(flags, defs, cfg.Region)
 	if metrics != nil {
 		h = h.WithMetering(&tenantapi.Metering{
 			Emitter:    metering.NewEmitter(metrics, s.Metrics),
@@ -164,7 +182,8 @@ func NewExports(cfg aws.Config, s settings.Settings, log *slog.Logger, opts ...e
 	creds := access.NewCredentials(sts.NewFromConfig(cfg), s.DataAccessRoleARN)
 	data := store.New(ddb, crypto.NewEnvelope(kms.NewFromConfig(cfg)), store.WithCredentials(creds), store.WithCursorKeySource(cursorKey(cfg, s)))
 	tenants := tenantCache(ddb, s)
-	return exporter.NewWorker(tenants, data, awsconfig.NewS3(cfg), creds, s.ExportBucket, log, opts...)
+	return exporter.NewWorker(tenants, data, awsconfig.NewS3(cfg), creds, s.ExportBucket, log,
+		append([]exporter.Option{exporter.WithRegion(cfg.Region)}, opts...)...)
 }
 
 // userPoolClient is the Cognito client that manages the pool's users: with

@@ -23,12 +23,14 @@ import (
 	"github.com/tessera-saas/tessera/internal/app/tenantapi"
 	"github.com/tessera-saas/tessera/internal/local/testenv"
 	"github.com/tessera-saas/tessera/internal/local/testenv/apievent"
+	"github.com/tessera-saas/tessera/internal/local/testenv/fixture"
 	"github.com/tessera-saas/tessera/internal/platform/access"
 	"github.com/tessera-saas/tessera/internal/platform/awsconfig"
 	"github.com/tessera-saas/tessera/internal/platform/catalog"
 	"github.com/tessera-saas/tessera/internal/platform/crypto"
 	"github.com/tessera-saas/tessera/internal/platform/entityid"
 	"github.com/tessera-saas/tessera/internal/platform/export"
+	"github.com/tessera-saas/tessera/internal/platform/features"
 	"github.com/tessera-saas/tessera/internal/platform/plan"
 	"github.com/tessera-saas/tessera/internal/platform/settings"
 	"github.com/tessera-saas/tessera/internal/platform/store"
@@ -50,6 +52,9 @@ type harness struct {
 	log     *testenv.LogBuffer
 	apiLogs *testenv.LogBuffer
 	runs    *runLog
+	// entitled: the tenants given the exports entitlement (entitle).
+	mu       sync.Mutex
+	entitled map[string]bool
 }
 
 // runLog counts runs through the worker's run hook.
@@ -84,6 +89,7 @@ func newHarness(t *testing.T) *harness {
 	h := &harness{e: e, s: s, q: q, objects: awsconfig.NewS3(e.Config, quietChecksums), log: &testenv.LogBuffer{}, apiLogs: &testenv.LogBuffer{}, runs: &runLog{},
 		data: store.New(store.NewClient(e.Config), crypto.NewEnvelope(kms.NewFromConfig(e.Config)), store.WithCredentials(creds))}
 	h.api = wire.NewAPI(e.Config, s, h.apiLog(), nil).Handler
+	h.entitled = map[string]bool{}
 	return h
 }
 
@@ -123,10 +129,30 @@ func newQueue(t *testing.T, q *sqs.Client, prefix string) string {
 
 type result = apievent.Result
 
-// call sends one API request as the admin of tenantID.
+// call sends one API request as the admin of tenantID. An export request
+// of a tenant whose plan has no exports (basic, the fixture's tier) gets
+// the exports entitlement first: these tests are about exports that run.
 func (h *harness) call(t *testing.T, tenantID, method, resource string, params map[string]string, body string) result {
 	t.Helper()
+	if method == "POST" && resource == "/v1/exports" {
+		h.entitle(t, tenantID)
+	}
 	return apievent.Do(t, h.api.Handle, apievent.Request(t, tenantID, method, resource, params, body))
+}
+
+// entitle gives tenantID the exports entitlement, once.
+func (h *harness) entitle(t *testing.T, tenantID string) {
+	t.Helper()
+	h.mu.Lock()
+	done := h.entitled[tenantID]
+	h.mu.Unlock()
+	if done {
+		return
+	}
+	fixture.Override(t, h.e, tenantID, features.Exports, true)
+	h.mu.Lock()
+	h.entitled[tenantID] = true
+	h.mu.Unlock()
 }
 
 // mustCreate sends a create request and returns the created resource.

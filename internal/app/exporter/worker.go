@@ -11,11 +11,13 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/open-feature/go-sdk/openfeature"
 
 	"github.com/tessera-saas/tessera/internal/platform/catalog"
 	"github.com/tessera-saas/tessera/internal/platform/crypto"
 	"github.com/tessera-saas/tessera/internal/platform/entityid"
 	"github.com/tessera-saas/tessera/internal/platform/export"
+	"github.com/tessera-saas/tessera/internal/platform/features"
 	"github.com/tessera-saas/tessera/internal/platform/order"
 	"github.com/tessera-saas/tessera/internal/platform/product"
 	"github.com/tessera-saas/tessera/internal/platform/store"
@@ -79,6 +81,8 @@ type Worker struct {
 	partSize int
 	pageSize int32
 	onRun    func(Run) func()
+	// region is the feature flag evaluation context's (WithRegion).
+	region string
 }
 
 // Option configures a Worker.
@@ -88,6 +92,10 @@ type Option func(*Worker)
 // QUEUED -> RUNNING write), and the function it returns when the run ends.
 // Tests measure exports in flight with it.
 func WithRunHook(hook func(Run) (done func())) Option { return func(w *Worker) { w.onRun = hook } }
+
+// WithRegion names the Region in the feature flag evaluation context of
+// each run (features.ContextFor).
+func WithRegion(region string) Option { return func(w *Worker) { w.region = region } }
 
 // WithPageSize sets how many items one Query of the tenant's data asks for
 // (1 to 1000; default DefaultPageSize).
@@ -170,6 +178,9 @@ func (w *Worker) handleRecord(ctx context.Context, rec events.SQSMessage) error 
 		return fmt.Errorf("export of tenant %s: %w", tr.TenantID, err)
 	}
 	data := w.data.For(sc)
+	// Flags evaluated anywhere in this run are the tenant's, with the same
+	// evaluation context as its requests.
+	ctx = openfeature.WithTransactionContext(ctx, features.ContextFor(tr, w.region))
 	if tr.Status == catalog.StatusSuspended {
 		if !lastAttempt {
 			log.Warn("tenant suspended; export waits for a later delivery", "attempt", attempt)

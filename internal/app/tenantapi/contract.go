@@ -5,9 +5,11 @@ import (
 	"slices"
 
 	"github.com/tessera-saas/tessera/internal/platform/apidoc"
+	"github.com/tessera-saas/tessera/internal/platform/branding"
 	"github.com/tessera-saas/tessera/internal/platform/directory"
 	"github.com/tessera-saas/tessera/internal/platform/edge"
 	"github.com/tessera-saas/tessera/internal/platform/export"
+	"github.com/tessera-saas/tessera/internal/platform/features"
 	"github.com/tessera-saas/tessera/internal/platform/order"
 	"github.com/tessera-saas/tessera/internal/platform/product"
 	"github.com/tessera-saas/tessera/internal/platform/route"
@@ -116,6 +118,30 @@ func Contract() apidoc.Contract {
 		Errors:    []apidoc.Failure{invalidID, notFound},
 		Responses: []apidoc.Response{{Status: http.StatusOK, Description: "the export", Body: export.Export{}}}}
 
+	// Settings (settings.go): every user reads, admins write.
+	c.Operations["GetSettings"] = apidoc.Operation{Summary: "Read the tenant's settings (defaults, version 0, when none were written)",
+		Responses: []apidoc.Response{{Status: http.StatusOK, Description: "the settings", Body: branding.Settings{}}}}
+	c.Operations["PutSettings"] = apidoc.Operation{Summary: "Replace the tenant's settings, given the version last read (admins only)",
+		Description: "config is a free-form JSON object of at most 4096 bytes encoded, " +
+			"5 levels of nested objects and arrays and 64 keys in all; the store replaces the whole settings.",
+		Body:   settingsInput{},
+		Errors: apidoc.Join(apidoc.BodyErrors, []apidoc.Failure{apidoc.Fail(http.StatusConflict, edge.CodeVersionConflict)}),
+		Responses: []apidoc.Response{{Status: http.StatusOK, Description: "the settings, their version one higher", Body: branding.Settings{},
+			Links: []apidoc.Link{{Name: "GetSettings", Operation: "GetSettings"}}}}}
+	// Feature flags (features.go).
+	c.Operations["ListFeatures"] = apidoc.Operation{Summary: "The value of every feature flag for the tenant, and why",
+		Responses: []apidoc.Response{{Status: http.StatusOK, Description: "every flag's value", Body: featureList{}}}}
+	// Entitlements: refused before anything is written.
+	for name, f := range map[string]apidoc.Failure{
+		"CreateExport":  apidoc.Fail(http.StatusForbidden, edge.CodeNotEntitled),
+		"CreateProduct": apidoc.Fail(http.StatusConflict, edge.CodeLimitReached),
+		"CreateUser":    apidoc.Fail(http.StatusConflict, edge.CodeLimitReached),
+	} {
+		op := c.Operations[name]
+		op.Errors = append(slices.Clip(op.Errors), f)
+		c.Operations[name] = op
+	}
+
 	c.Operations["GetOpenAPI"] = apidoc.Operation{Summary: "This document",
 		Responses: []apidoc.Response{{Status: http.StatusOK, Description: "the OpenAPI document of the API",
 			Raw: &apidoc.Schema{Type: apidoc.Types{"object"}}}}}
@@ -138,6 +164,11 @@ func Contract() apidoc.Contract {
 	apidoc.Name[store.UserRecord](c.Names, "User")
 	apidoc.Name[invited](c.Names, "Invitation")
 	apidoc.Name[createUser](c.Names, "UserInput")
+	apidoc.Name[branding.Settings](c.Names, "Settings")
+	apidoc.Name[settingsInput](c.Names, "SettingsInput")
+	apidoc.Name[featureValue](c.Names, "Feature")
+	apidoc.Name[featureList](c.Names, "FeatureList")
+	apidoc.Enum(c.Enums, features.KindBoolean, features.KindInteger, features.KindString)
 
 	f := c.Fields
 	apidoc.AddField[product.Input](f, "name", apidoc.Pattern(nonBlank), apidoc.MaxLength(product.MaxNameLen))
@@ -150,6 +181,14 @@ func Contract() apidoc.Contract {
 	apidoc.AddField[order.Customer](f, "name", apidoc.Pattern(nonBlank), apidoc.MaxLength(order.MaxNameLen))
 	apidoc.AddField[order.Customer](f, "email", apidoc.Format("email"), apidoc.MaxLength(order.MaxEmailLen))
 	apidoc.AddField[createUser](f, "email", apidoc.Format("email"), apidoc.MaxLength(directory.MaxEmailLength))
+	apidoc.AddField[settingsInput](f, "displayName", apidoc.Pattern(nonBlank), apidoc.MaxLength(branding.MaxDisplayNameLen))
+	apidoc.AddField[settingsInput](f, "logoUrl", apidoc.Format("uri"), apidoc.Pattern("^https://"), apidoc.MaxLength(branding.MaxLogoURLLen))
+	apidoc.AddField[settingsInput](f, "primaryColor", apidoc.Pattern(branding.ColorPattern))
+	apidoc.AddField[settingsInput](f, "locale", apidoc.Describe("a BCP 47 language tag (en-US when absent)"), apidoc.MaxLength(35))
+	apidoc.AddField[settingsInput](f, "timeZone", apidoc.Describe("an IANA time zone (UTC when absent)"), apidoc.MaxLength(64))
+	apidoc.AddField[settingsInput](f, "config", apidoc.Describe("a JSON object: at most 4096 bytes encoded, 5 levels of objects and arrays, 64 keys of 1 to 64 characters"))
+	apidoc.AddField[settingsInput](f, "version", apidoc.Describe("the version last read; 0 when the tenant has none"))
+	apidoc.AddField[featureValue](f, "reason", apidoc.OneOf("TARGETING_MATCH", "SPLIT", "STATIC", "DEFAULT"))
 	return c
 }
 

@@ -31,6 +31,9 @@ type entity[I input[I], U versioned[I], T any] struct {
 	storeGet    func(store.TenantData, context.Context, string) (T, error)
 	storeUpdate func(store.TenantData, context.Context, string, int64, I) (T, error)
 	storeDelete func(store.TenantData, context.Context, string) error
+	// allowCreate, when set, refuses a valid create before it is written
+	// (an entitlement: features.ErrLimitReached).
+	allowCreate func(context.Context, caller) error
 }
 
 // productUpdate is the body of PUT /v1/products/{id}.
@@ -77,6 +80,11 @@ func (e entity[I, U, T]) create(ctx context.Context, c caller, req events.APIGat
 	in, err := in.Validate()
 	if err != nil {
 		return 0, nil, err
+	}
+	if e.allowCreate != nil {
+		if err := e.allowCreate(ctx, c); err != nil {
+			return 0, nil, err
+		}
 	}
 	v, err := e.storeCreate(c.data, ctx, in)
 	return http.StatusCreated, v, err

@@ -11,6 +11,7 @@ import (
 	"github.com/tessera-saas/tessera/internal/platform/catalog"
 	"github.com/tessera-saas/tessera/internal/platform/edge"
 	"github.com/tessera-saas/tessera/internal/platform/export"
+	"github.com/tessera-saas/tessera/internal/platform/features"
 )
 
 // Exports starts and reads the caller's tenant's data exports
@@ -61,6 +62,9 @@ func (h *Handler) createExport(ctx context.Context, c caller, req events.APIGate
 		if b[0] != '{' { // null decodes into a struct too
 			return 0, nil, edge.NewError(http.StatusBadRequest, edge.CodeInvalidType, "body must be a JSON object")
 		}
+	}
+	if err := h.entitled(ctx, features.Exports); err != nil { // 403 not_entitled (basic), nothing queued
+		return 0, nil, err
 	}
 	if h.exports == nil {
 		return 0, nil, errExportsOff

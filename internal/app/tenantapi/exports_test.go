@@ -16,6 +16,7 @@ import (
 	"github.com/tessera-saas/tessera/internal/local/testenv/fixture"
 	"github.com/tessera-saas/tessera/internal/platform/catalog"
 	"github.com/tessera-saas/tessera/internal/platform/edge"
+	"github.com/tessera-saas/tessera/internal/platform/features"
 	"github.com/tessera-saas/tessera/internal/platform/tenant"
 )
 
@@ -56,6 +57,7 @@ func (s *suite) queued(t *testing.T) int {
 func TestExportRequestsAcceptNoBodyOrAnEmptyObject(t *testing.T) {
 	s := newSuite(t)
 	acme := fixture.NewTenant(t, s.e, "acme").Record
+	fixture.Override(t, s.e, acme.TenantID, features.Exports, true) // a basic tenant may not export otherwise
 	for i, body := range []string{"", "{}", " { } \n"} {
 		before := s.queued(t)
 		r := s.do(t, request(t, acme.TenantID, "POST", "/v1/exports", nil, body))

@@ -25,6 +25,7 @@ import (
 	"github.com/tessera-saas/tessera/internal/platform/catalog"
 	"github.com/tessera-saas/tessera/internal/platform/crypto"
 	"github.com/tessera-saas/tessera/internal/platform/edge"
+	"github.com/tessera-saas/tessera/internal/platform/features"
 	"github.com/tessera-saas/tessera/internal/platform/store"
 	"github.com/tessera-saas/tessera/internal/wire"
 )
@@ -98,6 +99,8 @@ func TestFencedWriteRunsOnceOnTheNewPlacement(t *testing.T) {
 	ctx := context.Background()
 	acme := fixture.NewTenant(t, s.e, "acme").Record
 	id := acme.TenantID
+	// Its export request reaches the fence, not the entitlement check.
+	fixture.Override(t, s.e, id, features.Exports, true)
 	cat := store.NewCatalog(s.ddb, s.e.Settings.CatalogTable)
 	migrating, err := cat.Apply(ctx, id, store.Change{From: []catalog.Status{catalog.StatusActive}, To: catalog.StatusMigrating}, nil, nil)
 	if err != nil {
@@ -170,6 +173,8 @@ func TestFencedWriteOnAnUnchangedPlacementIs503(t *testing.T) {
 	ctx := context.Background()
 	acme := fixture.NewTenant(t, s.e, "acme").Record
 	id := acme.TenantID
+	// Its export request reaches the fence, not the entitlement check.
+	fixture.Override(t, s.e, id, features.Exports, true)
 	cat := store.NewCatalog(s.ddb, s.e.Settings.CatalogTable)
 	migrating, err := cat.Apply(ctx, id, store.Change{From: []catalog.Status{catalog.StatusActive}, To: catalog.StatusMigrating}, nil, nil)
 	if err != nil {

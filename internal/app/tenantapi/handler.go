@@ -10,9 +10,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/open-feature/go-sdk/openfeature"
 
 	"github.com/tessera-saas/tessera/internal/platform/catalog"
 	"github.com/tessera-saas/tessera/internal/platform/edge"
+	"github.com/tessera-saas/tessera/internal/platform/features"
 	"github.com/tessera-saas/tessera/internal/platform/metering"
 	"github.com/tessera-saas/tessera/internal/platform/route"
 	"github.com/tessera-saas/tessera/internal/platform/store"
@@ -39,6 +41,8 @@ type caller struct {
 	tenant.Tenant
 	scope catalog.Scope
 	data  store.TenantData
+	// record is the tenant's catalog record as this request read it.
+	record catalog.Record
 }
 
 // Handler serves the tenant app routes of functions/api.
@@ -54,6 +58,11 @@ type Handler struct {
 	tokens tenant.Verifier
 	// openapi is the API's document (WithOpenAPI).
 	openapi func() (json.RawMessage, error)
+	// flags evaluates feature flags and entitlements, with the definitions
+	// flagDefs (WithFeatures); region is the evaluation context's.
+	flags    *openfeature.Client
+	flagDefs *features.Definitions
+	region   string
 }
 
 // WithVerifier makes the handler verify each request's ID token itself
@@ -68,6 +77,13 @@ func (h *Handler) WithVerifier(v tenant.Verifier) *Handler {
 // New returns the handler. It makes no AWS call.
 func New(tenants Catalog, data Data, users Users, log *slog.Logger) *Handler {
 	h := &Handler{tenants: tenants, data: data, users: users, log: log}
+	h.flags, h.flagDefs = builtinFeatures()
+	// A product is created only below the tenant's max-products
+	// entitlement (409 limit_reached at it).
+	products := products
+	products.allowCreate = func(ctx context.Context, c caller) error {
+		return h.underLimit(ctx, features.MaxProducts, "products", c.data.CountProducts)
+	}
 	h.routes = edge.NewRoutes(route.FunctionAPI, map[string]edge.Endpoint[caller]{
 		"ListProducts": products.list, "CreateProduct": products.create, "GetProduct": products.get,
 		"UpdateProduct": products.update, "DeleteProduct": products.delete,
@@ -75,7 +91,9 @@ func New(tenants Catalog, data Data, users Users, log *slog.Logger) *Handler {
 		"UpdateOrder": orders.update, "DeleteOrder": orders.delete,
 		"ListUsers": h.listUsers, "CreateUser": h.createUser,
 		"CreateExport": h.createExport, "GetExport": h.getExport,
-		"GetOpenAPI": h.getOpenAPI,
+		"GetOpenAPI":  h.getOpenAPI,
+		"GetSettings": h.getSettings, "PutSettings": h.putSettings,
+		"ListFeatures": h.listFeatures,
 	})
 	return h
 }
@@ -121,7 +139,10 @@ func (h *Handler) serve(ctx context.Context, req events.APIGatewayProxyRequest, 
 		return 0, nil, err
 	}
 	ctx = metering.NewContext(ctx, *meter)
-	status, payload, err := ep(ctx, caller{Tenant: t, scope: sc, data: h.data.For(sc)}, req)
+	// Every flag evaluated for this request, in any layer, is for this
+	// tenant: OpenFeature's transaction context.
+	ctx = openfeature.WithTransactionContext(ctx, features.ContextFor(rec, h.region))
+	status, payload, err := ep(ctx, caller{Tenant: t, scope: sc, data: h.data.For(sc), record: rec}, req)
 	if errors.Is(err, store.ErrFenced) {
 		return h.afterFence(ctx, ep, t, r, rec, req, *log, err)
 	}
@@ -172,7 +193,8 @@ func (h *Handler) afterFence(ctx context.Context, ep edge.Endpoint[caller], t te
 	}
 	// Should the new placement be fenced as well, its error stands: retry
 	// later.
-	return ep(ctx, caller{Tenant: t, scope: sc, data: h.data.For(sc)}, req)
+	ctx = openfeature.WithTransactionContext(ctx, features.ContextFor(rec, h.region))
+	return ep(ctx, caller{Tenant: t, scope: sc, data: h.data.For(sc), record: rec}, req)
 }
 
 // usable refuses a tenant that may not use route r now: one that is not

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tessera-saas/tessera/internal/platform/directory"
 	"github.com/tessera-saas/tessera/internal/platform/edge"
+	"github.com/tessera-saas/tessera/internal/platform/features"
 	"github.com/tessera-saas/tessera/internal/platform/plan"
 	"github.com/tessera-saas/tessera/internal/platform/store"
 	"github.com/tessera-saas/tessera/internal/platform/tenant"
@@ -93,6 +94,12 @@ func (h *Handler) createUser(ctx context.Context, c caller, req events.APIGatewa
 		elsewhere = true
 	case !errors.Is(err, directory.ErrNotFound):
 		return 0, nil, userPoolError(err)
+	}
+	// At the tenant's max-users entitlement nobody new is invited (409
+	// limit_reached), nothing created or counted; the answer is the same
+	// for an email of someone outside the tenant.
+	if err := h.underLimit(ctx, features.MaxUsers, "users", c.data.CountUsers); err != nil {
+		return 0, nil, err
 	}
 	if err := countInvite(ctx, c); err != nil {
 		return 0, nil, err

@@ -30,6 +30,12 @@ func Contract() apidoc.Contract {
 				Description: "the cell to list (GET /v1/cells lists the cells)", Schema: &apidoc.Schema{Type: apidoc.Types{"string"}, Pattern: "^c[1-9][0-9]{0,2}$"}}},
 				op.Params...)
 			op.Errors = apidoc.Join(op.Errors, []apidoc.Failure{apidoc.Fail(http.StatusBadRequest, edge.CodeCellRequired, edge.CodeValidation)})
+		case "ListFlags", "PutFlag":
+			op.Summary += " (of one cell)"
+			op.Params = append([]apidoc.Param{{In: "query", Name: "cell", Required: true,
+				Description: "the cell whose flags these are (GET /v1/cells lists the cells)", Schema: &apidoc.Schema{Type: apidoc.Types{"string"}, Pattern: "^c[1-9][0-9]{0,2}$"}}},
+				op.Params...)
+			op.Errors = apidoc.Join(op.Errors, []apidoc.Failure{apidoc.Fail(http.StatusBadRequest, edge.CodeCellRequired, edge.CodeValidation)})
 		}
 		c.Operations[name] = op
 	}

@@ -85,6 +85,8 @@ func New(dir Directory, cells cell.Map, tokens tenant.Verifier, client *http.Cli
 	}
 	byName["ListCells"], byName["GetPlacement"] = h.listCells, h.getPlacement
 	byName["CreateTenant"], byName["ListTenants"] = h.create, h.listTenants
+	// Flag definitions are each cell's own (its catalog): ?cell= names it.
+	byName["ListFlags"], byName["PutFlag"] = h.forwardByCell, h.forwardByCell
 	h.routes = edge.NewRoutes(route.FunctionRouter, byName)
 	return h
 }
@@ -235,6 +237,21 @@ func (h *Handler) listTenants(ctx context.Context, _ caller, req events.APIGatew
 	}
 	q.Del("cell")
 	return h.forwardOrFail(ctx, id, req, "/v1/tenants", q)
+}
+
+// forwardByCell forwards a request that names no tenant to the cell that
+// ?cell= names (the feature flag definitions of that cell).
+func (h *Handler) forwardByCell(ctx context.Context, _ caller, req events.APIGatewayProxyRequest) (int, any, error) {
+	q := query(req)
+	id := cell.ID(q.Get("cell"))
+	if id == "" {
+		return 0, nil, edge.NewError(http.StatusBadRequest, edge.CodeCellRequired, "name the cell: ?cell=c1 (GET /v1/cells lists them)")
+	}
+	if _, ok := h.cells.Get(id); !ok {
+		return 0, nil, edge.NewError(http.StatusBadRequest, edge.CodeValidation, "no such cell: "+string(id))
+	}
+	q.Del("cell")
+	return h.forwardOrFail(ctx, id, req, fillPath(req.Resource, req.PathParameters), q)
 }
 
 // query is the request's query string, to forward.

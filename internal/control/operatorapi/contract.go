@@ -7,6 +7,7 @@ import (
 	"github.com/tessera-saas/tessera/internal/platform/catalog"
 	"github.com/tessera-saas/tessera/internal/platform/directory"
 	"github.com/tessera-saas/tessera/internal/platform/edge"
+	"github.com/tessera-saas/tessera/internal/platform/features"
 	"github.com/tessera-saas/tessera/internal/platform/plan"
 	"github.com/tessera-saas/tessera/internal/platform/recovery"
 	"github.com/tessera-saas/tessera/internal/platform/store"
@@ -77,6 +78,7 @@ func Contract() apidoc.Contract {
 		}}
 
 	backupsContract(c, idParam, correlation, invalidID, notFound, invalidState)
+	flagsContract(c, invalidID, notFound)
 
 	apidoc.Enum(c.Enums, plan.Tiers...)
 	apidoc.Enum(c.Enums, catalog.StatusProvisioning, catalog.StatusActive, catalog.StatusSuspended,
@@ -164,4 +166,40 @@ func backupsContract(c apidoc.Contract, idParam map[string]*apidoc.Schema, corre
 		apidoc.Describe("the time to restore to (RFC 3339): in the past, and after a backup was completed"))
 	apidoc.AddField[restoreBody](f, "intoNewTenant", apidoc.Pattern(`\S`), apidoc.MaxLength(MaxTenantNameLen),
 		apidoc.Describe("restore into a new tenant of this name (a clone) instead of in place"))
+}
+
+// FlagNameSchema is the schema of a flag name in a path.
+var FlagNameSchema = apidoc.StringSchema(features.NamePattern, 1, 63)
+
+// flagsContract adds the feature flag routes to c.
+func flagsContract(c apidoc.Contract, invalidID, notFound apidoc.Failure) {
+	nameParam := map[string]*apidoc.Schema{"name": FlagNameSchema}
+	c.Operations["ListFlags"] = apidoc.Operation{Summary: "List the feature flag definitions in force",
+		Description: "The built-in definitions (version 0) and the stored ones, which replace the built-in of their name.",
+		Responses:   []apidoc.Response{{Status: http.StatusOK, Description: "every flag", Body: flagList{}}}}
+	c.Operations["PutFlag"] = apidoc.Operation{Summary: "Define a feature flag, given the version last read",
+		Description: "Values are of the flag's kind. Precedence for a tenant: its override, then the rollout " +
+			"(the tenants whose hash of flag name and tenant id falls under percent), then its tier's value, then the default. " +
+			"Functions see the change within the catalog TTL.",
+		PathParams: nameParam, Body: flagBody{},
+		Errors: apidoc.Join(apidoc.BodyErrors, []apidoc.Failure{apidoc.Fail(http.StatusConflict, edge.CodeVersionConflict)}),
+		Responses: []apidoc.Response{{Status: http.StatusOK, Description: "the definition, its version one higher", Body: features.Flag{},
+			Links: []apidoc.Link{{Name: "ListFlags", Operation: "ListFlags"}}}}}
+	c.Operations["PutTenantFlag"] = apidoc.Operation{Summary: "Set or clear a tenant's override of a flag",
+		Description: "value is of the flag's kind; null removes the override. Recorded in the tenant's audit trail.",
+		PathParams:  map[string]*apidoc.Schema{"id": TenantIDSchema, "name": FlagNameSchema}, Body: overrideBody{},
+		Errors: apidoc.Join(apidoc.BodyErrors, []apidoc.Failure{invalidID, notFound,
+			apidoc.Fail(http.StatusBadRequest, edge.CodeUnknownFlag), apidoc.Fail(http.StatusConflict, edge.CodeVersionConflict)}),
+		Responses: []apidoc.Response{{Status: http.StatusOK, Description: "the tenant, with its overrides", Body: catalog.Record{},
+			Links: []apidoc.Link{{Name: "GetTenant", Operation: "GetTenant", Parameters: map[string]string{"path.id": "$response.body#/tenantId"}}}}}}
+	apidoc.Enum(c.Enums, features.KindBoolean, features.KindInteger, features.KindString)
+	apidoc.Name[features.Flag](c.Names, "Flag")
+	apidoc.Name[features.Rollout](c.Names, "Rollout")
+	apidoc.Name[features.Kind](c.Names, "FlagKind")
+	apidoc.Name[flagList](c.Names, "FlagList")
+	apidoc.Name[flagBody](c.Names, "FlagInput")
+	apidoc.Name[overrideBody](c.Names, "FlagOverride")
+	f := c.Fields
+	apidoc.AddField[features.Rollout](f, "percent", apidoc.Range(0, 100))
+	apidoc.AddField[flagBody](f, "description", apidoc.MaxLength(features.MaxDescriptionLen))
 }

@@ -84,6 +84,7 @@ func New(c *store.Catalog, ob Outbox, log *slog.Logger) *Handler {
 		"OffboardTenant": h.offboard,
 		"BackupTenant":   h.backupTenant, "ListTenantBackups": h.listBackups, "RestoreTenant": h.restoreTenant,
 		"GetTenantJob": h.getJob, "ListTenantJobs": h.listJobs,
+		"ListFlags": h.listFlags, "PutFlag": h.putFlag, "PutTenantFlag": h.putTenantFlag,
 	})
 	return h
 }

@@ -124,6 +124,11 @@ type Resources struct {
 	// ("arn:aws:s3:::tessera-exports"); a session may touch only the objects
 	// under "<its tenantId tag>/". Empty leaves the statement out.
 	ExportBucketARN string
+	// CatalogTableARN is the catalog table: a session may update the
+	// settings attribute of its own tenant's record there, and nothing
+	// else of the table (OwnTenantSettingsOnly). Empty leaves the
+	// statement out.
+	CatalogTableARN string
 	// BackupBucketARN is the bucket of tenant change logs and snapshots
 	// ("arn:aws:s3:::tessera-backups"): a session may touch only the
 	// objects under "<its tenantId tag>/". Empty leaves the statement out.
@@ -231,6 +236,9 @@ func DataAccessPolicy(r Resources) Policy {
 			},
 		},
 	}
+	if r.CatalogTableARN != "" {
+		p.Statement = append(p.Statement, SettingsStatement(r.CatalogTableARN))
+	}
 	if r.ExportBucketARN != "" {
 		p.Statement = append(p.Statement, exportsStatement(r))
 	}
@@ -238,6 +246,44 @@ func DataAccessPolicy(r Resources) Policy {
 		p.Statement = append(p.Statement, backupStatements(r)...)
 	}
 	return p
+}
+
+// Names of the tenant record that a session's settings write touches
+// (store.TenantData.PutSettings): the key, and the settings attribute.
+const (
+	CatalogTenantKeyPrefix = "TENANT#"
+	SettingsAttribute      = "settings"
+)
+
+// SettingsActions are what a session may do to its own tenant record.
+var SettingsActions = []string{"dynamodb:UpdateItem"}
+
+// SettingsStatement lets a session update its own tenant's record in the
+// catalog table (leading key "TENANT#<its tenantId tag>", exactly), naming
+// no attribute but the key and the settings (dynamodb:Attributes), and
+// asking for no returned values but the updated ones: an admin's PUT
+// /v1/settings cannot change the tier, status, placement or any other
+// tenant's record, whatever the code does.
+func SettingsStatement(catalogTableARN string) Statement {
+	return Statement{
+		Sid:      "OwnTenantSettingsOnly",
+		Effect:   "Allow",
+		Action:   SettingsActions,
+		Resource: []string{catalogTableARN},
+		Condition: map[string]Condition{
+			"ForAllValues:StringEquals": {
+				"dynamodb:LeadingKeys": {CatalogTenantKeyPrefix + principalTenant},
+				"dynamodb:Attributes":  {"pk", "sk", SettingsAttribute},
+			},
+			"StringEqualsIfExists": {"dynamodb:ReturnValues": {"NONE", "UPDATED_NEW"}},
+			// ForAllValues holds for a request without the keys: demand them.
+			"Null": {
+				"dynamodb:LeadingKeys":          {"false"},
+				"dynamodb:Attributes":           {"false"},
+				"aws:PrincipalTag/" + TenantTag: {"false"},
+			},
+		},
+	}
 }
 
 // backupStatements let a session write (with the tier tag), and read, the
@@ -314,6 +360,24 @@ func PrefixedItemsStatement(sid, tableARN, prefix string, actions ...string) Sta
 		Resource: []string{tableARN},
 		Condition: map[string]Condition{
 			"ForAllValues:StringLike": {"dynamodb:LeadingKeys": {prefix + "*"}},
+			// ForAllValues holds for a request without leading keys.
+			"Null": {"dynamodb:LeadingKeys": {"false"}},
+		},
+	}
+}
+
+// PartitionStatement allows actions on the items of one partition of a
+// table (every leading key equal to pk), and on no other item: the
+// functions that evaluate feature flags Query the catalog's flag
+// definitions (pk "FLAGS") and nothing else there.
+func PartitionStatement(sid, tableARN, pk string, actions ...string) Statement {
+	return Statement{
+		Sid:      sid,
+		Effect:   "Allow",
+		Action:   actions,
+		Resource: []string{tableARN},
+		Condition: map[string]Condition{
+			"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": {pk}},
 			// ForAllValues holds for a request without leading keys.
 			"Null": {"dynamodb:LeadingKeys": {"false"}},
 		},

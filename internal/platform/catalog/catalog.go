@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/tessera-saas/tessera/internal/platform/branding"
 )
 
 // Tier is a tenant's plan.
@@ -103,6 +105,17 @@ type Record struct {
 	// never applies those to it. Zero for tenants older than the runner,
 	// and for clones (their items are copies of another tenant's).
 	Schema int `dynamodbav:"schema,omitempty" json:"schema,omitempty"`
+
+	// Settings are the tenant's own settings (GET/PUT /v1/settings), nil
+	// until an admin writes them; cached with the record. Only the
+	// tenant's scoped session writes them (store.TenantData.PutSettings),
+	// and nothing else of the record.
+	Settings *branding.Settings `dynamodbav:"settings,omitempty" json:"settings,omitempty"`
+
+	// FlagOverrides are the tenant's feature flag overrides by flag name
+	// (internal/platform/features), set by operators; cached with the
+	// record, so an evaluation reads no flag item per tenant.
+	FlagOverrides map[string]any `dynamodbav:"flagOverrides,omitempty" json:"flagOverrides,omitempty"`
 }
 
 // Migration is a move of a tenant's data between the pooled table and a

@@ -6,8 +6,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tessera-saas/tessera/internal/platform/branding"
 	"github.com/tessera-saas/tessera/internal/platform/catalog"
 	"github.com/tessera-saas/tessera/internal/platform/crypto"
+	"github.com/tessera-saas/tessera/internal/platform/features"
 	"github.com/tessera-saas/tessera/internal/platform/order"
 	"github.com/tessera-saas/tessera/internal/platform/product"
 	"github.com/tessera-saas/tessera/internal/platform/store"
@@ -80,6 +82,16 @@ const (
 	// (store.ErrFenced): the same write succeeds in a moment (503 with
 	// Retry-After, ErrTenantMigrating).
 	CodeTenantMigrating = "tenant_migrating"
+	// Entitlements (internal/platform/features).
+	// CodeNotEntitled: the tenant's plan does not include the feature
+	// (403; features.ErrNotEntitled).
+	CodeNotEntitled = "not_entitled"
+	// CodeLimitReached: the tenant has as many of the resource as its plan
+	// allows (409; features.ErrLimitReached); nothing was written.
+	CodeLimitReached = "limit_reached"
+	// CodeUnknownFlag: an operator named a flag that is not defined (400;
+	// features.ErrUnknownFlag).
+	CodeUnknownFlag = "unknown_flag"
 )
 
 // ErrTenantRestoring answers a write of a tenant that is read-only while a
@@ -142,7 +154,13 @@ func classify(err error) (*Error, bool) {
 		return NewError(http.StatusForbidden, CodeTenantUnknown, "the tenant of this identity is not known"), true
 	case errors.Is(err, catalog.ErrSuspended):
 		return NewError(http.StatusForbidden, CodeTenantSuspended, "the tenant is not active"), true
-	case errors.Is(err, product.ErrInvalid), errors.Is(err, order.ErrInvalid):
+	case errors.Is(err, features.ErrNotEntitled):
+		return NewError(http.StatusForbidden, CodeNotEntitled, "the tenant's plan does not include this feature"), true
+	case errors.Is(err, features.ErrLimitReached):
+		return NewError(http.StatusConflict, CodeLimitReached, validationMessage(err)), true
+	case errors.Is(err, features.ErrUnknownFlag):
+		return NewError(http.StatusBadRequest, CodeUnknownFlag, "no flag of this name is defined"), true
+	case errors.Is(err, product.ErrInvalid), errors.Is(err, order.ErrInvalid), errors.Is(err, branding.ErrInvalid), errors.Is(err, features.ErrInvalid):
 		return NewError(http.StatusBadRequest, CodeValidation, validationMessage(err)), true
 	case errors.Is(err, store.ErrNotFound):
 		return NewError(http.StatusNotFound, CodeNotFound, "no such resource"), true
@@ -184,7 +202,7 @@ func isIntegrity(err error) bool { return errors.Is(err, crypto.ErrIntegrity) }
 // ("invalid product: name is required" -> "name is required").
 func validationMessage(err error) string {
 	msg := err.Error()
-	for _, s := range []error{product.ErrInvalid, order.ErrInvalid} {
+	for _, s := range []error{product.ErrInvalid, order.ErrInvalid, branding.ErrInvalid, features.ErrInvalid, features.ErrLimitReached} {
 		if i := strings.Index(msg, s.Error()+": "); i >= 0 {
 			return msg[i+len(s.Error())+2:]
 		}

@@ -34,15 +34,28 @@ type Limits struct {
 	// (the objects' tier tag). A tenant can be restored to any time from
 	// its oldest kept snapshot on.
 	BackupRetentionDays int
+	// Exports says whether the tier's tenants may export their data
+	// (POST /v1/exports; 403 not_entitled otherwise). With MaxUsers and
+	// MaxProducts it is the built-in value of a feature flag
+	// (internal/platform/features): an operator can change it per tier
+	// or per tenant without a release.
+	Exports bool
+	// MaxUsers caps the users one tenant records (POST /v1/users; 409
+	// limit_reached at the cap). It is above InvitesPerDay: a day's
+	// invitations fit.
+	MaxUsers int
+	// MaxProducts caps one tenant's products (POST /v1/products; 409
+	// limit_reached at the cap).
+	MaxProducts int
 }
 
 var limits = map[catalog.Tier]Limits{
 	catalog.TierBasic: {RateLimit: 10, BurstLimit: 20, MonthlyQuota: 100_000, ExportConcurrency: 2, InvitesPerDay: 20,
-		BackupInterval: 24 * time.Hour, BackupRetentionDays: 7},
+		BackupInterval: 24 * time.Hour, BackupRetentionDays: 7, Exports: false, MaxUsers: 25, MaxProducts: 1_000},
 	catalog.TierStandard: {RateLimit: 50, BurstLimit: 100, MonthlyQuota: 1_000_000, ExportConcurrency: 4, InvitesPerDay: 100,
-		BackupInterval: 6 * time.Hour, BackupRetentionDays: 14},
+		BackupInterval: 6 * time.Hour, BackupRetentionDays: 14, Exports: true, MaxUsers: 200, MaxProducts: 100_000},
 	catalog.TierPremium: {RateLimit: 200, BurstLimit: 400, MonthlyQuota: 10_000_000, ExportConcurrency: 8, InvitesPerDay: 500,
-		BackupInterval: time.Hour, BackupRetentionDays: 35},
+		BackupInterval: time.Hour, BackupRetentionDays: 35, Exports: true, MaxUsers: 5_000, MaxProducts: 10_000_000},
 }
 
 // Tiers lists the tiers in a stable order (construct ids, outputs, tests).

@@ -57,6 +57,11 @@ var All = []Route{
 	{Name: "CreateUser", Method: "POST", Path: "/v1/users", Function: FunctionAPI, Audience: TenantUser},
 	{Name: "CreateExport", Method: "POST", Path: "/v1/exports", Function: FunctionAPI, Audience: TenantUser},
 	{Name: "GetExport", Method: "GET", Path: "/v1/exports/{id}", Function: FunctionAPI, Audience: TenantUser},
+	// The tenant's settings (any user reads, admins write) and the feature
+	// flags that apply to it (internal/platform/branding, features).
+	{Name: "GetSettings", Method: "GET", Path: "/v1/settings", Function: FunctionAPI, Audience: TenantUser},
+	{Name: "PutSettings", Method: "PUT", Path: "/v1/settings", Function: FunctionAPI, Audience: TenantUser},
+	{Name: "ListFeatures", Method: "GET", Path: "/v1/features", Function: FunctionAPI, Audience: TenantUser},
 
 	{Name: "ListTenants", Method: "GET", Path: "/v1/tenants", Function: FunctionTenants, Audience: Operator},
 	{Name: "CreateTenant", Method: "POST", Path: "/v1/tenants", Function: FunctionTenants, Audience: Operator},
@@ -72,6 +77,11 @@ var All = []Route{
 	{Name: "RestoreTenant", Method: "POST", Path: "/v1/tenants/{id}/restores", Function: FunctionTenants, Audience: Operator},
 	{Name: "ListTenantJobs", Method: "GET", Path: "/v1/tenants/{id}/jobs", Function: FunctionTenants, Audience: Operator},
 	{Name: "GetTenantJob", Method: "GET", Path: "/v1/tenants/{id}/jobs/{jobId}", Function: FunctionTenants, Audience: Operator},
+	// Feature flag definitions, and one tenant's overrides
+	// (internal/platform/features).
+	{Name: "ListFlags", Method: "GET", Path: "/v1/flags", Function: FunctionTenants, Audience: Operator},
+	{Name: "PutFlag", Method: "PUT", Path: "/v1/flags/{name}", Function: FunctionTenants, Audience: Operator},
+	{Name: "PutTenantFlag", Method: "PUT", Path: "/v1/tenants/{id}/flags/{name}", Function: FunctionTenants, Audience: Operator},
 
 	// The OpenAPI document of every route above (api/openapi.json).
 	{Name: "GetOpenAPI", Method: "GET", Path: "/v1/openapi.json", Function: FunctionAPI, Audience: Public},

@@ -98,6 +98,8 @@ const (
 	attrLeaseOwner   = "leaseOwner"
 	attrLeaseExpires = "leaseExpires"
 	attrLeaseLegacy  = "leaseUntil"
+	// attrFlagOverrides holds catalog.Record.FlagOverrides.
+	attrFlagOverrides = "flagOverrides"
 )
 
 // OutboxEvent is an event recorded in the same transaction as the state
@@ -281,6 +283,14 @@ type Change struct {
 	// change then also requires a dedicated placement on Table, so a
 	// tier migration that moved the tenant meanwhile is not undone.
 	Template, Table string
+	// FlagOverrides, with ReplaceFlagOverrides, replaces the tenant's
+	// feature flag overrides (catalog.Record.FlagOverrides; empty removes
+	// them). SetFlagOverride builds it from the record it read.
+	FlagOverrides        map[string]any
+	ReplaceFlagOverrides bool
+	// IfVersion, when set, requires the record to be still at this version
+	// (ErrStatusChanged otherwise).
+	IfVersion int64
 }
 
 // Apply makes the change if the tenant is in one of ch.From, together with
@@ -311,6 +321,13 @@ func (c *Catalog) Apply(ctx context.Context, tenantID string, ch Change, ev *Out
 	if ch.Template != "" {
 		upd = upd.Set(expression.Name("placement.template"), expression.Value(ch.Template))
 	}
+	if ch.ReplaceFlagOverrides {
+		if len(ch.FlagOverrides) == 0 {
+			upd = upd.Remove(expression.Name(attrFlagOverrides))
+		} else {
+			upd = upd.Set(expression.Name(attrFlagOverrides), expression.Value(ch.FlagOverrides))
+		}
+	}
 	if ch.Reason != "" {
 		upd = upd.Set(expression.Name("reason"), expression.Value(ch.Reason))
 	} else if ch.ClearReason {
@@ -320,6 +337,9 @@ func (c *Catalog) Apply(ctx context.Context, tenantID string, ch Change, ev *Out
 	if ch.Template != "" {
 		cond = cond.And(expression.Name("placement.dedicated").Equal(expression.Value(true)),
 			expression.Name("placement.table").Equal(expression.Value(ch.Table)))
+	}
+	if ch.IfVersion != 0 {
+		cond = cond.And(expression.Name(attrVersion).Equal(expression.Value(ch.IfVersion)))
 	}
 	if len(ch.From) > 0 {
 		in := make([]expression.OperandBuilder, 0, len(ch.From))

@@ -47,6 +47,9 @@ type Store struct {
 	cursors
 	now   func() time.Time
 	newID func() string
+	// catalogTable holds the tenant records, whose settings attribute
+	// PutSettings writes (WithCatalogTable).
+	catalogTable string
 }
 
 // Option configures a Store.
