@@ -169,6 +169,8 @@ func newDataAccessRole(stack awscdk.Stack, cfg config, data *DataStack, trusted 
 		Account:         *stack.Account(),
 		ExportBucketARN: *data.ExportBucket.BucketArn(),
 		BackupBucketARN: *data.BackupBucket.BucketArn(),
+		// Each session's own audit trail in the catalog (append, read).
+		CatalogTableARN: *data.CatalogTable.TableArn(),
 	})
 	principals := make([]awsiam.IPrincipal, len(trusted))
 	arns := make([]string, len(trusted))

@@ -94,6 +94,7 @@ func TestDataAccessRoleIsAccessPolicy(t *testing.T) {
 		Account:         "${AWS::AccountId}",
 		ExportBucketARN: "${Data:" + bucketID + ".Arn}",
 		BackupBucketARN: "${Data:" + backupID + ".Arn}",
+		CatalogTableARN: "${Data:" + s.DataJSON.logicalID(t, "AWS::DynamoDB::Table", "CatalogTable") + ".Arn}",
 	}).Map())
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("TenantDataAccessRole policy\n got  %s\n want %s", jsonOf(got), jsonOf(want))

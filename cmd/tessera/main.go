@@ -26,6 +26,8 @@ Usage:
                                          TESSERA_PASSWORD, or standard input)
   tessera tenants create|list|get|tier|suspend|resume|offboard|backup|backups|restore|jobs|job ...
                                          the operator's tenant management API ('tessera tenants' for help)
+  tessera audit ID [--from T] [--to T] [--format table|json]
+                                         a tenant's audit trail, oldest first (operator API)
   tessera fleet targets|plan|apply|status|rollback ...
                                          data migrations and TenantStack versions across every
                                          tenant, in waves ('tessera fleet' for help)
@@ -61,6 +63,8 @@ func main() {
 		err = runLogin(ctx, args)
 	case "tenants":
 		err = runTenants(ctx, args)
+	case "audit":
+		err = runAudit(ctx, args, os.Stdout)
 	case "users":
 		err = runUsers(ctx, args)
 	case "usage":

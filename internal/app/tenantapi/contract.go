@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/tessera-saas/tessera/internal/platform/apidoc"
+	"github.com/tessera-saas/tessera/internal/platform/audit"
 	"github.com/tessera-saas/tessera/internal/platform/directory"
 	"github.com/tessera-saas/tessera/internal/platform/edge"
 	"github.com/tessera-saas/tessera/internal/platform/export"
@@ -116,6 +117,13 @@ func Contract() apidoc.Contract {
 		Errors:    []apidoc.Failure{invalidID, notFound},
 		Responses: []apidoc.Response{{Status: http.StatusOK, Description: "the export", Body: export.Export{}}}}
 
+	// The audit trail (audit.go): the tenant's admins only.
+	c.Operations["ListAudit"] = apidoc.Operation{Summary: "List the tenant's audit trail, oldest first (admins only)",
+		Description: "Every state-changing request of the tenant's users and of the operators, and the background steps on the tenant; " +
+			"entries are kept for the retention of the tenant's tier and cannot be changed or deleted.",
+		Params: append(slices.Clip(apidoc.TimeRangeParams), apidoc.PageParams...), Errors: apidoc.Join(apidoc.TimeRangeErrors, apidoc.PageErrors),
+		Responses: []apidoc.Response{{Status: http.StatusOK, Description: "a page of audit entries", Body: store.Page[store.AuditEntry]{}}}}
+
 	c.Operations["GetOpenAPI"] = apidoc.Operation{Summary: "This document",
 		Responses: []apidoc.Response{{Status: http.StatusOK, Description: "the OpenAPI document of the API",
 			Raw: &apidoc.Schema{Type: apidoc.Types{"object"}}}}}
@@ -138,6 +146,8 @@ func Contract() apidoc.Contract {
 	apidoc.Name[store.UserRecord](c.Names, "User")
 	apidoc.Name[invited](c.Names, "Invitation")
 	apidoc.Name[createUser](c.Names, "UserInput")
+	apidoc.Name[store.AuditEntry](c.Names, "AuditEntry")
+	apidoc.Enum(c.Enums, audit.User, audit.Operator, audit.System)
 
 	f := c.Fields
 	apidoc.AddField[product.Input](f, "name", apidoc.Pattern(nonBlank), apidoc.MaxLength(product.MaxNameLen))

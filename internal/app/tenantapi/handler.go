@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/tessera-saas/tessera/internal/platform/audit"
 	"github.com/tessera-saas/tessera/internal/platform/catalog"
 	"github.com/tessera-saas/tessera/internal/platform/edge"
 	"github.com/tessera-saas/tessera/internal/platform/metering"
@@ -75,6 +76,7 @@ func New(tenants Catalog, data Data, users Users, log *slog.Logger) *Handler {
 		"UpdateOrder": orders.update, "DeleteOrder": orders.delete,
 		"ListUsers": h.listUsers, "CreateUser": h.createUser,
 		"CreateExport": h.createExport, "GetExport": h.getExport,
+		"ListAudit":  h.listAudit,
 		"GetOpenAPI": h.getOpenAPI,
 	})
 	return h
@@ -86,8 +88,10 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayProxyRequest)
 	routeKey := edge.RouteKey(req)
 	log := edge.RequestLog(h.log, req.RequestContext.RequestID, routeKey)
 	var meter *metering.Meter
+	ctx, trail := audit.Begin(ctx, route.All, req) // every write route (audit.go)
 	status, payload, err := h.serve(ctx, req, routeKey, start, &log, &meter)
 	resp := edge.Finish(log, start, status, payload, err)
+	trail.Finish(ctx, resp.StatusCode, resp.Body, log)
 	h.meterRequest(ctx, log, meter, routeKey, start, resp.StatusCode, req.RequestContext.RequestID)
 	return resp, nil
 }
@@ -121,7 +125,10 @@ func (h *Handler) serve(ctx context.Context, req events.APIGatewayProxyRequest, 
 		return 0, nil, err
 	}
 	ctx = metering.NewContext(ctx, *meter)
-	status, payload, err := ep(ctx, caller{Tenant: t, scope: sc, data: h.data.For(sc)}, req)
+	data := h.data.For(sc)
+	// A write's entry goes to the tenant's own trail, in its own session.
+	audit.FromContext(ctx).Identify(t.UserID, audit.User, t.ID, rec.Tier, data)
+	status, payload, err := ep(ctx, caller{Tenant: t, scope: sc, data: data}, req)
 	if errors.Is(err, store.ErrFenced) {
 		return h.afterFence(ctx, ep, t, r, rec, req, *log, err)
 	}

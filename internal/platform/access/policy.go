@@ -128,6 +128,11 @@ type Resources struct {
 	// ("arn:aws:s3:::tessera-backups"): a session may touch only the
 	// objects under "<its tenantId tag>/". Empty leaves the statement out.
 	BackupBucketARN string
+	// CatalogTableARN is the catalog table, where a session may append to
+	// and read its own tenant's audit trail (partition
+	// "AUDIT#<its tenantId tag>") and nothing else. Empty leaves the
+	// statements out.
+	CatalogTableARN string
 }
 
 // BackupObjectActions are the S3 actions a tenant session may use on its
@@ -237,7 +242,74 @@ func DataAccessPolicy(r Resources) Policy {
 	if r.BackupBucketARN != "" {
 		p.Statement = append(p.Statement, backupStatements(r)...)
 	}
+	if r.CatalogTableARN != "" {
+		p.Statement = append(p.Statement, ownAuditTrailStatement(r.CatalogTableARN))
+		p.Statement = append(p.Statement, AuditImmutableStatements(r.CatalogTableARN)...)
+	}
 	return p
+}
+
+// AuditPrefix begins the partition key of every tenant's audit trail in
+// the catalog table ("AUDIT#<tenant>"; store.AuditPrefix).
+const AuditPrefix = "AUDIT#"
+
+// AuditTrailActions are what a tenant session may do with its own audit
+// trail: append an entry (a PutItem conditioned on the item's absence) and
+// read the trail (Query).
+var AuditTrailActions = []string{"dynamodb:PutItem", "dynamodb:Query"}
+
+// AuditDeniedItemActions are the item actions that could change or remove
+// an audit entry; AuditImmutableStatements denies them on AUDIT# items.
+var AuditDeniedItemActions = []string{"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+
+// AuditDeniedPartiQL are PartiQL's writes, denied on the whole catalog
+// table: nothing uses PartiQL, and its requests do not name leading keys
+// the way item actions do.
+var AuditDeniedPartiQL = []string{"dynamodb:PartiQLUpdate", "dynamodb:PartiQLDelete"}
+
+// ownAuditTrailStatement lets a session append to and read the audit trail
+// of its own tenant, and no other item of the catalog table.
+func ownAuditTrailStatement(catalogARN string) Statement {
+	return Statement{
+		Sid:      "OwnAuditTrailOnly",
+		Effect:   "Allow",
+		Action:   AuditTrailActions,
+		Resource: []string{catalogARN},
+		Condition: map[string]Condition{
+			"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": {AuditPrefix + principalTenant}},
+			// ForAllValues holds for a request without leading keys.
+			"Null": {
+				"dynamodb:LeadingKeys":          {"false"},
+				"aws:PrincipalTag/" + TenantTag: {"false"},
+			},
+		},
+	}
+}
+
+// AuditImmutableStatements deny, whatever else a role is allowed, every
+// update and delete of an audit entry of the catalog table (any item whose
+// leading key starts with AuditPrefix) and PartiQL writes on the table.
+// The infra app attaches them to every function role with catalog write
+// access; DataAccessPolicy includes them. PutItem stays allowed where a
+// role has it: IAM has no condition key for a request's condition
+// expression, so it cannot deny an overwrite; the store conditions every
+// entry on its absence (the residual gap the README names).
+func AuditImmutableStatements(catalogARN string) []Statement {
+	return []Statement{
+		{
+			Sid:       "AuditEntriesAreImmutable",
+			Effect:    "Deny",
+			Action:    AuditDeniedItemActions,
+			Resource:  []string{catalogARN},
+			Condition: map[string]Condition{"ForAnyValue:StringLike": {"dynamodb:LeadingKeys": {AuditPrefix + "*"}}},
+		},
+		{
+			Sid:      "NoPartiQLWritesOnCatalog",
+			Effect:   "Deny",
+			Action:   AuditDeniedPartiQL,
+			Resource: []string{catalogARN},
+		},
+	}
 }
 
 // backupStatements let a session write (with the tier tag), and read, the

@@ -34,15 +34,20 @@ type Limits struct {
 	// (the objects' tier tag). A tenant can be restored to any time from
 	// its oldest kept snapshot on.
 	BackupRetentionDays int
+	// AuditRetentionDays is how long the audit entries of the tier's
+	// tenants are kept (internal/platform/audit): each entry's TTL is set
+	// when it is written, from the tier the tenant had then, so a tier
+	// change applies to the entries written after it.
+	AuditRetentionDays int
 }
 
 var limits = map[catalog.Tier]Limits{
 	catalog.TierBasic: {RateLimit: 10, BurstLimit: 20, MonthlyQuota: 100_000, ExportConcurrency: 2, InvitesPerDay: 20,
-		BackupInterval: 24 * time.Hour, BackupRetentionDays: 7},
+		BackupInterval: 24 * time.Hour, BackupRetentionDays: 7, AuditRetentionDays: 90},
 	catalog.TierStandard: {RateLimit: 50, BurstLimit: 100, MonthlyQuota: 1_000_000, ExportConcurrency: 4, InvitesPerDay: 100,
-		BackupInterval: 6 * time.Hour, BackupRetentionDays: 14},
+		BackupInterval: 6 * time.Hour, BackupRetentionDays: 14, AuditRetentionDays: 365},
 	catalog.TierPremium: {RateLimit: 200, BurstLimit: 400, MonthlyQuota: 10_000_000, ExportConcurrency: 8, InvitesPerDay: 500,
-		BackupInterval: time.Hour, BackupRetentionDays: 35},
+		BackupInterval: time.Hour, BackupRetentionDays: 35, AuditRetentionDays: 730},
 }
 
 // Tiers lists the tiers in a stable order (construct ids, outputs, tests).

@@ -57,6 +57,8 @@ var All = []Route{
 	{Name: "CreateUser", Method: "POST", Path: "/v1/users", Function: FunctionAPI, Audience: TenantUser},
 	{Name: "CreateExport", Method: "POST", Path: "/v1/exports", Function: FunctionAPI, Audience: TenantUser},
 	{Name: "GetExport", Method: "GET", Path: "/v1/exports/{id}", Function: FunctionAPI, Audience: TenantUser},
+	// The tenant's audit trail (internal/platform/audit), admins only.
+	{Name: "ListAudit", Method: "GET", Path: "/v1/audit", Function: FunctionAPI, Audience: TenantUser},
 
 	{Name: "ListTenants", Method: "GET", Path: "/v1/tenants", Function: FunctionTenants, Audience: Operator},
 	{Name: "CreateTenant", Method: "POST", Path: "/v1/tenants", Function: FunctionTenants, Audience: Operator},
@@ -72,6 +74,8 @@ var All = []Route{
 	{Name: "RestoreTenant", Method: "POST", Path: "/v1/tenants/{id}/restores", Function: FunctionTenants, Audience: Operator},
 	{Name: "ListTenantJobs", Method: "GET", Path: "/v1/tenants/{id}/jobs", Function: FunctionTenants, Audience: Operator},
 	{Name: "GetTenantJob", Method: "GET", Path: "/v1/tenants/{id}/jobs/{jobId}", Function: FunctionTenants, Audience: Operator},
+	// Any tenant's audit trail (internal/platform/audit).
+	{Name: "ListTenantAudit", Method: "GET", Path: "/v1/tenants/{id}/audit", Function: FunctionTenants, Audience: Operator},
 
 	// The OpenAPI document of every route above (api/openapi.json).
 	{Name: "GetOpenAPI", Method: "GET", Path: "/v1/openapi.json", Function: FunctionAPI, Audience: Public},

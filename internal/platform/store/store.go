@@ -47,6 +47,9 @@ type Store struct {
 	cursors
 	now   func() time.Time
 	newID func() string
+	// auditTable is the catalog table, home of the audit trails
+	// (WithAuditTable; audit.go).
+	auditTable string
 }
 
 // Option configures a Store.
@@ -98,6 +101,7 @@ func New(ddb DynamoDB, sealer Sealer, opts ...Option) *Store {
 	for _, o := range opts {
 		o(s)
 	}
+	s.ddb = marked(s.ddb) // each successful write marks the request (audit.go)
 	return s
 }
 
