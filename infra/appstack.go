@@ -169,7 +169,8 @@ func newDataAccessRole(stack awscdk.Stack, cfg config, data *DataStack, trusted 
 		Account:         *stack.Account(),
 		ExportBucketARN: *data.ExportBucket.BucketArn(),
 		BackupBucketARN: *data.BackupBucket.BucketArn(),
-		// PUT /v1/settings: the tenant's own record's settings attribute.
+		// PUT /v1/settings (the tenant's own record's settings attribute),
+		// and each session's own audit trail (append, read).
 		CatalogTableARN: *data.CatalogTable.TableArn(),
 	})
 	principals := make([]awsiam.IPrincipal, len(trusted))

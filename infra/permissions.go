@@ -73,6 +73,13 @@ func grantFunction(stack awscdk.Stack, cfg config, data *DataStack, dataRole aws
 		role.AddToPrincipalPolicy(fromAccess(access.PrefixedItemsStatement(
 			"UsageLedgerWrite", *data.CatalogTable.TableArn(), store.UsagePrefix, usageLedgerActions...)))
 	}
+	if writesCatalog(spec) {
+		// Audit entries are immutable: whatever else the role may do with
+		// the catalog, no update or delete of an AUDIT# item.
+		for _, st := range access.AuditImmutableStatements(*data.CatalogTable.TableArn()) {
+			role.AddToPrincipalPolicy(fromAccess(st))
+		}
+	}
 	if spec.RequestsExports {
 		grantExportRequests(data, role)
 	}
@@ -93,6 +100,12 @@ func grantFunction(stack awscdk.Stack, cfg config, data *DataStack, dataRole aws
 	case spec.managesUsers():
 		data.UserPool.Grant(role, *jsii.Strings(spec.UserPoolActions...)...)
 	}
+}
+
+// writesCatalog reports whether a function may write catalog items, and
+// so gets the audit trail's denials (access.AuditImmutableStatements).
+func writesCatalog(spec functionSpec) bool {
+	return spec.Catalog == catalogReadWrite || spec.Catalog == catalogReadWriteList || spec.UsageLedger
 }
 
 // grantProvisioner gives the provisioner's role its control-plane

@@ -390,7 +390,8 @@ func newBaseline(cfg aws.Config, s settings.Settings, log *slog.Logger) (*tenant
 	if err != nil {
 		return nil, err
 	}
-	return tenantapi.New(tenants, store.New(ddb, plaintext{}), nil, log).WithVerifier(tokens), nil
+	// Writes are audited as in the isolated handler (one PutItem each).
+	return tenantapi.New(tenants, store.New(ddb, plaintext{}, store.WithAuditTable(s.CatalogTable)), nil, log).WithVerifier(tokens), nil
 }
 
 // plaintext stores fields as they are: the baseline without encryption.

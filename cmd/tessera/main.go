@@ -28,6 +28,8 @@ Usage:
                                          the operator's tenant management API ('tessera tenants' for help)
   tessera flags list|set|override ...    feature flags and entitlements: definitions, per-tenant
                                          overrides ('tessera flags' for help)
+  tessera audit ID [--from T] [--to T] [--format table|json]
+                                         a tenant's audit trail, oldest first (operator API)
   tessera fleet targets|plan|apply|status|rollback ...
                                          data migrations and TenantStack versions across every
                                          tenant, in waves ('tessera fleet' for help)
@@ -63,6 +65,8 @@ func main() {
 		err = runLogin(ctx, args)
 	case "tenants":
 		err = runTenants(ctx, args)
+	case "audit":
+		err = runAudit(ctx, args, os.Stdout)
 	case "users":
 		err = runUsers(ctx, args)
 	case "usage":

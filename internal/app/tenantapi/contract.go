@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/tessera-saas/tessera/internal/platform/apidoc"
+	"github.com/tessera-saas/tessera/internal/platform/audit"
 	"github.com/tessera-saas/tessera/internal/platform/branding"
 	"github.com/tessera-saas/tessera/internal/platform/directory"
 	"github.com/tessera-saas/tessera/internal/platform/edge"
@@ -141,6 +142,12 @@ func Contract() apidoc.Contract {
 		op.Errors = append(slices.Clip(op.Errors), f)
 		c.Operations[name] = op
 	}
+	// The audit trail (audit.go): the tenant's admins only.
+	c.Operations["ListAudit"] = apidoc.Operation{Summary: "List the tenant's audit trail, oldest first (admins only)",
+		Description: "Every state-changing request of the tenant's users and of the operators, and the background steps on the tenant; " +
+			"entries are kept for the retention of the tenant's tier and cannot be changed or deleted.",
+		Params: append(slices.Clip(apidoc.TimeRangeParams), apidoc.PageParams...), Errors: apidoc.Join(apidoc.TimeRangeErrors, apidoc.PageErrors),
+		Responses: []apidoc.Response{{Status: http.StatusOK, Description: "a page of audit entries", Body: store.Page[store.AuditEntry]{}}}}
 
 	c.Operations["GetOpenAPI"] = apidoc.Operation{Summary: "This document",
 		Responses: []apidoc.Response{{Status: http.StatusOK, Description: "the OpenAPI document of the API",
@@ -169,6 +176,8 @@ func Contract() apidoc.Contract {
 	apidoc.Name[featureValue](c.Names, "Feature")
 	apidoc.Name[featureList](c.Names, "FeatureList")
 	apidoc.Enum(c.Enums, features.KindBoolean, features.KindInteger, features.KindString)
+	apidoc.Name[store.AuditEntry](c.Names, "AuditEntry")
+	apidoc.Enum(c.Enums, audit.User, audit.Operator, audit.System)
 
 	f := c.Fields
 	apidoc.AddField[product.Input](f, "name", apidoc.Pattern(nonBlank), apidoc.MaxLength(product.MaxNameLen))

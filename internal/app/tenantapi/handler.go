@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/open-feature/go-sdk/openfeature"
 
+	"github.com/tessera-saas/tessera/internal/platform/audit"
 	"github.com/tessera-saas/tessera/internal/platform/catalog"
 	"github.com/tessera-saas/tessera/internal/platform/edge"
 	"github.com/tessera-saas/tessera/internal/platform/features"
@@ -94,6 +95,7 @@ func New(tenants Catalog, data Data, users Users, log *slog.Logger) *Handler {
 		"GetOpenAPI":  h.getOpenAPI,
 		"GetSettings": h.getSettings, "PutSettings": h.putSettings,
 		"ListFeatures": h.listFeatures,
+		"ListAudit":    h.listAudit,
 	})
 	return h
 }
@@ -104,8 +106,10 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayProxyRequest)
 	routeKey := edge.RouteKey(req)
 	log := edge.RequestLog(h.log, req.RequestContext.RequestID, routeKey)
 	var meter *metering.Meter
+	ctx, trail := audit.Begin(ctx, route.All, req) // every write route (audit.go)
 	status, payload, err := h.serve(ctx, req, routeKey, start, &log, &meter)
 	resp := edge.Finish(log, start, status, payload, err)
+	trail.Finish(ctx, resp.StatusCode, resp.Body, log)
 	h.meterRequest(ctx, log, meter, routeKey, start, resp.StatusCode, req.RequestContext.RequestID)
 	return resp, nil
 }
@@ -142,7 +146,10 @@ func (h *Handler) serve(ctx context.Context, req events.APIGatewayProxyRequest, 
 	// Every flag evaluated for this request, in any layer, is for this
 	// tenant: OpenFeature's transaction context.
 	ctx = openfeature.WithTransactionContext(ctx, features.ContextFor(rec, h.region))
-	status, payload, err := ep(ctx, caller{Tenant: t, scope: sc, data: h.data.For(sc), record: rec}, req)
+	data := h.data.For(sc)
+	// A write's entry goes to the tenant's own trail, in its own session.
+	audit.FromContext(ctx).Identify(t.UserID, audit.User, t.ID, rec.Tier, data)
+	status, payload, err := ep(ctx, caller{Tenant: t, scope: sc, data: data, record: rec}, req)
 	if errors.Is(err, store.ErrFenced) {
 		return h.afterFence(ctx, ep, t, r, rec, req, *log, err)
 	}

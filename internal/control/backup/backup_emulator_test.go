@@ -286,7 +286,7 @@ func TestRestoreInPlaceToThreePointsInTime(t *testing.T) {
 	if after := h.raw(t, bystander); !mapsEqual(before, after) {
 		t.Fatalf("bystander changed: %d items before, %d after", len(before), len(after))
 	}
-	audit, err := h.cat.Audit(bg, acme.TenantID)
+	audit, err := h.cat.AuditTrail(bg, acme.TenantID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -351,7 +351,7 @@ func TestMigrationBothWaysUnderLoad(t *testing.T) {
 	if after := h.raw(t, bystander); !mapsEqual(before, after) {
 		t.Fatalf("bystander changed: %d items before, %d after", len(before), len(after))
 	}
-	audit, err := h.cat.Audit(bg, acme.TenantID)
+	audit, err := h.cat.AuditTrail(bg, acme.TenantID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -427,7 +427,7 @@ func TestMigrationVerificationFailureRollsBack(t *testing.T) {
 	if err == nil && len(stacks.Stacks) > 0 && !strings.HasPrefix(string(stacks.Stacks[0].StackStatus), "DELETE_") {
 		t.Fatalf("the copy's stack is %s, want it deleted", stacks.Stacks[0].StackStatus)
 	}
-	audit, err := h.cat.Audit(bg, acme.TenantID)
+	audit, err := h.cat.AuditTrail(bg, acme.TenantID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -621,7 +621,7 @@ func TestOldCopiesAreDeletedAfterTheGracePeriod(t *testing.T) {
 	if got := h.view(t, acme.TenantID); got != want {
 		t.Fatalf("the tenant's data after the cleanups:\n got %s\nwant %s", got, want)
 	}
-	audit, err := h.cat.Audit(bg, acme.TenantID)
+	audit, err := h.cat.AuditTrail(bg, acme.TenantID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -291,7 +291,7 @@ func TestMigrationOverPooledAndDedicatedTenantsAndAgain(t *testing.T) {
 			run.StartedAt.IsZero() || run.EndedAt.IsZero() || run.Checkpoint != "" {
 			t.Errorf("run of %s = %+v, %v, %v", rec.TenantID, run, found, err)
 		}
-		audit, err := h.cat.Audit(bg, rec.TenantID)
+		audit, err := h.cat.AuditTrail(bg, rec.TenantID)
 		if err != nil || !slices.ContainsFunc(audit, func(a store.AuditEntry) bool { return a.Action == "fleet.apply" && a.Actor == "ops@example.com" }) {
 			t.Errorf("audit of %s = %+v, %v", rec.TenantID, audit, err)
 		}

@@ -98,7 +98,7 @@ func TestOperatorAPIRefusesForgedClaims(t *testing.T) {
 	if err != nil || rec.Status != catalog.StatusActive {
 		t.Fatalf("acme after forged suspends: %+v, %v", rec, err)
 	}
-	if audit, err := cat.Audit(context.Background(), acme.Record.TenantID); err != nil || len(audit) != 0 {
+	if audit, err := cat.AuditTrail(context.Background(), acme.Record.TenantID); err != nil || len(audit) != 0 {
 		t.Fatalf("audit after forged requests = %+v, %v", audit, err)
 	}
 	req := store.PageRequest{Limit: 100}
@@ -132,7 +132,7 @@ func TestAuditRecordsTheOperatorsSub(t *testing.T) {
 		t.Fatalf("suspend = %+v", r)
 	}
 	cat := store.NewCatalog(store.NewClient(s.e.Config), s.e.Settings.CatalogTable)
-	audit, err := cat.Audit(context.Background(), acme.Record.TenantID)
+	audit, err := cat.AuditTrail(context.Background(), acme.Record.TenantID)
 	if err != nil || len(audit) != 1 {
 		t.Fatalf("audit = %+v, %v", audit, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/tessera-saas/tessera/internal/control/backup"
+	"github.com/tessera-saas/tessera/internal/platform/audit"
 	"github.com/tessera-saas/tessera/internal/platform/catalog"
 	"github.com/tessera-saas/tessera/internal/platform/edge"
 	"github.com/tessera-saas/tessera/internal/platform/recovery"
@@ -112,6 +113,7 @@ func (h *Handler) withEngine(req events.APIGatewayProxyRequest, call func(b Back
 }
 
 func (h *Handler) backupTenant(ctx context.Context, op tenant.Operator, req events.APIGatewayProxyRequest) (int, any, error) {
+	audit.Expect(ctx, http.StatusAccepted) // the job's audit entry is the request's
 	return h.withEngine(req, func(b Backups, id string) (int, any, error) {
 		job, err := b.RequestBackup(ctx, id, op.UserID, correlationID(req), recovery.TriggerOperator)
 		return http.StatusAccepted, job, err
@@ -136,6 +138,7 @@ func (h *Handler) restoreTenant(ctx context.Context, op tenant.Operator, req eve
 	if err != nil {
 		return 0, nil, err
 	}
+	audit.Expect(ctx, http.StatusAccepted) // the job's audit entry is the request's
 	return h.withEngine(req, func(b Backups, id string) (int, any, error) {
 		job, err := b.RequestRestore(ctx, backup.RestoreRequest{TenantID: id, To: to, IntoName: into,
 			Actor: op.UserID, CorrelationID: correlationID(req)})

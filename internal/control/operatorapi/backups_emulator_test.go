@@ -91,8 +91,8 @@ func TestBackupRoutesOnTheEngine(t *testing.T) {
 
 	// The request is audited under the operator's sub.
 	cat := store.NewCatalog(store.NewClient(s.e.Config), s.e.Settings.CatalogTable)
-	audit, err := cat.Audit(context.Background(), acme.TenantID)
-	if err != nil || len(audit) != 1 || audit[0].Action != "backup-requested" || audit[0].Actor != b.Body["actor"] {
-		t.Errorf("audit = %+v, %v; want one backup-requested by %v", audit, err, b.Body["actor"])
+	audit, err := cat.AuditTrail(context.Background(), acme.TenantID)
+	if err != nil || len(audit) != 1 || audit[0].Action != "BackupTenant" || audit[0].Actor != b.Body["actor"] {
+		t.Errorf("audit = %+v, %v; want one BackupTenant by %v", audit, err, b.Body["actor"])
 	}
 }

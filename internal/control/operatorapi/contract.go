@@ -2,8 +2,10 @@ package operatorapi
 
 import (
 	"net/http"
+	"slices"
 
 	"github.com/tessera-saas/tessera/internal/platform/apidoc"
+	"github.com/tessera-saas/tessera/internal/platform/audit"
 	"github.com/tessera-saas/tessera/internal/platform/catalog"
 	"github.com/tessera-saas/tessera/internal/platform/directory"
 	"github.com/tessera-saas/tessera/internal/platform/edge"
@@ -138,6 +140,12 @@ func backupsContract(c apidoc.Contract, idParam map[string]*apidoc.Schema, corre
 		PathParams: idParam,
 		Errors:     []apidoc.Failure{invalidID, notFound, notConfigured},
 		Responses:  []apidoc.Response{{Status: http.StatusOK, Description: "the tenant's jobs", Body: jobList{}}}}
+	c.Operations["ListTenantAudit"] = apidoc.Operation{Summary: "List a tenant's audit trail, oldest first",
+		Description: "Every state-changing request on the tenant (its users' and the operators') and the background steps on it; " +
+			"kept for the retention of the tenant's tier, after its offboarding too.",
+		PathParams: idParam, Params: append(slices.Clip(apidoc.TimeRangeParams), apidoc.PageParams...),
+		Errors:    apidoc.Join([]apidoc.Failure{invalidID}, apidoc.TimeRangeErrors, apidoc.PageErrors),
+		Responses: []apidoc.Response{{Status: http.StatusOK, Description: "a page of audit entries", Body: store.Page[store.AuditEntry]{}}}}
 	c.Operations["GetTenantJob"] = apidoc.Operation{Summary: "Read a backup or restore job: its state, phase and progress",
 		PathParams: map[string]*apidoc.Schema{"id": TenantIDSchema, "jobId": JobIDSchema},
 		Errors:     []apidoc.Failure{invalidID, notFound, notConfigured},
@@ -160,6 +168,8 @@ func backupsContract(c apidoc.Contract, idParam map[string]*apidoc.Schema, corre
 	apidoc.Name[restoreBody](c.Names, "RestoreRequest")
 	apidoc.Name[snapshotList](c.Names, "BackupList")
 	apidoc.Name[jobList](c.Names, "JobList")
+	apidoc.Name[store.AuditEntry](c.Names, "AuditEntry")
+	apidoc.Enum(c.Enums, audit.User, audit.Operator, audit.System)
 
 	f := c.Fields
 	apidoc.AddField[restoreBody](f, "to", apidoc.Format("date-time"),

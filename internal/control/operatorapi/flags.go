@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/tessera-saas/tessera/internal/platform/audit"
 	"github.com/tessera-saas/tessera/internal/platform/catalog"
 	"github.com/tessera-saas/tessera/internal/platform/edge"
 	"github.com/tessera-saas/tessera/internal/platform/features"
@@ -124,6 +125,8 @@ func (h *Handler) putTenantFlag(ctx context.Context, op tenant.Operator, req eve
 		b, _ := json.Marshal(v)
 		detail = name + " = " + string(b)
 	}
+	// The entry written with the change is the request's (audit.Stamp).
+	audit.Expect(ctx, http.StatusOK)
 	rec, err := h.catalog.SetFlagOverride(ctx, id, name, v, clear, &store.AuditEntry{Action: "flag-override", Actor: op.UserID, Detail: detail})
 	if errors.Is(err, catalog.ErrNotFound) {
 		return 0, nil, store.ErrNotFound

@@ -3,6 +3,7 @@ package operatorapi_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/tessera-saas/tessera/internal/local/testenv/fixture"
@@ -131,13 +132,13 @@ func TestOperatorsManageFlags(t *testing.T) {
 		t.Fatalf("globex got overrides %+v", rec.FlagOverrides)
 	}
 	// Audited, with the operator as the actor.
-	audit, err := cat.Audit(ctx, acme.TenantID)
+	audit, err := cat.AuditTrail(ctx, acme.TenantID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := 0
 	for _, a := range audit {
-		if a.Action == "flag-override" {
+		if a.Action == "PutTenantFlag" && strings.HasPrefix(a.Detail, "flag-override") {
 			n++
 			if a.Actor == "" || a.Actor == "test" {
 				t.Errorf("audit entry %+v has no operator actor", a)

@@ -19,6 +19,7 @@ import (
 	"github.com/tessera-saas/tessera/internal/control/bus"
 	"github.com/tessera-saas/tessera/internal/control/migrations"
 	"github.com/tessera-saas/tessera/internal/control/outbox"
+	"github.com/tessera-saas/tessera/internal/platform/audit"
 	"github.com/tessera-saas/tessera/internal/platform/catalog"
 	"github.com/tessera-saas/tessera/internal/platform/cell"
 	"github.com/tessera-saas/tessera/internal/platform/directory"
@@ -85,6 +86,7 @@ func New(c *store.Catalog, ob Outbox, log *slog.Logger) *Handler {
 		"BackupTenant":   h.backupTenant, "ListTenantBackups": h.listBackups, "RestoreTenant": h.restoreTenant,
 		"GetTenantJob": h.getJob, "ListTenantJobs": h.listJobs,
 		"ListFlags": h.listFlags, "PutFlag": h.putFlag, "PutTenantFlag": h.putTenantFlag,
+		"ListTenantAudit": h.listAudit,
 	})
 	return h
 }
@@ -94,6 +96,7 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayProxyRequest)
 	start := time.Now()
 	routeKey := edge.RouteKey(req)
 	log := edge.RequestLog(h.log, req.RequestContext.RequestID, routeKey)
+	ctx, trail := audit.Begin(ctx, route.All, req) // every write route (internal/platform/audit)
 	status, payload, err := func() (int, any, error) {
 		ep, err := h.routes.Find(routeKey)
 		if err != nil {
@@ -104,9 +107,14 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayProxyRequest)
 			return 0, nil, err
 		}
 		log = log.With("operator", op.UserID)
+		if h.catalog != nil { // (unit tests of the backup routes have none)
+			trail.Identify(op.UserID, audit.Operator, "", "", h.catalog)
+		}
 		return ep(ctx, op, req)
 	}()
-	return edge.Finish(log, start, status, payload, err), nil
+	resp := edge.Finish(log, start, status, payload, err)
+	trail.Finish(ctx, resp.StatusCode, resp.Body, log)
+	return resp, nil
 }
 
 // createTenant is the body of POST /v1/tenants: every field present and
@@ -205,7 +213,9 @@ func (h *Handler) create(ctx context.Context, op tenant.Operator, req events.API
 		return 0, nil, err
 	}
 	// Keys are the operator's own (scoped by sub) and replay for
-	// store.IdempotencyTTL.
+	// store.IdempotencyTTL. The audit entry is the request's own, written
+	// with the tenant (audit.Expect: what a create answers).
+	audit.Expect(ctx, http.StatusAccepted)
 	got, replayed, err := h.catalog.Create(ctx, rec, store.Idempotency{Owner: op.UserID, Key: idemKey, RequestHash: hex.EncodeToString(sum[:])}, ev,
 		&store.AuditEntry{Action: "create", Actor: op.UserID, Detail: "tier " + string(rec.Tier)})
 	if errors.Is(err, store.ErrIdempotencyMismatch) {
@@ -268,7 +278,7 @@ func (h *Handler) get(ctx context.Context, _ tenant.Operator, req events.APIGate
 // transition applies a lifecycle change; a change that already happened
 // (the tenant is in the target state) answers with the record unchanged.
 func (h *Handler) transition(ctx context.Context, op tenant.Operator, req events.APIGatewayProxyRequest,
-	from, done []catalog.Status, to catalog.Status, dt bus.DetailType, action, reason string) (int, any, error) {
+	from, done []catalog.Status, to catalog.Status, dt bus.DetailType, action, reason string, answers int) (int, any, error) {
 	id, err := tenantID(req)
 	if err != nil {
 		return 0, nil, err
@@ -290,6 +300,7 @@ func (h *Handler) transition(ctx context.Context, op tenant.Operator, req events
 		return 0, nil, err
 	}
 	ch := store.Change{From: from, To: to, Reason: reason, ClearReason: reason == ""}
+	audit.Expect(ctx, answers)
 	rec, err := h.catalog.Apply(ctx, id, ch, ev, &store.AuditEntry{Action: action, Actor: op.UserID, Detail: reason})
 	if errors.Is(err, store.ErrStatusChanged) {
 		return 0, nil, edge.NewError(http.StatusConflict, edge.CodeInvalidState, "the tenant is "+string(cur.Status)+"; this change is not possible now")
@@ -327,11 +338,11 @@ func (h *Handler) suspend(ctx context.Context, op tenant.Operator, req events.AP
 	if reason == "" {
 		reason = "suspended by operator"
 	}
-	return h.transition(ctx, op, req, []catalog.Status{catalog.StatusActive}, []catalog.Status{catalog.StatusSuspended}, catalog.StatusSuspended, bus.TenantSuspended, "suspend", reason)
+	return h.transition(ctx, op, req, []catalog.Status{catalog.StatusActive}, []catalog.Status{catalog.StatusSuspended}, catalog.StatusSuspended, bus.TenantSuspended, "suspend", reason, http.StatusOK)
 }
 
 func (h *Handler) resume(ctx context.Context, op tenant.Operator, req events.APIGatewayProxyRequest) (int, any, error) {
-	return h.transition(ctx, op, req, []catalog.Status{catalog.StatusSuspended}, []catalog.Status{catalog.StatusActive}, catalog.StatusActive, bus.TenantResumed, "resume", "")
+	return h.transition(ctx, op, req, []catalog.Status{catalog.StatusSuspended}, []catalog.Status{catalog.StatusActive}, catalog.StatusActive, bus.TenantResumed, "resume", "", http.StatusOK)
 }
 
 func (h *Handler) offboard(ctx context.Context, op tenant.Operator, req events.APIGatewayProxyRequest) (int, any, error) {
@@ -346,7 +357,7 @@ func (h *Handler) offboard(ctx context.Context, op tenant.Operator, req events.A
 		// OFFBOARD_FAILED: an operator's retry of an offboarding that gave up.
 		[]catalog.Status{catalog.StatusActive, catalog.StatusSuspended, catalog.StatusFailed, catalog.StatusOffboardFailed},
 		[]catalog.Status{catalog.StatusOffboarding, catalog.StatusOffboarded},
-		catalog.StatusOffboarding, bus.TenantOffboardingRequested, "offboard", reason)
+		catalog.StatusOffboarding, bus.TenantOffboardingRequested, "offboard", reason, http.StatusAccepted)
 	if rec, ok := payload.(catalog.Record); err == nil && ok && rec.Status == catalog.StatusOffboarding {
 		return http.StatusAccepted, rec, nil // the provisioner finishes the work
 	}
@@ -394,6 +405,7 @@ func (h *Handler) changeTier(ctx context.Context, op tenant.Operator, req events
 	// The tier is recorded; the provisioner follows the event, and moves
 	// the tenant's data when the change crosses the pooled/dedicated line
 	// (backup.Service.Migrate).
+	audit.Expect(ctx, http.StatusOK)
 	rec, err := h.catalog.Apply(ctx, id, store.Change{From: tierChangeFrom, Tier: b.Tier}, ev, &store.AuditEntry{Action: "change-tier", Actor: op.UserID, Detail: string(cur.Tier) + " -> " + string(b.Tier)})
 	if errors.Is(err, store.ErrStatusChanged) { // it moved on since the read
 		return 0, nil, tierStateError("")
@@ -445,4 +457,25 @@ func (h *Handler) Invoke(ctx context.Context, raw json.RawMessage) (any, error) 
 		return nil, fmt.Errorf("tenants: unknown event: %w", err)
 	}
 	return h.Handle(ctx, req)
+}
+
+// listAudit answers a page of any tenant's audit trail
+// (GET /v1/tenants/{id}/audit?from&to&limit&cursor), oldest first. A
+// tenant's trail outlives its record until its entries expire, so an
+// offboarded tenant's is still read.
+func (h *Handler) listAudit(ctx context.Context, _ tenant.Operator, req events.APIGatewayProxyRequest) (int, any, error) {
+	id, err := tenantID(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	from, to, err := edge.TimeRange(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	pr, err := edge.PageRequest(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	page, err := h.catalog.Audit(ctx, id, from, to, pr.Cursor, int(pr.Limit))
+	return http.StatusOK, page, err
 }

@@ -130,8 +130,11 @@ func TestOperatorAPI(t *testing.T) {
 		t.Fatalf("suspend while provisioning = %+v", r)
 	}
 	cat := store.NewCatalog(store.NewClient(s.e.Config), s.e.Settings.CatalogTable)
-	audit, err := cat.Audit(context.Background(), id)
-	if err != nil || len(audit) != 1 || audit[0].Action != "create" {
+	// The create, written with the tenant, and its replay (200, which
+	// changed nothing but answered below 400); none of the refused calls.
+	audit, err := cat.AuditTrail(context.Background(), id)
+	if err != nil || len(audit) != 2 || audit[0].Action != "CreateTenant" || audit[0].Outcome != "202" ||
+		audit[1].Action != "CreateTenant" || audit[1].Outcome != "200" || audit[1].Resource != "tenants/"+id {
 		t.Fatalf("audit = %+v, %v", audit, err)
 	}
 }

@@ -43,8 +43,8 @@ func TestTierChangeOnlyOnceOnboarded(t *testing.T) {
 	if after.Tier != catalog.TierPremium || after.Version != before.Version {
 		t.Fatalf("refused tier change wrote: tier %s version %d (was %d)", after.Tier, after.Version, before.Version)
 	}
-	audit, err := cat.Audit(ctx, id)
-	if err != nil || len(audit) != 1 || audit[0].Action != "create" {
+	audit, err := cat.AuditTrail(ctx, id)
+	if err != nil || len(audit) != 1 || audit[0].Action != "CreateTenant" {
 		t.Fatalf("audit = %+v, %v; want only the create", audit, err)
 	}
 
@@ -87,8 +87,8 @@ func TestOffboardingCanBeRetriedAfterItFailed(t *testing.T) {
 	if r.Status != http.StatusAccepted || r.Body["status"] != "OFFBOARDING" || r.Body["reason"] != "try again" {
 		t.Fatalf("offboard after a failed offboarding = %+v", r)
 	}
-	audit, err := cat.Audit(ctx, id)
-	if err != nil || len(audit) == 0 || audit[len(audit)-1].Action != "offboard" {
+	audit, err := cat.AuditTrail(ctx, id)
+	if err != nil || len(audit) == 0 || audit[len(audit)-1].Action != "OffboardTenant" {
 		t.Fatalf("audit = %+v, %v", audit, err)
 	}
 	// Suspend and tier changes stay refused in that state.

@@ -80,7 +80,7 @@ func TestOneBatchNeverInterleavesStepsOfATenant(t *testing.T) {
 		t.Fatalf("batch item failures %+v, want both records done", resp.BatchItemFailures)
 	}
 	h.assertActive(t, d)
-	audit, err := deps.Catalog.Audit(h.ctx, d.TenantID)
+	audit, err := deps.Catalog.AuditTrail(h.ctx, d.TenantID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -116,7 +116,7 @@ func TestOffboardingThatKeepsFailingEndsOffboardFailed(t *testing.T) {
 	if !strings.HasPrefix(got.Reason, "retries_exhausted: ") || !strings.Contains(got.Reason, "api gateway unavailable") {
 		t.Fatalf("reason %q, want a stable code and the cause", got.Reason)
 	}
-	audit, err := cat.Audit(h.ctx, d.TenantID)
+	audit, err := cat.AuditTrail(h.ctx, d.TenantID)
 	if err != nil || len(audit) == 0 || audit[len(audit)-1].Action != "offboarding-failed" || !strings.Contains(audit[len(audit)-1].Detail, "retries_exhausted") {
 		t.Fatalf("audit = %+v, %v", audit, err)
 	}

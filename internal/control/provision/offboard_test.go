@@ -102,7 +102,7 @@ func TestOffboardingShredsOnlyThatTenant(t *testing.T) {
 	if rec.Status != catalog.StatusOffboarded {
 		t.Fatalf("status %s, want OFFBOARDED", rec.Status)
 	}
-	audit, err := h.deps().Catalog.Audit(h.ctx, gone.TenantID)
+	audit, err := h.deps().Catalog.AuditTrail(h.ctx, gone.TenantID)
 	if err != nil || len(audit) == 0 || audit[len(audit)-1].Action != "offboarded" {
 		t.Fatalf("audit = %+v, %v", audit, err)
 	}

@@ -519,7 +519,7 @@ func TestRetryBudgetEndsFailedWithReason(t *testing.T) {
 	if rec.Status != catalog.StatusFailed || !strings.Contains(rec.Reason, "unavailable") {
 		t.Fatalf("after the budget: %s %q, want FAILED with the reason", rec.Status, rec.Reason)
 	}
-	audit, err := deps.Catalog.Audit(h.ctx, d.TenantID)
+	audit, err := deps.Catalog.AuditTrail(h.ctx, d.TenantID)
 	if err != nil || len(audit) == 0 || audit[len(audit)-1].Action != "provisioning-failed" {
 		t.Fatalf("audit = %+v, %v", audit, err)
 	}

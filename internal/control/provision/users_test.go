@@ -106,7 +106,7 @@ func TestRefusedAdminEmailFailsAtOnceWithAStableReason(t *testing.T) {
 	if want := "admin_email_rejected: the user pool refused the admin email"; rec.Status != catalog.StatusFailed || rec.Reason != want {
 		t.Fatalf("tenant = %s %q, want FAILED %q", rec.Status, rec.Reason, want)
 	}
-	audit, err := h.deps().Catalog.Audit(h.ctx, d.TenantID)
+	audit, err := h.deps().Catalog.AuditTrail(h.ctx, d.TenantID)
 	if err != nil || len(audit) == 0 || strings.Contains(audit[len(audit)-1].Detail, "RequestID") {
 		t.Fatalf("audit = %+v, %v", audit, err)
 	}

@@ -124,15 +124,16 @@ type Resources struct {
 	// ("arn:aws:s3:::tessera-exports"); a session may touch only the objects
 	// under "<its tenantId tag>/". Empty leaves the statement out.
 	ExportBucketARN string
-	// CatalogTableARN is the catalog table: a session may update the
-	// settings attribute of its own tenant's record there, and nothing
-	// else of the table (OwnTenantSettingsOnly). Empty leaves the
-	// statement out.
-	CatalogTableARN string
 	// BackupBucketARN is the bucket of tenant change logs and snapshots
 	// ("arn:aws:s3:::tessera-backups"): a session may touch only the
 	// objects under "<its tenantId tag>/". Empty leaves the statement out.
 	BackupBucketARN string
+	// CatalogTableARN is the catalog table, where a session may update
+	// the settings attribute of its own tenant's record
+	// (OwnTenantSettingsOnly), append to and read its own tenant's audit
+	// trail (partition "AUDIT#<its tenantId tag>", OwnAuditTrailOnly), and
+	// nothing else. Empty leaves the statements out.
+	CatalogTableARN string
 }
 
 // BackupObjectActions are the S3 actions a tenant session may use on its
@@ -245,6 +246,10 @@ func DataAccessPolicy(r Resources) Policy {
 	if r.BackupBucketARN != "" {
 		p.Statement = append(p.Statement, backupStatements(r)...)
 	}
+	if r.CatalogTableARN != "" {
+		p.Statement = append(p.Statement, ownAuditTrailStatement(r.CatalogTableARN))
+		p.Statement = append(p.Statement, AuditImmutableStatements(r.CatalogTableARN)...)
+	}
 	return p
 }
 
@@ -282,6 +287,69 @@ func SettingsStatement(catalogTableARN string) Statement {
 				"dynamodb:Attributes":           {"false"},
 				"aws:PrincipalTag/" + TenantTag: {"false"},
 			},
+		},
+	}
+}
+
+// AuditPrefix begins the partition key of every tenant's audit trail in
+// the catalog table ("AUDIT#<tenant>"; store.AuditPrefix).
+const AuditPrefix = "AUDIT#"
+
+// AuditTrailActions are what a tenant session may do with its own audit
+// trail: append an entry (a PutItem conditioned on the item's absence) and
+// read the trail (Query).
+var AuditTrailActions = []string{"dynamodb:PutItem", "dynamodb:Query"}
+
+// AuditDeniedItemActions are the item actions that could change or remove
+// an audit entry; AuditImmutableStatements denies them on AUDIT# items.
+var AuditDeniedItemActions = []string{"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+
+// AuditDeniedPartiQL are PartiQL's writes, denied on the whole catalog
+// table: nothing uses PartiQL, and its requests do not name leading keys
+// the way item actions do.
+var AuditDeniedPartiQL = []string{"dynamodb:PartiQLUpdate", "dynamodb:PartiQLDelete"}
+
+// ownAuditTrailStatement lets a session append to and read the audit trail
+// of its own tenant, and no other item of the catalog table.
+func ownAuditTrailStatement(catalogARN string) Statement {
+	return Statement{
+		Sid:      "OwnAuditTrailOnly",
+		Effect:   "Allow",
+		Action:   AuditTrailActions,
+		Resource: []string{catalogARN},
+		Condition: map[string]Condition{
+			"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": {AuditPrefix + principalTenant}},
+			// ForAllValues holds for a request without leading keys.
+			"Null": {
+				"dynamodb:LeadingKeys":          {"false"},
+				"aws:PrincipalTag/" + TenantTag: {"false"},
+			},
+		},
+	}
+}
+
+// AuditImmutableStatements deny, whatever else a role is allowed, every
+// update and delete of an audit entry of the catalog table (any item whose
+// leading key starts with AuditPrefix) and PartiQL writes on the table.
+// The infra app attaches them to every function role with catalog write
+// access; DataAccessPolicy includes them. PutItem stays allowed where a
+// role has it: IAM has no condition key for a request's condition
+// expression, so it cannot deny an overwrite; the store conditions every
+// entry on its absence (the residual gap the README names).
+func AuditImmutableStatements(catalogARN string) []Statement {
+	return []Statement{
+		{
+			Sid:       "AuditEntriesAreImmutable",
+			Effect:    "Deny",
+			Action:    AuditDeniedItemActions,
+			Resource:  []string{catalogARN},
+			Condition: map[string]Condition{"ForAnyValue:StringLike": {"dynamodb:LeadingKeys": {AuditPrefix + "*"}}},
+		},
+		{
+			Sid:      "NoPartiQLWritesOnCatalog",
+			Effect:   "Deny",
+			Action:   AuditDeniedPartiQL,
+			Resource: []string{catalogARN},
 		},
 	}
 }

@@ -7,9 +7,6 @@ import (
 	"github.com/tessera-saas/tessera/internal/platform/store"
 )
 
-// catalogARN is the catalog table of the simulated stage.
-const catalogARN = tableARN + "tessera-dev-catalog"
-
 // TestSimTenantSessionUpdatesOnlyItsOwnSettings evaluates the real
 // TenantDataAccessRole policy (with the catalog table) for the settings
 // write of PUT /v1/settings (store.TenantData.PutSettings: one UpdateItem

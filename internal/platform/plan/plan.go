@@ -47,15 +47,20 @@ type Limits struct {
 	// MaxProducts caps one tenant's products (POST /v1/products; 409
 	// limit_reached at the cap).
 	MaxProducts int
+	// AuditRetentionDays is how long the audit entries of the tier's
+	// tenants are kept (internal/platform/audit): each entry's TTL is set
+	// when it is written, from the tier the tenant had then, so a tier
+	// change applies to the entries written after it.
+	AuditRetentionDays int
 }
 
 var limits = map[catalog.Tier]Limits{
 	catalog.TierBasic: {RateLimit: 10, BurstLimit: 20, MonthlyQuota: 100_000, ExportConcurrency: 2, InvitesPerDay: 20,
-		BackupInterval: 24 * time.Hour, BackupRetentionDays: 7, Exports: false, MaxUsers: 25, MaxProducts: 1_000},
+		BackupInterval: 24 * time.Hour, BackupRetentionDays: 7, Exports: false, MaxUsers: 25, MaxProducts: 1_000, AuditRetentionDays: 90},
 	catalog.TierStandard: {RateLimit: 50, BurstLimit: 100, MonthlyQuota: 1_000_000, ExportConcurrency: 4, InvitesPerDay: 100,
-		BackupInterval: 6 * time.Hour, BackupRetentionDays: 14, Exports: true, MaxUsers: 200, MaxProducts: 100_000},
+		BackupInterval: 6 * time.Hour, BackupRetentionDays: 14, Exports: true, MaxUsers: 200, MaxProducts: 100_000, AuditRetentionDays: 365},
 	catalog.TierPremium: {RateLimit: 200, BurstLimit: 400, MonthlyQuota: 10_000_000, ExportConcurrency: 8, InvitesPerDay: 500,
-		BackupInterval: time.Hour, BackupRetentionDays: 35, Exports: true, MaxUsers: 5_000, MaxProducts: 10_000_000},
+		BackupInterval: time.Hour, BackupRetentionDays: 35, Exports: true, MaxUsers: 5_000, MaxProducts: 10_000_000, AuditRetentionDays: 730},
 }
 
 // Tiers lists the tiers in a stable order (construct ids, outputs, tests).

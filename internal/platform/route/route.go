@@ -62,6 +62,8 @@ var All = []Route{
 	{Name: "GetSettings", Method: "GET", Path: "/v1/settings", Function: FunctionAPI, Audience: TenantUser},
 	{Name: "PutSettings", Method: "PUT", Path: "/v1/settings", Function: FunctionAPI, Audience: TenantUser},
 	{Name: "ListFeatures", Method: "GET", Path: "/v1/features", Function: FunctionAPI, Audience: TenantUser},
+	// The tenant's audit trail (internal/platform/audit), admins only.
+	{Name: "ListAudit", Method: "GET", Path: "/v1/audit", Function: FunctionAPI, Audience: TenantUser},
 
 	{Name: "ListTenants", Method: "GET", Path: "/v1/tenants", Function: FunctionTenants, Audience: Operator},
 	{Name: "CreateTenant", Method: "POST", Path: "/v1/tenants", Function: FunctionTenants, Audience: Operator},
@@ -82,6 +84,8 @@ var All = []Route{
 	{Name: "ListFlags", Method: "GET", Path: "/v1/flags", Function: FunctionTenants, Audience: Operator},
 	{Name: "PutFlag", Method: "PUT", Path: "/v1/flags/{name}", Function: FunctionTenants, Audience: Operator},
 	{Name: "PutTenantFlag", Method: "PUT", Path: "/v1/tenants/{id}/flags/{name}", Function: FunctionTenants, Audience: Operator},
+	// Any tenant's audit trail (internal/platform/audit).
+	{Name: "ListTenantAudit", Method: "GET", Path: "/v1/tenants/{id}/audit", Function: FunctionTenants, Audience: Operator},
 
 	// The OpenAPI document of every route above (api/openapi.json).
 	{Name: "GetOpenAPI", Method: "GET", Path: "/v1/openapi.json", Function: FunctionAPI, Audience: Public},

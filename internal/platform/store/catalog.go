@@ -20,7 +20,7 @@ import (
 // own credentials (the catalog is control-plane data, not tenant data).
 //
 // Items: the profile (pk TENANT#<id>, sk PROFILE, listed through the
-// "tenants" index), audit entries (pk TENANT#<id>, sk AUDIT#<time>#<id>),
+// "tenants" index), audit entries (pk AUDIT#<id>, sk <time>#<id>: audit.go),
 // idempotency keys of creates (pk IDEMPOTENCY#<operator>#<key>, expiring
 // after IdempotencyTTL through the table's TTL attribute), and the outbox of
 // events not yet published (pk OUTBOX, sk <time>#<id>).
@@ -34,7 +34,7 @@ type Catalog struct {
 // NewCatalog returns the catalog stored in table. cursorKey authenticates
 // list cursors (nil: the built-in key).
 func NewCatalog(ddb DynamoDB, table string, cursorKey ...[]byte) *Catalog {
-	c := &Catalog{ddb: ddb, table: table, now: time.Now, cursors: cursors{key: defaultCursorKey}}
+	c := &Catalog{ddb: marked(ddb), table: table, now: time.Now, cursors: cursors{key: defaultCursorKey}}
 	if len(cursorKey) > 0 && len(cursorKey[0]) > 0 {
 		c.cursors = cursors{key: cursorKey[0]}
 	}
@@ -50,7 +50,8 @@ func (c *Catalog) WithClock(now func() time.Time) *Catalog {
 }
 
 // CatalogTTLAttribute is the catalog table's TTL attribute (epoch seconds),
-// which bootstrap and infra/ enable. Only idempotency keys carry it.
+// which bootstrap and infra/ enable. Idempotency keys, ended jobs and
+// audit entries carry it.
 const CatalogTTLAttribute = "expiresAt"
 
 // IdempotencyTTL is how long an Idempotency-Key replays its create. DynamoDB
@@ -111,15 +112,6 @@ type OutboxEvent struct {
 	TenantID   string `dynamodbav:"tenantId"`
 	// SK locates the item; set by the catalog.
 	SK string `dynamodbav:"sk"`
-}
-
-// AuditEntry records who did what to a tenant.
-type AuditEntry struct {
-	TenantID string    `dynamodbav:"tenantId" json:"tenantId"`
-	Action   string    `dynamodbav:"action" json:"action"`
-	Actor    string    `dynamodbav:"actor" json:"actor"`
-	Detail   string    `dynamodbav:"detail,omitempty" json:"detail,omitempty"`
-	At       time.Time `dynamodbav:"at" json:"at"`
 }
 
 // GetTenant reads a tenant record; catalog.ErrNotFound when absent.
@@ -191,12 +183,18 @@ func (c *Catalog) Create(ctx context.Context, rec catalog.Record, idem Idempoten
 		}
 		items = append(items, p)
 	}
-	extra, err := c.sideItems(rec.TenantID, ev, audit)
+	if audit != nil && audit.Tier == "" {
+		audit.Tier = rec.Tier
+	}
+	extra, err := c.sideItems(ctx, rec.TenantID, ev, audit)
 	if err != nil {
 		return rec, false, err
 	}
 	items = append(items, extra...)
 	_, err = c.ddb.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if err == nil {
+		committed(ctx, audit)
+	}
 	reasons := cancellation(err)
 	switch {
 	case idem.Key != "" && failedAt(reasons, 1):
@@ -221,8 +219,10 @@ func (c *Catalog) replay(ctx context.Context, idem Idempotency) (catalog.Record,
 	return rec, true, err
 }
 
-// sideItems are the outbox event and audit entry that go with a change.
-func (c *Catalog) sideItems(tenantID string, ev *OutboxEvent, audit *AuditEntry) ([]types.TransactWriteItem, error) {
+// sideItems are the outbox event and audit entry that go with a change
+// (the entry stamped as the request's own when ctx carries one: auditSide;
+// the caller reports a successful transaction with committed).
+func (c *Catalog) sideItems(ctx context.Context, tenantID string, ev *OutboxEvent, audit *AuditEntry) ([]types.TransactWriteItem, error) {
 	var items []types.TransactWriteItem
 	now := c.now().UTC()
 	if ev != nil {
@@ -241,14 +241,7 @@ func (c *Catalog) sideItems(tenantID string, ev *OutboxEvent, audit *AuditEntry)
 		items = append(items, p)
 	}
 	if audit != nil {
-		audit.TenantID = tenantID
-		if audit.At.IsZero() {
-			audit.At = now
-		}
-		p, err := putIfAbsent(c.table, struct {
-			key
-			AuditEntry
-		}{key: key{PK: catalogTenantPrefix + tenantID, SK: auditPrefix + audit.At.Format(time.RFC3339Nano) + "#" + entityid.New()}, AuditEntry: *audit})
+		p, err := c.auditSide(ctx, tenantID, audit)
 		if err != nil {
 			return nil, err
 		}
@@ -365,12 +358,15 @@ func (c *Catalog) Apply(ctx context.Context, tenantID string, ch Change, ev *Out
 		ConditionExpression: expr.Condition(), UpdateExpression: expr.Update(),
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
 	}}}
-	extra, err := c.sideItems(tenantID, ev, audit)
+	extra, err := c.sideItems(ctx, tenantID, ev, audit)
 	if err != nil {
 		return catalog.Record{}, err
 	}
 	items = append(items, extra...)
 	_, err = c.ddb.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if err == nil {
+		committed(ctx, audit)
+	}
 	if reasons := cancellation(err); failedAt(reasons, 0) {
 		if _, gerr := c.getItem(ctx, tenantID, true); errors.Is(gerr, catalog.ErrNotFound) {
 			return catalog.Record{}, gerr
@@ -504,13 +500,4 @@ func (c *Catalog) EventPublished(ctx context.Context, ev OutboxEvent) error {
 		return fmt.Errorf("delete outbox event %s: %w", ev.ID, err)
 	}
 	return nil
-}
-
-// Audit lists a tenant's audit entries, oldest first.
-func (c *Catalog) Audit(ctx context.Context, tenantID string) ([]AuditEntry, error) {
-	out, err := queryPrefix[AuditEntry](ctx, c.ddb, c.table, catalogTenantPrefix+tenantID, auditPrefix, false)
-	if err != nil {
-		return nil, fmt.Errorf("audit of %s: %w", tenantID, err)
-	}
-	return out, nil
 }

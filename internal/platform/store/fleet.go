@@ -92,11 +92,14 @@ func (c *Catalog) SaveFleetRun(ctx context.Context, run FleetRun, audit *AuditEn
 	if err != nil {
 		return FleetRun{}, err
 	}
-	side, err := c.sideItems(run.TenantID, nil, audit)
+	side, err := c.sideItems(ctx, run.TenantID, nil, audit)
 	if err != nil {
 		return FleetRun{}, err
 	}
 	_, err = c.ddb.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: append([]types.TransactWriteItem{put}, side...)})
+	if err == nil {
+		committed(ctx, audit)
+	}
 	if reasons := cancellation(err); failedAt(reasons, 0) {
 		return FleetRun{}, fmt.Errorf("fleet run %s of %s: %w", run.Target, run.TenantID, ErrRunChanged)
 	}

@@ -46,7 +46,7 @@ func (c *Catalog) CreateJob(ctx context.Context, job recovery.Job, ev *OutboxEve
 	if err != nil {
 		return err
 	}
-	side, err := c.sideItems(job.TenantID, ev, audit)
+	side, err := c.sideItems(ctx, job.TenantID, ev, audit)
 	if err != nil {
 		return err
 	}
@@ -55,6 +55,9 @@ func (c *Catalog) CreateJob(ctx context.Context, job recovery.Job, ev *OutboxEve
 		return err
 	}
 	_, err = c.ddb.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: append([]types.TransactWriteItem{put, exists}, side...)})
+	if err == nil {
+		committed(ctx, audit)
+	}
 	if reasons := cancellation(err); reasons != nil {
 		if failedAt(reasons, 1) {
 			return fmt.Errorf("job %s of tenant %s: %w", job.ID, job.TenantID, catalog.ErrNotFound)
@@ -116,11 +119,14 @@ func (c *Catalog) SaveJob(ctx context.Context, job recovery.Job, ev *OutboxEvent
 	if err != nil {
 		return recovery.Job{}, err
 	}
-	side, err := c.sideItems(job.TenantID, ev, audit)
+	side, err := c.sideItems(ctx, job.TenantID, ev, audit)
 	if err != nil {
 		return recovery.Job{}, err
 	}
 	_, err = c.ddb.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: append([]types.TransactWriteItem{put}, side...)})
+	if err == nil {
+		committed(ctx, audit)
+	}
 	if reasons := cancellation(err); reasons != nil && failedAt(reasons, 0) {
 		return recovery.Job{}, fmt.Errorf("save job %s: %w", job.ID, ErrJobChanged)
 	}

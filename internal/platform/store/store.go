@@ -50,6 +50,9 @@ type Store struct {
 	// catalogTable holds the tenant records, whose settings attribute
 	// PutSettings writes (WithCatalogTable).
 	catalogTable string
+	// auditTable is the catalog table, home of the audit trails
+	// (WithAuditTable; audit.go).
+	auditTable string
 }
 
 // Option configures a Store.
@@ -101,6 +104,7 @@ func New(ddb DynamoDB, sealer Sealer, opts ...Option) *Store {
 	for _, o := range opts {
 		o(s)
 	}
+	s.ddb = marked(s.ddb) // each successful write marks the request (audit.go)
 	return s
 }
 
