@@ -112,6 +112,10 @@ func NewAppStack(scope constructs.Construct, id string, props *AppStackProps) (*
 			grantFleet(stack, cfg, role)
 			a.Fleet = newFleet(stack, cfg, fn)
 		}
+		if spec.Billing {
+			grantBilling(stack, cfg, data, role)
+			scheduleBilling(stack, fn)
+		}
 	}
 	if fn, ok := a.Functions[route.FunctionTenants]; ok {
 		scheduleOutboxSweep(stack, fn)
@@ -169,6 +173,8 @@ func newDataAccessRole(stack awscdk.Stack, cfg config, data *DataStack, trusted 
 		Account:         *stack.Account(),
 		ExportBucketARN: *data.ExportBucket.BucketArn(),
 		BackupBucketARN: *data.BackupBucket.BucketArn(),
+		// A tenant's own billing partitions (its invoice's inputs).
+		CatalogTableARN: *data.CatalogTable.TableArn(),
 	})
 	principals := make([]awsiam.IPrincipal, len(trusted))
 	arns := make([]string, len(trusted))
@@ -219,6 +225,9 @@ func functionEnv(stack awscdk.Stack, cfg config, data *DataStack, dataRole, role
 	}
 	if feed, ok := fns[functionChangeFeed]; ok {
 		all[settings.EnvChangeFeedFunctionARN] = feed.FunctionArn()
+	}
+	if spec.Billing {
+		all[settings.EnvStripeSecretARN] = billingSecret(stack, cfg).SecretArn()
 	}
 	for _, tier := range plan.Tiers {
 		all[settings.TierEnv(settings.EnvExportQueuePrefix, tier)] = data.ExportQueues[tier].Queue.QueueUrl()

@@ -130,7 +130,8 @@ func NewAPI(cfg aws.Config, s settings.Settings, log *slog.Logger, metrics io.Wr
 	ddb := store.NewClient(cfg)
 	creds := access.NewCredentials(sts.NewFromConfig(cfg), s.DataAccessRoleARN)
 	env := crypto.NewEnvelope(kms.NewFromConfig(cfg))
-	data := store.New(ddb, env, store.WithCredentials(creds), store.WithCursorKeySource(cursorKey(cfg, s)))
+	data := store.New(ddb, env, store.WithCredentials(creds), store.WithCursorKeySource(cursorKey(cfg, s)),
+		store.WithCatalogTable(s.CatalogTable)) // invoices: the tenant's billing partitions, in its session
 	tenants := tenantCache(ddb, s)
 	users := directory.New(userPoolClient(cfg, s, directory.InviterActions), s.UserPoolID)
 	users.Invite = s.Stage != "local"

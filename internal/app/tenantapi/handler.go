@@ -75,7 +75,7 @@ func New(tenants Catalog, data Data, users Users, log *slog.Logger) *Handler {
 		"UpdateOrder": orders.update, "DeleteOrder": orders.delete,
 		"ListUsers": h.listUsers, "CreateUser": h.createUser,
 		"CreateExport": h.createExport, "GetExport": h.getExport,
-		"GetOpenAPI": h.getOpenAPI,
+		"GetOpenAPI": h.getOpenAPI, "ListInvoices": h.listInvoices,
 	})
 	return h
 }

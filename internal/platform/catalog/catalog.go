@@ -103,6 +103,12 @@ type Record struct {
 	// never applies those to it. Zero for tenants older than the runner,
 	// and for clones (their items are copies of another tenant's).
 	Schema int `dynamodbav:"schema,omitempty" json:"schema,omitempty"`
+
+	// BillingCustomerID is the tenant's customer id at the payment
+	// provider (a Stripe customer, "cus_..."), which usage is reported to
+	// (internal/control/billing); set by an operator. Empty: the tenant's
+	// usage is not reported (the reporter says it skipped it).
+	BillingCustomerID string `dynamodbav:"billingCustomerId,omitempty" json:"billingCustomerId,omitempty"`
 }
 
 // Migration is a move of a tenant's data between the pooled table and a

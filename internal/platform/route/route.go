@@ -57,6 +57,7 @@ var All = []Route{
 	{Name: "CreateUser", Method: "POST", Path: "/v1/users", Function: FunctionAPI, Audience: TenantUser},
 	{Name: "CreateExport", Method: "POST", Path: "/v1/exports", Function: FunctionAPI, Audience: TenantUser},
 	{Name: "GetExport", Method: "GET", Path: "/v1/exports/{id}", Function: FunctionAPI, Audience: TenantUser},
+	{Name: "ListInvoices", Method: "GET", Path: "/v1/billing/invoices", Function: FunctionAPI, Audience: TenantUser},
 
 	{Name: "ListTenants", Method: "GET", Path: "/v1/tenants", Function: FunctionTenants, Audience: Operator},
 	{Name: "CreateTenant", Method: "POST", Path: "/v1/tenants", Function: FunctionTenants, Audience: Operator},

@@ -47,6 +47,9 @@ type Store struct {
 	cursors
 	now   func() time.Time
 	newID func() string
+	// catalogTable holds the tenants' billing partitions
+	// (WithCatalogTable, billing.go).
+	catalogTable string
 }
 
 // Option configures a Store.
