@@ -13,6 +13,7 @@ PYTHON_LOCALSTACK ?= python3.12
 BIN     := .local/bin
 CFNLINT := $(VENV)/bin/cfn-lint
 LOCALKMS := $(BIN)/local-kms
+STRIPEMOCK := $(BIN)/stripe-mock
 IAMSIM  := tools/iamsim/node_modules/.installed
 CDK     := tools/cdk/node_modules/.bin/cdk
 STAGE   ?= dev
@@ -27,7 +28,7 @@ export GOFLAGS ?= -mod=readonly
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-tools: $(VENV)/.installed $(VENV_FUZZ)/.installed tools-localstack $(LOCALKMS) $(IAMSIM) $(CDK) ## install the pinned tools: Go modules, .venv (moto, waitress, cfn-lint), .venv-fuzz (schemathesis), .venv-localstack, local-kms, IAM simulator, CDK CLI
+tools: $(VENV)/.installed $(VENV_FUZZ)/.installed tools-localstack $(LOCALKMS) $(STRIPEMOCK) $(IAMSIM) $(CDK) ## install the pinned tools: Go modules, .venv (moto, waitress, cfn-lint), .venv-fuzz (schemathesis), .venv-localstack, local-kms, stripe-mock, IAM simulator, CDK CLI
 	@$(GO) mod download
 	@cd infra && $(GO) mod download
 
@@ -74,6 +75,11 @@ $(CDK): tools/cdk/package-lock.json
 $(LOCALKMS): go.mod go.sum
 	@mkdir -p $(BIN)
 	$(GO) build -o $@ github.com/nsmithuk/local-kms
+
+# stripe-mock: Stripe's stateless API mock, a Go tool of go.mod (the billing tests report to it).
+$(STRIPEMOCK): go.mod go.sum
+	@mkdir -p $(BIN)
+	$(GO) build -o $@ github.com/stripe/stripe-mock
 
 openapi: ## regenerate api/openapi.json from the route table and the handlers' contracts (a test fails when it is stale)
 	$(GO) generate ./internal/wire/openapi

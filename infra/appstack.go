@@ -112,6 +112,10 @@ func NewAppStack(scope constructs.Construct, id string, props *AppStackProps) (*
 			grantFleet(stack, cfg, role)
 			a.Fleet = newFleet(stack, cfg, fn)
 		}
+		if spec.Billing {
+			grantBilling(stack, cfg, data, role)
+			scheduleBilling(stack, fn)
+		}
 	}
 	if fn, ok := a.Functions[route.FunctionTenants]; ok {
 		scheduleOutboxSweep(stack, fn)
@@ -171,6 +175,7 @@ func newDataAccessRole(stack awscdk.Stack, cfg config, data *DataStack, trusted 
 		BackupBucketARN: *data.BackupBucket.BucketArn(),
 		// PUT /v1/settings (the tenant's own record's settings attribute),
 		// and each session's own audit trail (append, read).
+		// A tenant's own billing partitions (its invoice's inputs).
 		CatalogTableARN: *data.CatalogTable.TableArn(),
 	})
 	principals := make([]awsiam.IPrincipal, len(trusted))
@@ -222,6 +227,9 @@ func functionEnv(stack awscdk.Stack, cfg config, data *DataStack, dataRole, role
 	}
 	if feed, ok := fns[functionChangeFeed]; ok {
 		all[settings.EnvChangeFeedFunctionARN] = feed.FunctionArn()
+	}
+	if spec.Billing {
+		all[settings.EnvStripeSecretARN] = billingSecret(stack, cfg).SecretArn()
 	}
 	for _, tier := range plan.Tiers {
 		all[settings.TierEnv(settings.EnvExportQueuePrefix, tier)] = data.ExportQueues[tier].Queue.QueueUrl()

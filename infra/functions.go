@@ -49,6 +49,9 @@ const (
 	catalogReadWrite
 	// catalogReadWriteList: catalogReadWrite, and Query on the list index.
 	catalogReadWriteList
+	// catalogReadList: catalogRead, and Query on the list index (the
+	// billing function lists the tenants, and writes no record).
+	catalogReadList
 )
 
 // functionSpec describes one Lambda function under functions/<Name>.
@@ -95,6 +98,10 @@ type functionSpec struct {
 	// Fleet marks the fleet runner (fleet.go): the fleet state machine
 	// invokes it, and it may update this stage's TenantStacks (grantFleet).
 	Fleet bool
+	// Billing marks the billing function (billing.go): an hourly schedule
+	// runs it; it reads and writes the usage ledger and reads the Stripe
+	// key (grantBilling).
+	Billing bool
 }
 
 // tierEnv lists the per-tier variables under prefix (settings.TierEnv), in
@@ -222,5 +229,6 @@ var functionSpecs = []functionSpec{
 		Catalog:    catalogRead,
 		ChangeFeed: true,
 	},
-	fleetSpec, // fleet.go
+	fleetSpec,   // fleet.go
+	billingSpec, // billing.go
 }

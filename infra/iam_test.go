@@ -78,6 +78,7 @@ func TestDataAccessRoleIsAccessPolicy(t *testing.T) {
 	changeFeedRoleID := s.AppJSON.logicalID(t, "AWS::IAM::Role", fnID(functionChangeFeed)+"FunctionRole")
 	tenantsRoleID := s.AppJSON.logicalID(t, "AWS::IAM::Role", "TenantsFunctionRole")
 	fleetRoleID := s.AppJSON.logicalID(t, "AWS::IAM::Role", fnID(functionFleet)+"FunctionRole")
+	billingRoleID := s.AppJSON.logicalID(t, "AWS::IAM::Role", fnID(functionBilling)+"FunctionRole")
 
 	policies := list(role["Policies"])
 	if len(policies) != 1 {
@@ -102,12 +103,13 @@ func TestDataAccessRoleIsAccessPolicy(t *testing.T) {
 	}
 
 	gotTrust := normPolicy(role["AssumeRolePolicyDocument"])
-	// Exactly the api, tenants, provisioner, exports, changefeed and fleet
-	// roles: the functions that act for a tenant on its data (the tenants
-	// function reads its snapshots' manifests; the fleet migrates items).
+	// Exactly the api, tenants, provisioner, exports, changefeed, fleet and
+	// billing roles: the functions that act for a tenant on its data (the
+	// tenants function reads its snapshots' manifests; the fleet migrates
+	// items; billing counts a tenant's items).
 	wantTrust := normPolicy(access.TrustPolicy([]string{
 		"${" + apiRoleID + ".Arn}", "${" + tenantsRoleID + ".Arn}", "${" + provisionerRoleID + ".Arn}", "${" + exportsRoleID + ".Arn}",
-		"${" + changeFeedRoleID + ".Arn}", "${" + fleetRoleID + ".Arn}",
+		"${" + changeFeedRoleID + ".Arn}", "${" + fleetRoleID + ".Arn}", "${" + billingRoleID + ".Arn}",
 	}).Map())
 	if !reflect.DeepEqual(gotTrust, wantTrust) {
 		t.Errorf("TenantDataAccessRole trust\n got  %s\n want %s", jsonOf(gotTrust), jsonOf(wantTrust))
@@ -171,6 +173,8 @@ func TestFunctionRolesHaveNoTenantData(t *testing.T) {
 			allowed = catalogReadWriteActions
 		case catalogReadWriteList:
 			allowed, allowedOnIndex = catalogReadWriteActions, []string{"dynamodb:Query"}
+		case catalogReadList:
+			allowed, allowedOnIndex = catalogReadActions, []string{"dynamodb:Query"}
 		}
 		t.Run(string(spec.Name), func(t *testing.T) {
 			role := props(s.AppJSON.resources("AWS::IAM::Role")[roleID])
@@ -217,7 +221,7 @@ func TestFunctionRolesHaveNoTenantData(t *testing.T) {
 					}
 					continue
 				}
-				if st["Condition"] != nil && spec.Catalog == catalogRead && jsonOf(normConditionLists(st["Condition"])) == catalogReadCondition {
+				if st["Condition"] != nil && (spec.Catalog == catalogRead || spec.Catalog == catalogReadList) && jsonOf(normConditionLists(st["Condition"])) == catalogReadCondition {
 					// Tenant records only (TestCatalogReadIsTenantRecordsOnly).
 					if res := sortedFlat(st["Resource"]); !slices.Equal(res, []string{"${Data:" + catalogID + ".Arn}"}) {
 						t.Errorf("catalog read statement %d on %v, want only the catalog table", i, res)
@@ -263,6 +267,9 @@ func TestFunctionRolesHaveNoTenantData(t *testing.T) {
 			var allowedOnLedger []string
 			if spec.UsageLedger {
 				allowedOnLedger = usageLedgerActions
+			}
+			if spec.Billing {
+				allowedOnLedger = billingLedgerActions
 			}
 			for _, c := range []struct {
 				what         string

@@ -50,7 +50,7 @@ func grantFunction(stack awscdk.Stack, cfg config, data *DataStack, dataRole aws
 	// Catalog items, in hand-written statements: Table.Grant* would add the
 	// catalog's index (every index) and more actions than needed.
 	switch spec.Catalog {
-	case catalogRead:
+	case catalogRead, catalogReadList:
 		// Tenant records only (store.CatalogTenantPrefix): not the outbox,
 		// idempotency records or the usage ledger of the same table.
 		role.AddToPrincipalPolicy(fromAccess(access.PrefixedItemsStatement(
@@ -58,7 +58,7 @@ func grantFunction(stack awscdk.Stack, cfg config, data *DataStack, dataRole aws
 	case catalogReadWrite, catalogReadWriteList:
 		role.AddToPrincipalPolicy(statement("CatalogReadWrite", catalogReadWriteActions, nil, data.CatalogTable.TableArn()))
 	}
-	if spec.Catalog == catalogReadWriteList {
+	if spec.Catalog == catalogReadWriteList || spec.Catalog == catalogReadList {
 		role.AddToPrincipalPolicy(statement("CatalogListIndex", []string{"dynamodb:Query"}, nil,
 			jsii.String(*data.CatalogTable.TableArn()+"/index/"+store.CatalogIndex)))
 	}

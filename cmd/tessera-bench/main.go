@@ -391,7 +391,7 @@ func newBaseline(cfg aws.Config, s settings.Settings, log *slog.Logger) (*tenant
 		return nil, err
 	}
 	// Writes are audited as in the isolated handler (one PutItem each).
-	return tenantapi.New(tenants, store.New(ddb, plaintext{}, store.WithAuditTable(s.CatalogTable)), nil, log).WithVerifier(tokens), nil
+	return tenantapi.New(tenants, store.New(ddb, plaintext{}, store.WithCatalogTable(s.CatalogTable)), nil, log).WithVerifier(tokens), nil
 }
 
 // plaintext stores fields as they are: the baseline without encryption.

@@ -35,6 +35,9 @@ Usage:
                                          tenant, in waves ('tessera fleet' for help)
   tessera usage --from YYYY-MM-DD --to YYYY-MM-DD [--tenant ID] [--format csv|json]
                                          the finance report from the usage ledger
+  tessera invoices --month YYYY-MM [--tenant ID] [--format csv|json]
+                                         monthly invoices at the plan's prices; 'invoices report' sends
+                                         usage to Stripe ('tessera invoices help')
   tessera api-key TENANT_ID              print the tenant's API key (the tenant authorizer sends it; clients never do)
   tessera users set-password --email E --password P
                                          set a user's password in the user pool (local: onboarded
@@ -71,6 +74,8 @@ func main() {
 		err = runUsers(ctx, args)
 	case "usage":
 		err = runUsage(ctx, args)
+	case "invoices":
+		err = runInvoices(ctx, args)
 	case "fleet":
 		err = runFleet(ctx, args)
 	case "flags":

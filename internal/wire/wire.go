@@ -147,10 +147,10 @@ func NewAPI(cfg aws.Config, s settings.Settings, log *slog.Logger, metrics io.Wr
 	creds := access.NewCredentials(sts.NewFromConfig(cfg), s.DataAccessRoleARN)
 	env := crypto.NewEnvelope(kms.NewFromConfig(cfg))
 	// Audit entries of tenant routes go to the catalog table, in the
-	// tenant's own session (store.WithAuditTable); so do settings writes
+	// tenant's own session; so do settings writes and invoice reads
 	// (store.WithCatalogTable).
 	data := store.New(ddb, env, store.WithCredentials(creds), store.WithCursorKeySource(cursorKey(cfg, s)),
-		store.WithCatalogTable(s.CatalogTable), store.WithAuditTable(s.CatalogTable))
+		store.WithCatalogTable(s.CatalogTable))
 	tenants := tenantCache(ddb, s)
 	users := directory.New(userPoolClient(cfg, s, directory.InviterActions), s.UserPoolID)
 	users.Invite = s.Stage != "local"

@@ -148,6 +148,14 @@ func Contract() apidoc.Contract {
 			"entries are kept for the retention of the tenant's tier and cannot be changed or deleted.",
 		Params: append(slices.Clip(apidoc.TimeRangeParams), apidoc.PageParams...), Errors: apidoc.Join(apidoc.TimeRangeErrors, apidoc.PageErrors),
 		Responses: []apidoc.Response{{Status: http.StatusOK, Description: "a page of audit entries", Body: store.Page[store.AuditEntry]{}}}}
+	// Invoices (invoices.go): the tenant's admins only.
+	c.Operations["ListInvoices"] = apidoc.Operation{Summary: "The tenant's invoice of a month (admins only)",
+		Description: "Computed from the usage ledger, the tier history and the daily storage samples at the plan's prices, " +
+			"prorated by day (see the README's Billing section). The month not ended yet is a draft.",
+		Params: []apidoc.Param{{In: "query", Name: "month", Description: "YYYY-MM (UTC); default: the current month, a draft",
+			Schema: apidoc.StringSchema(`^[0-9]{4}-(0[1-9]|1[0-2])$`, 7, 7)}},
+		Errors:    []apidoc.Failure{apidoc.Fail(http.StatusBadRequest, edge.CodeValidation)},
+		Responses: []apidoc.Response{{Status: http.StatusOK, Description: "the month's invoice; none when the tenant did not exist then", Body: invoiceList{}}}}
 
 	c.Operations["GetOpenAPI"] = apidoc.Operation{Summary: "This document",
 		Responses: []apidoc.Response{{Status: http.StatusOK, Description: "the OpenAPI document of the API",

@@ -96,6 +96,7 @@ func New(tenants Catalog, data Data, users Users, log *slog.Logger) *Handler {
 		"GetSettings": h.getSettings, "PutSettings": h.putSettings,
 		"ListFeatures": h.listFeatures,
 		"ListAudit":    h.listAudit,
+		"ListInvoices": h.listInvoices,
 	})
 	return h
 }

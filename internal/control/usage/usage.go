@@ -17,7 +17,7 @@ import (
 // Prices is the price table of the cost estimate, in USD. The defaults are
 // AWS list prices for us-east-1 (November 2026) of what a request and a
 // stored item cost this deployment; they are an estimate for finance, not
-// an invoice.
+// an invoice (what tenants pay is plan.Price, internal/platform/invoice).
 type Prices struct {
 	// PerMillionRequests: API Gateway REST ($3.50) + Lambda requests ($0.20)
 	// + Lambda compute for a 512 MB arm64 function running ~20 ms ($0.11).

@@ -37,6 +37,7 @@ func Main(m *testing.M) int {
 	if started != nil {
 		started.Stop()
 	}
+	stopStripe()
 	return code
 }
 

@@ -131,9 +131,45 @@ type Resources struct {
 	// CatalogTableARN is the catalog table, where a session may update
 	// the settings attribute of its own tenant's record
 	// (OwnTenantSettingsOnly), append to and read its own tenant's audit
-	// trail (partition "AUDIT#<its tenantId tag>", OwnAuditTrailOnly), and
-	// nothing else. Empty leaves the statements out.
+	// trail (partition "AUDIT#<its tenantId tag>", OwnAuditTrailOnly), Query
+	// its own billing partitions (BillingPartitionPrefixes,
+	// OwnBillingRecordsOnly), and nothing else. Empty leaves the statements out.
 	CatalogTableARN string
+}
+
+// BillingPartitionPrefixes begin the partitions of the catalog table that
+// hold a tenant's billing records, each followed by the tenant id: the usage
+// ledger with its storage samples and report marks (store.UsagePrefix) and
+// the tier history (store.TiersPrefix). The api function reads a tenant's
+// invoice inputs there in the tenant's own session.
+var BillingPartitionPrefixes = []string{"USAGE#", "TIERS#"}
+
+// BillingReadActions are what a session may do there: Query (the store's
+// reads of a partition).
+var BillingReadActions = []string{"dynamodb:Query"}
+
+// billingStatement lets a session Query exactly its own tenant's billing
+// partitions of the catalog table: every leading key must equal one of
+// "<prefix><its tenantId tag>" (StringEquals, so no other tenant id, even
+// one that begins with its own, matches).
+func billingStatement(r Resources) Statement {
+	keys := make([]string, len(BillingPartitionPrefixes))
+	for i, p := range BillingPartitionPrefixes {
+		keys[i] = p + principalTenant
+	}
+	return Statement{
+		Sid:      "OwnBillingRecordsOnly",
+		Effect:   "Allow",
+		Action:   BillingReadActions,
+		Resource: []string{r.CatalogTableARN},
+		Condition: map[string]Condition{
+			"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": keys},
+			"Null": {
+				"dynamodb:LeadingKeys":          {"false"},
+				"aws:PrincipalTag/" + TenantTag: {"false"},
+			},
+		},
+	}
 }
 
 // BackupObjectActions are the S3 actions a tenant session may use on its
@@ -249,6 +285,7 @@ func DataAccessPolicy(r Resources) Policy {
 	if r.CatalogTableARN != "" {
 		p.Statement = append(p.Statement, ownAuditTrailStatement(r.CatalogTableARN))
 		p.Statement = append(p.Statement, AuditImmutableStatements(r.CatalogTableARN)...)
+		p.Statement = append(p.Statement, billingStatement(r))
 	}
 	return p
 }

@@ -116,6 +116,11 @@ type Record struct {
 	// (internal/platform/features), set by operators; cached with the
 	// record, so an evaluation reads no flag item per tenant.
 	FlagOverrides map[string]any `dynamodbav:"flagOverrides,omitempty" json:"flagOverrides,omitempty"`
+	// BillingCustomerID is the tenant's customer id at the payment
+	// provider (a Stripe customer, "cus_..."), which usage is reported to
+	// (internal/control/billing); set by an operator. Empty: the tenant's
+	// usage is not reported (the reporter says it skipped it).
+	BillingCustomerID string `dynamodbav:"billingCustomerId,omitempty" json:"billingCustomerId,omitempty"`
 }
 
 // Migration is a move of a tenant's data between the pooled table and a

@@ -64,6 +64,7 @@ var All = []Route{
 	{Name: "ListFeatures", Method: "GET", Path: "/v1/features", Function: FunctionAPI, Audience: TenantUser},
 	// The tenant's audit trail (internal/platform/audit), admins only.
 	{Name: "ListAudit", Method: "GET", Path: "/v1/audit", Function: FunctionAPI, Audience: TenantUser},
+	{Name: "ListInvoices", Method: "GET", Path: "/v1/billing/invoices", Function: FunctionAPI, Audience: TenantUser},
 
 	{Name: "ListTenants", Method: "GET", Path: "/v1/tenants", Function: FunctionTenants, Audience: Operator},
 	{Name: "CreateTenant", Method: "POST", Path: "/v1/tenants", Function: FunctionTenants, Audience: Operator},

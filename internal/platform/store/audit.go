@@ -112,12 +112,8 @@ func (c *Catalog) fillTier(ctx context.Context, tenantID string, e *AuditEntry) 
 }
 
 // ErrAuditNotConfigured: the store was built without the catalog table
-// (WithAuditTable), so it cannot reach audit trails.
+// (WithCatalogTable), so it cannot reach audit trails.
 var ErrAuditNotConfigured = errors.New("store: no audit table configured")
-
-// WithAuditTable names the catalog table, where tenant sessions append to
-// and read their own audit trail (TenantData.AppendAudit, Audit).
-func WithAuditTable(table string) Option { return func(s *Store) { s.auditTable = table } }
 
 // AppendAudit appends e to the tenant's own trail in the tenant's scoped
 // session (audit.Writer of tenant routes); e.TenantID is the scope's.
@@ -126,13 +122,13 @@ func (d TenantData) AppendAudit(ctx context.Context, e AuditEntry) error {
 	if err != nil {
 		return err
 	}
-	if s.auditTable == "" {
+	if s.catalogTable == "" {
 		return ErrAuditNotConfigured
 	}
 	if e.Tier == "" {
 		e.Tier = d.scope.Tier()
 	}
-	return putAudit(ctx, s.ddb, s.auditTable, newAuditItem(sc.tenantID, e, s.now()), sc.opts)
+	return putAudit(ctx, s.ddb, s.catalogTable, newAuditItem(sc.tenantID, e, s.now()), sc.opts)
 }
 
 // AuditQuery selects a page of a trail: entries at From or later and
@@ -150,10 +146,10 @@ func (d TenantData) Audit(ctx context.Context, q AuditQuery) (Page[AuditEntry], 
 	if err != nil {
 		return Page[AuditEntry]{}, err
 	}
-	if s.auditTable == "" {
+	if s.catalogTable == "" {
 		return Page[AuditEntry]{}, ErrAuditNotConfigured
 	}
-	return queryAudit(ctx, s.ddb, s.cursors, s.auditTable, sc.tenantID, q, sc.opts)
+	return queryAudit(ctx, s.ddb, s.cursors, s.catalogTable, sc.tenantID, q, sc.opts)
 }
 
 // Audit returns a page of a tenant's trail (operators), oldest first.

@@ -23,7 +23,8 @@ import (
 // "tenants" index), audit entries (pk AUDIT#<id>, sk <time>#<id>: audit.go),
 // idempotency keys of creates (pk IDEMPOTENCY#<operator>#<key>, expiring
 // after IdempotencyTTL through the table's TTL attribute), and the outbox of
-// events not yet published (pk OUTBOX, sk <time>#<id>).
+// events not yet published (pk OUTBOX, sk <time>#<id>); and each tenant's
+// tier history (pk TIERS#<id>, billing.go).
 type Catalog struct {
 	ddb   DynamoDB
 	table string
@@ -191,6 +192,17 @@ func (c *Catalog) Create(ctx context.Context, rec catalog.Record, idem Idempoten
 		return rec, false, err
 	}
 	items = append(items, extra...)
+	// The tier history's first entry (billing.go), last: the indices above
+	// stay what failedAt reads.
+	born := rec.CreatedAt
+	if born.IsZero() {
+		born = c.now()
+	}
+	hist, err := tierHistoryPut(c.table, catalog.TierChange{TenantID: rec.TenantID, To: rec.Tier, At: born})
+	if err != nil {
+		return rec, false, err
+	}
+	items = append(items, hist)
 	_, err = c.ddb.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	if err == nil {
 		committed(ctx, audit)
@@ -327,6 +339,19 @@ func (c *Catalog) Apply(ctx context.Context, tenantID string, ch Change, ev *Out
 		upd = upd.Remove(expression.Name("reason"))
 	}
 	cond := expression.AttributeExists(expression.Name(attrPK))
+	// A change of tier appends to the tier history (billing.go) in the same
+	// transaction, conditioned on the tier it read.
+	var history *catalog.TierChange
+	if ch.Tier != "" {
+		cur, err := c.getItem(ctx, tenantID, true)
+		if err != nil {
+			return catalog.Record{}, err
+		}
+		if cur.Tier != ch.Tier {
+			history = &catalog.TierChange{TenantID: tenantID, From: cur.Tier, To: ch.Tier, At: now}
+			cond = cond.And(expression.Name("tier").Equal(expression.Value(cur.Tier)))
+		}
+	}
 	if ch.Template != "" {
 		cond = cond.And(expression.Name("placement.dedicated").Equal(expression.Value(true)),
 			expression.Name("placement.table").Equal(expression.Value(ch.Table)))
@@ -363,6 +388,13 @@ func (c *Catalog) Apply(ctx context.Context, tenantID string, ch Change, ev *Out
 		return catalog.Record{}, err
 	}
 	items = append(items, extra...)
+	if history != nil {
+		p, err := tierHistoryPut(c.table, *history)
+		if err != nil {
+			return catalog.Record{}, err
+		}
+		items = append(items, p)
+	}
 	_, err = c.ddb.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	if err == nil {
 		committed(ctx, audit)

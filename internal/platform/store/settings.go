@@ -18,8 +18,10 @@ import (
 // record a tenant session may write (access.DataAccessPolicy).
 const SettingsAttribute = "settings"
 
-// WithCatalogTable names the catalog table, where each tenant's settings
-// live on its record (PutSettings).
+// WithCatalogTable names the catalog table, which a tenant's session
+// reaches for its own settings (PutSettings), audit trail (AppendAudit,
+// Audit) and billing partitions (BillingInputs), as access.DataAccessPolicy
+// allows.
 func WithCatalogTable(table string) Option { return func(s *Store) { s.catalogTable = table } }
 
 // errNoCatalogTable: PutSettings on a store built without WithCatalogTable.

@@ -47,12 +47,10 @@ type Store struct {
 	cursors
 	now   func() time.Time
 	newID func() string
-	// catalogTable holds the tenant records, whose settings attribute
-	// PutSettings writes (WithCatalogTable).
+	// catalogTable is the catalog table (WithCatalogTable), which tenant
+	// sessions reach for their own settings (PutSettings), audit trail
+	// (audit.go) and billing partitions (billing.go).
 	catalogTable string
-	// auditTable is the catalog table, home of the audit trails
-	// (WithAuditTable; audit.go).
-	auditTable string
 }
 
 // Option configures a Store.
