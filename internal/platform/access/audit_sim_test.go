@@ -36,7 +36,7 @@ func TestSimAuditTrail(t *testing.T) {
 	for _, a := range access.AuditTrailActions {
 		add(simCase{name: "session/own-trail/" + a, policy: session, action: a, resource: catalogARN,
 			context: tenant("ab", leading("AUDIT#ab")), want: allowed, wantSid: "OwnAuditTrailOnly"})
-		for _, k := range []string{"AUDIT#cd", "AUDIT#abc", "AUDIT#a", "AUDIT#", "AUDIT#*", "TENANT#ab", "USAGE#ab", "ab#PRODUCT", "audit#ab"} {
+		for _, k := range []string{"AUDIT#cd", "AUDIT#abc", "AUDIT#a", "AUDIT#", "AUDIT#*", "TENANT#ab", "USAGE#cd", "ab#PRODUCT", "audit#ab"} {
 			add(simCase{name: "session/foreign/" + a + "/" + k, policy: session, action: a, resource: catalogARN,
 				context: tenant("ab", leading(k)), want: implicit})
 		}
