@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -26,7 +27,7 @@ const invoicesHelp = `tessera invoices: monthly invoices from the usage ledger, 
         (what the billing function does every hour); hours with a mark are not sent again
   tessera invoices sample [--tenant ID]
         record today's storage sample of each tenant that has none yet
-  tessera invoices set-customer TENANT_ID CUSTOMER_ID
+  tessera invoices set-customer [--actor NAME] TENANT_ID CUSTOMER_ID
         record the tenant's Stripe customer ("" removes it); tenants without one are not reported
 
 Stripe: TESSERA_STRIPE_API_KEY (or TESSERA_STRIPE_SECRET_ARN), TESSERA_STRIPE_API_BASE (stripe-mock
@@ -52,6 +53,7 @@ func invoicesMain(ctx context.Context, args []string, out io.Writer) error {
 	month := fs.String("month", "", "YYYY-MM (UTC)")
 	only := fs.String("tenant", "", "one tenant id (default: all)")
 	format := fs.String("format", "csv", "csv or json")
+	actor := fs.String("actor", os.Getenv("USER"), "set-customer: who sets it (audited)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -63,7 +65,7 @@ func invoicesMain(ctx context.Context, args []string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		return store.NewCatalog(store.NewClient(cfg), s.CatalogTable).SetBillingCustomer(ctx, fs.Arg(0), fs.Arg(1))
+		return store.NewCatalog(store.NewClient(cfg), s.CatalogTable).SetBillingCustomer(ctx, fs.Arg(0), fs.Arg(1), cmp.Or(*actor, "operator"))
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("invoices: unexpected %q", fs.Arg(0))

@@ -13,6 +13,7 @@ import (
 	"github.com/tessera-saas/tessera/internal/local/testenv/fixture"
 	"github.com/tessera-saas/tessera/internal/platform/invoice"
 	"github.com/tessera-saas/tessera/internal/platform/settings"
+	"github.com/tessera-saas/tessera/internal/platform/store"
 )
 
 // invoicesEnv points the CLI's configuration at the test stack.
@@ -70,8 +71,14 @@ func TestInvoicesCommandPrintsTheScriptedMonth(t *testing.T) {
 	// 11th before the change: 9; after it: 471), then nothing new.
 	t.Setenv(settings.EnvStripeAPIBase, testenv.Stripe(t))
 	t.Setenv(settings.EnvStripeAPIKey, testenv.StripeAPIKey)
-	if err := invoicesMain(ctx, []string{"set-customer", id, "cus_cli"}, &out); err != nil {
+	if err := invoicesMain(ctx, []string{"set-customer", "--actor", "finance-ann", id, "cus_cli"}, &out); err != nil {
 		t.Fatal(err)
+	}
+	// Recorded with its audit entry, in one transaction.
+	if trail, err := store.NewCatalog(store.NewClient(e.Config), e.Settings.CatalogTable).AuditTrail(ctx, id); err != nil {
+		t.Fatal(err)
+	} else if n := len(trail); n == 0 || trail[n-1].Action != "set-billing-customer" || trail[n-1].Actor != "finance-ann" || trail[n-1].Detail != "billing customer cus_cli" {
+		t.Fatalf("audit trail after set-customer = %+v", trail)
 	}
 	for i, want := range []struct{ sent, already int }{{720, 0}, {0, 720}} {
 		out.Reset()

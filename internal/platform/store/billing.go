@@ -308,14 +308,43 @@ func queryPartition[T any](ctx context.Context, ddb DynamoDB, table, pk string, 
 }
 
 // SetBillingCustomer records the tenant's customer at the payment provider
-// (catalog.Record.BillingCustomerID); empty removes it.
-func (c *Catalog) SetBillingCustomer(ctx context.Context, tenantID, customerID string) error {
+// (catalog.Record.BillingCustomerID); empty removes it. The change and its
+// audit entry (actor: who ran it) are one transaction.
+func (c *Catalog) SetBillingCustomer(ctx context.Context, tenantID, customerID, actor string) error {
 	upd := expression.Set(expression.Name("updatedAt"), expression.Value(c.now().UTC())).
 		Add(expression.Name(attrVersion), expression.Value(1))
+	detail := "billing customer removed"
 	if customerID == "" {
 		upd = upd.Remove(expression.Name("billingCustomerId"))
 	} else {
 		upd = upd.Set(expression.Name("billingCustomerId"), expression.Value(customerID))
+		detail = "billing customer " + customerID
 	}
-	return c.update(ctx, tenantID, expression.AttributeExists(expression.Name(attrPK)), upd, catalog.ErrNotFound)
+	expr, err := expression.NewBuilder().WithCondition(expression.AttributeExists(expression.Name(attrPK))).WithUpdate(upd).Build()
+	if err != nil {
+		return fmt.Errorf("build billing customer update: %w", err)
+	}
+	av, err := attributevalue.MarshalMap(catalogKey(tenantID))
+	if err != nil {
+		return fmt.Errorf("marshal key: %w", err)
+	}
+	items := []types.TransactWriteItem{{Update: &types.Update{
+		TableName: aws.String(c.table), Key: av,
+		ConditionExpression: expr.Condition(), UpdateExpression: expr.Update(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+	}}}
+	entry := &AuditEntry{Action: "set-billing-customer", Actor: actor, Detail: detail}
+	extra, err := c.sideItems(ctx, tenantID, nil, entry)
+	if err != nil {
+		return err
+	}
+	_, err = c.ddb.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: append(items, extra...)})
+	if failedAt(cancellation(err), 0) {
+		return fmt.Errorf("tenant %s: %w", tenantID, catalog.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("set billing customer of %s: %w", tenantID, err)
+	}
+	committed(ctx, entry)
+	return nil
 }
