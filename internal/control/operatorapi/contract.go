@@ -142,7 +142,7 @@ func backupsContract(c apidoc.Contract, idParam map[string]*apidoc.Schema, corre
 		Responses:  []apidoc.Response{{Status: http.StatusOK, Description: "the tenant's jobs", Body: jobList{}}}}
 	c.Operations["ListTenantAudit"] = apidoc.Operation{Summary: "List a tenant's audit trail, oldest first",
 		Description: "Every state-changing request on the tenant (its users' and the operators') and the background steps on it; " +
-			"kept for the retention of the tenant's tier, after its offboarding too.",
+			"kept for the retention of the tenant's tier, after its offboarding too. The id _deployment reads the trail of the operator requests that name no tenant (flag definitions).",
 		PathParams: idParam, Params: append(slices.Clip(apidoc.TimeRangeParams), apidoc.PageParams...),
 		Errors:    apidoc.Join([]apidoc.Failure{invalidID}, apidoc.TimeRangeErrors, apidoc.PageErrors),
 		Responses: []apidoc.Response{{Status: http.StatusOK, Description: "a page of audit entries", Body: store.Page[store.AuditEntry]{}}}}

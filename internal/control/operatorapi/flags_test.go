@@ -5,8 +5,10 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tessera-saas/tessera/internal/local/testenv/fixture"
+	"github.com/tessera-saas/tessera/internal/platform/audit"
 	"github.com/tessera-saas/tessera/internal/platform/catalog"
 	"github.com/tessera-saas/tessera/internal/platform/edge"
 	"github.com/tessera-saas/tessera/internal/platform/features"
@@ -40,6 +42,7 @@ func TestOperatorsManageFlags(t *testing.T) {
 		return doTenants(t, h, operatorRequest(t, method, resource, params, body, "operators"))
 	}
 
+	started := time.Now().UTC()
 	list := op("GET", "/v1/flags", nil, "")
 	basic, _ := plan.For(catalog.TierBasic)
 	if f := flagOf(t, list, features.MaxProducts); list.Status != 200 || f == nil || f["version"] != float64(0) ||
@@ -56,6 +59,23 @@ func TestOperatorsManageFlags(t *testing.T) {
 	}
 	if r := op("PUT", "/v1/flags/{name}", map[string]string{"name": name}, def); r.Status != http.StatusConflict || r.Code != edge.CodeVersionConflict {
 		t.Fatalf("stale put flag = %+v", r)
+	}
+	// The definition names no tenant: its entry is in the deployment's
+	// trail, which operators read like a tenant's; the refused one left none.
+	trailEv := operatorRequest(t, "GET", "/v1/tenants/{id}/audit", map[string]string{"id": audit.DeploymentTrail}, "", "operators")
+	trailEv.QueryStringParameters = map[string]string{"from": started.Format(time.RFC3339Nano), "limit": "100"}
+	trail := doTenants(t, h, trailEv)
+	found := 0
+	for _, it := range trail.Body["items"].([]any) {
+		if e := it.(map[string]any); e["action"] == "PutFlag" && e["resource"] == "flags/"+name {
+			found++
+			if e["outcome"] != "200" || e["actorKind"] != "operator" || e["actor"] == "" {
+				t.Errorf("PutFlag entry = %v", e)
+			}
+		}
+	}
+	if trail.Status != 200 || found != 1 {
+		t.Fatalf("deployment trail has %d entries of PutFlag %s, want 1: %+v", found, name, trail)
 	}
 	if f := flagOf(t, op("GET", "/v1/flags", nil, ""), name); f == nil || f["version"] != float64(1) || f["rollout"].(map[string]any)["percent"] != float64(25) {
 		t.Fatalf("listed flag = %+v", f)

@@ -464,9 +464,15 @@ func (h *Handler) Invoke(ctx context.Context, raw json.RawMessage) (any, error) 
 // tenant's trail outlives its record until its entries expire, so an
 // offboarded tenant's is still read.
 func (h *Handler) listAudit(ctx context.Context, _ tenant.Operator, req events.APIGatewayProxyRequest) (int, any, error) {
-	id, err := tenantID(req)
-	if err != nil {
-		return 0, nil, err
+	// audit.DeploymentTrail ("_deployment", which no tenant id can be) is
+	// the trail of the operator requests that name no tenant, such as a
+	// flag definition's change.
+	id := req.PathParameters["id"]
+	if id != audit.DeploymentTrail {
+		var err error
+		if id, err = tenantID(req); err != nil {
+			return 0, nil, err
+		}
 	}
 	from, to, err := edge.TimeRange(req)
 	if err != nil {
