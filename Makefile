@@ -127,7 +127,7 @@ bench: tools ## isolation tax and CPU per request, STS/KMS calls, init, size, on
 	$(GO) run ./cmd/tessera-bench -backup-only -backup-out bench/backup.txt
 	$(GO) run ./cmd/tessera-bench -migrate-only -migrate-out bench/migrate.txt
 	$(GO) run ./cmd/tessera-bench -fleet-only -fleet-out bench/fleet.txt
-	$(GO) test -run '^$$' -bench . -benchmem ./internal/platform/crypto ./internal/platform/idtoken ./internal/platform/memo ./internal/platform/metering ./internal/platform/tenant ./internal/local/throttle | tee bench/micro.txt
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/platform/crypto ./internal/platform/idtoken ./internal/platform/memo ./internal/platform/metering ./internal/platform/tenant ./internal/local/throttle ./internal/platform/features ./internal/platform/invoice | tee bench/micro.txt
 
 build: ## build the Lambda binaries (linux/arm64, lambda.norpc) into dist/
 	@for f in $(FUNCTIONS); do \
