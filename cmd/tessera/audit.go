@@ -29,15 +29,9 @@ func runAudit(ctx context.Context, args []string, w io.Writer) error {
 	from := fs.String("from", "", "entries at this RFC 3339 time or later")
 	to := fs.String("to", "", "entries before this RFC 3339 time")
 	format := fs.String("format", "table", "table or json")
-	var pos []string
-	for len(args) > 0 { // flags may follow the tenant id
-		if err := fs.Parse(args); err != nil {
-			return err
-		}
-		args = fs.Args()
-		if len(args) > 0 {
-			pos, args = append(pos, args[0]), args[1:]
-		}
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
 	}
 	if len(pos) != 1 {
 		fmt.Fprint(os.Stderr, auditUsage)
@@ -51,10 +45,10 @@ func runAudit(ctx context.Context, args []string, w io.Writer) error {
 			return fmt.Errorf("audit: %q is not an RFC 3339 time", t)
 		}
 	}
-	if *api == "" || *token == "" {
-		return errors.New("audit: set TESSERA_API and TESSERA_TOKEN (source .local/env; TESSERA_TOKEN=$(tessera login --email operator@tessera.test))")
+	c, err := operatorClient("audit", *api, *token)
+	if err != nil {
+		return err
 	}
-	c := client{base: strings.TrimRight(*api, "/"), token: *token}
 	entries, err := auditTrail(ctx, c, pos[0], *from, *to)
 	if err != nil {
 		return err

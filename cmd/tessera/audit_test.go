@@ -19,20 +19,29 @@ import (
 	"github.com/tessera-saas/tessera/internal/wire"
 )
 
+// operatorAPI serves the operator API (the tenants function behind the
+// local gateway, which verifies the token) on the emulator of e, until the
+// test ends.
+func operatorAPI(t *testing.T, e *testenv.Env) *httptest.Server {
+	t.Helper()
+	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	v, err := wire.NewVerifier(e.Config, e.Settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gateway.New(v, map[route.Function]gateway.Handler{
+		route.FunctionTenants: wire.NewTenants(e.Config, e.Settings, quiet).Handle}, quiet))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
 // TestAuditCommandPrintsTheTrail: `tessera audit ID` reads the trail
 // through the operator API behind the local gateway, every page of it,
 // and prints the operator's actions, each once, as a table or as JSON.
 func TestAuditCommandPrintsTheTrail(t *testing.T) {
 	e := testenv.Setup(t)
 	ctx := context.Background()
-	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	v, err := wire.NewVerifier(e.Config, e.Settings)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ops := wire.NewTenants(e.Config, e.Settings, log)
-	srv := httptest.NewServer(gateway.New(v, map[route.Function]gateway.Handler{route.FunctionTenants: ops.Handle}, log))
-	defer srv.Close()
+	srv := operatorAPI(t, e)
 
 	acme := fixture.NewTenant(t, e, "cli-audit").Record
 	ev := apievent.Operator(t, "GET", "/v1/tenants", nil, "", "operators")

@@ -60,20 +60,14 @@ func flagsCommand(ctx context.Context, args []string, stdout io.Writer) error {
 	desc := fs.String("description", "", "what the flag is for (set)")
 	version := fs.Int64("version", -1, "the version last read (set; default: the current one)")
 	clear := fs.Bool("clear", false, "remove the tenant's override (override)")
-	var pos []string
-	for len(args) > 0 {
-		if err := fs.Parse(args); err != nil {
-			return err
-		}
-		args = fs.Args()
-		if len(args) > 0 {
-			pos, args = append(pos, args[0]), args[1:]
-		}
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
 	}
-	if *api == "" || *token == "" {
-		return errors.New("flags: set TESSERA_API and TESSERA_TOKEN (source .local/env; TESSERA_TOKEN=$(tessera login --email operator@tessera.test))")
+	c, err := operatorClient("flags", *api, *token)
+	if err != nil {
+		return err
 	}
-	c := client{base: strings.TrimRight(*api, "/"), token: *token}
 	q := url.Values{}
 	if *cellID != "" {
 		q.Set("cell", *cellID)

@@ -4,20 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/tessera-saas/tessera/internal/local/gateway"
 	"github.com/tessera-saas/tessera/internal/local/testenv"
 	"github.com/tessera-saas/tessera/internal/local/testenv/apievent"
 	"github.com/tessera-saas/tessera/internal/local/testenv/fixture"
 	"github.com/tessera-saas/tessera/internal/platform/features"
-	"github.com/tessera-saas/tessera/internal/platform/route"
 	"github.com/tessera-saas/tessera/internal/platform/store"
-	"github.com/tessera-saas/tessera/internal/wire"
 )
 
 // TestFlagsCommands runs `tessera flags list|set|override` against the
@@ -26,14 +20,7 @@ import (
 func TestFlagsCommands(t *testing.T) {
 	e := testenv.Setup(t)
 	ctx := context.Background()
-	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	v, err := wire.NewVerifier(e.Config, e.Settings)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(gateway.New(v, map[route.Function]gateway.Handler{
-		route.FunctionTenants: wire.NewTenants(e.Config, e.Settings, quiet).Handle}, quiet))
-	defer srv.Close()
+	srv := operatorAPI(t, e)
 	token := apievent.Operator(t, "GET", "/v1/flags", nil, "", "operators").Headers["Authorization"]
 	run := func(args ...string) (string, error) {
 		var out bytes.Buffer

@@ -60,31 +60,21 @@ func runTenants(ctx context.Context, args []string) error {
 	to := fs.String("to", "", "the RFC 3339 time to restore to (restore)")
 	into := fs.String("into-new-tenant", "", "restore into a new tenant of this name instead of in place (restore)")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table (backups)")
-	// Flags may follow the positional arguments: parse them in two passes.
-	var pos []string
-	for len(args) > 0 {
-		if err := fs.Parse(args); err != nil {
-			return err
-		}
-		args = fs.Args()
-		if len(args) > 0 {
-			pos, args = append(pos, args[0]), args[1:]
-		}
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
 	}
-	if *api == "" || *token == "" {
-		return errors.New("tenants: set TESSERA_API and TESSERA_TOKEN (source .local/env; TESSERA_TOKEN=$(tessera login --email operator@tessera.test))")
+	c, err := operatorClient("tenants", *api, *token)
+	if err != nil {
+		return err
 	}
-	c := client{base: strings.TrimRight(*api, "/"), token: *token}
 	need := func(n int) error {
 		if len(pos) != n {
 			return fmt.Errorf("tenants %s: expected %d argument(s), got %d", cmd, n, len(pos))
 		}
 		return nil
 	}
-	var (
-		out any
-		err error
-	)
+	var out any
 	switch cmd {
 	case "create":
 		if err := need(0); err != nil {
@@ -139,6 +129,32 @@ func runTenants(ctx context.Context, args []string) error {
 		return err
 	}
 	return printJSON(os.Stdout, out)
+}
+
+// parseInterleaved parses fs's flags wherever they stand among the
+// positional arguments ("tenants get ID --json" as "tenants get --json
+// ID"), and returns the positional ones in order.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for len(args) > 0 {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) > 0 {
+			pos, args = append(pos, args[0]), args[1:]
+		}
+	}
+	return pos, nil
+}
+
+// operatorClient is the operator API's client of command cmd, from
+// --api and --token (TESSERA_API, TESSERA_TOKEN).
+func operatorClient(cmd, api, token string) (client, error) {
+	if api == "" || token == "" {
+		return client{}, errors.New(cmd + ": set TESSERA_API and TESSERA_TOKEN (source .local/env; TESSERA_TOKEN=$(tessera login --email operator@tessera.test))")
+	}
+	return client{base: strings.TrimRight(api, "/"), token: token}, nil
 }
 
 type client struct {
