@@ -153,17 +153,27 @@ var BillingReadActions = []string{"dynamodb:Query"}
 // "<prefix><its tenantId tag>" (StringEquals, so no other tenant id, even
 // one that begins with its own, matches).
 func billingStatement(r Resources) Statement {
-	keys := make([]string, len(BillingPartitionPrefixes))
-	for i, p := range BillingPartitionPrefixes {
+	return ownPartitionsStatement("OwnBillingRecordsOnly", r.CatalogTableARN, BillingReadActions, BillingPartitionPrefixes...)
+}
+
+// ownPartitionsStatement allows actions on a table only where every
+// leading key of the request equals "<prefix><the session's tenantId
+// tag>" for one of prefixes (StringEquals: no other tenant id, not even
+// one that begins with the session's own), and only for a request that
+// names leading keys, from a tagged session.
+func ownPartitionsStatement(sid, tableARN string, actions []string, prefixes ...string) Statement {
+	keys := make([]string, len(prefixes))
+	for i, p := range prefixes {
 		keys[i] = p + principalTenant
 	}
 	return Statement{
-		Sid:      "OwnBillingRecordsOnly",
+		Sid:      sid,
 		Effect:   "Allow",
-		Action:   BillingReadActions,
-		Resource: []string{r.CatalogTableARN},
+		Action:   actions,
+		Resource: []string{tableARN},
 		Condition: map[string]Condition{
 			"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": keys},
+			// ForAllValues holds for a request without leading keys.
 			"Null": {
 				"dynamodb:LeadingKeys":          {"false"},
 				"aws:PrincipalTag/" + TenantTag: {"false"},
@@ -307,25 +317,11 @@ var SettingsActions = []string{"dynamodb:UpdateItem"}
 // /v1/settings cannot change the tier, status, placement or any other
 // tenant's record, whatever the code does.
 func SettingsStatement(catalogTableARN string) Statement {
-	return Statement{
-		Sid:      "OwnTenantSettingsOnly",
-		Effect:   "Allow",
-		Action:   SettingsActions,
-		Resource: []string{catalogTableARN},
-		Condition: map[string]Condition{
-			"ForAllValues:StringEquals": {
-				"dynamodb:LeadingKeys": {CatalogTenantKeyPrefix + principalTenant},
-				"dynamodb:Attributes":  {"pk", "sk", SettingsAttribute},
-			},
-			"StringEqualsIfExists": {"dynamodb:ReturnValues": {"NONE", "UPDATED_NEW"}},
-			// ForAllValues holds for a request without the keys: demand them.
-			"Null": {
-				"dynamodb:LeadingKeys":          {"false"},
-				"dynamodb:Attributes":           {"false"},
-				"aws:PrincipalTag/" + TenantTag: {"false"},
-			},
-		},
-	}
+	st := ownPartitionsStatement("OwnTenantSettingsOnly", catalogTableARN, SettingsActions, CatalogTenantKeyPrefix)
+	st.Condition["ForAllValues:StringEquals"]["dynamodb:Attributes"] = []string{"pk", "sk", SettingsAttribute}
+	st.Condition["Null"]["dynamodb:Attributes"] = []string{"false"}
+	st.Condition["StringEqualsIfExists"] = Condition{"dynamodb:ReturnValues": {"NONE", "UPDATED_NEW"}}
+	return st
 }
 
 // AuditPrefix begins the partition key of every tenant's audit trail in
@@ -349,20 +345,7 @@ var AuditDeniedPartiQL = []string{"dynamodb:PartiQLUpdate", "dynamodb:PartiQLDel
 // ownAuditTrailStatement lets a session append to and read the audit trail
 // of its own tenant, and no other item of the catalog table.
 func ownAuditTrailStatement(catalogARN string) Statement {
-	return Statement{
-		Sid:      "OwnAuditTrailOnly",
-		Effect:   "Allow",
-		Action:   AuditTrailActions,
-		Resource: []string{catalogARN},
-		Condition: map[string]Condition{
-			"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": {AuditPrefix + principalTenant}},
-			// ForAllValues holds for a request without leading keys.
-			"Null": {
-				"dynamodb:LeadingKeys":          {"false"},
-				"aws:PrincipalTag/" + TenantTag: {"false"},
-			},
-		},
-	}
+	return ownPartitionsStatement("OwnAuditTrailOnly", catalogARN, AuditTrailActions, AuditPrefix)
 }
 
 // AuditImmutableStatements deny, whatever else a role is allowed, every
