@@ -57,7 +57,7 @@ func fleetKey(tenantID, target string) key {
 
 // FleetRuns lists the tenant's rollout states (consistent reads).
 func (c *Catalog) FleetRuns(ctx context.Context, tenantID string) ([]FleetRun, error) {
-	out, err := queryPrefix[FleetRun](ctx, c.ddb, c.table, catalogTenantPrefix+tenantID, fleetPrefix, true)
+	out, err := queryPrefix[FleetRun](ctx, c.ddb, c.table, catalogTenantPrefix+tenantID, fleetPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("fleet runs of %s: %w", tenantID, err)
 	}

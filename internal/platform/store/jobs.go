@@ -138,7 +138,7 @@ func (c *Catalog) SaveJob(ctx context.Context, job recovery.Job, ev *OutboxEvent
 
 // ListJobs returns a tenant's jobs, oldest first.
 func (c *Catalog) ListJobs(ctx context.Context, tenantID string) ([]recovery.Job, error) {
-	items, err := queryPrefix[jobItem](ctx, c.ddb, c.table, catalogTenantPrefix+tenantID, jobPrefix, true)
+	items, err := queryPrefix[jobItem](ctx, c.ddb, c.table, catalogTenantPrefix+tenantID, jobPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("jobs of %s: %w", tenantID, err)
 	}
@@ -174,26 +174,8 @@ func (c *Catalog) RecentJobs(ctx context.Context, tenantID string, n int32) ([]r
 }
 
 // queryPrefix reads every item of partition pk whose sort key begins with
-// prefix, in sort key order, into T.
-func queryPrefix[T any](ctx context.Context, ddb DynamoDB, table, pk, prefix string, consistent bool) ([]T, error) {
-	expr, err := expression.NewBuilder().WithKeyCondition(
-		expression.Key(attrPK).Equal(expression.Value(pk)).And(expression.Key(attrSK).BeginsWith(prefix))).Build()
-	if err != nil {
-		return nil, fmt.Errorf("build key condition: %w", err)
-	}
-	var out []T
-	p := dynamodb.NewQueryPaginator(ddb, &dynamodb.QueryInput{TableName: aws.String(table), KeyConditionExpression: expr.KeyCondition(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(), ConsistentRead: aws.Bool(consistent)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, err
-		}
-		var items []T
-		if err := attributevalue.UnmarshalListOfMaps(page.Items, &items); err != nil {
-			return nil, fmt.Errorf("unmarshal: %w", err)
-		}
-		out = append(out, items...)
-	}
-	return out, nil
+// prefix, in sort key order, into T, with a consistent read (queryPartition).
+func queryPrefix[T any](ctx context.Context, ddb DynamoDB, table, pk, prefix string) ([]T, error) {
+	sk := expression.Key(attrSK).BeginsWith(prefix)
+	return queryPartition[T](ctx, ddb, table, pk, &sk, nil)
 }
