@@ -228,15 +228,24 @@ func printFlags(w io.Writer, out any) error {
 		var tiers []string
 		if td, ok := f["tierDefaults"].(map[string]any); ok {
 			for t, v := range td {
-				tiers = append(tiers, fmt.Sprintf("%s=%v", t, v))
+				tiers = append(tiers, t+"="+flagValue(v))
 			}
 			sort.Strings(tiers)
 		}
 		roll := "-"
 		if r, ok := f["rollout"].(map[string]any); ok {
-			roll = fmt.Sprintf("%v%%=%v", r["percent"], r["value"])
+			roll = fmt.Sprintf("%v%%=%s", r["percent"], flagValue(r["value"]))
 		}
-		fmt.Fprintf(tw, "%v\t%v\t%v\t%s\t%s\t%v\n", f["name"], f["kind"], f["default"], strings.Join(tiers, " "), roll, f["version"])
+		fmt.Fprintf(tw, "%v\t%v\t%s\t%s\t%s\t%v\n", f["name"], f["kind"], flagValue(f["default"]), strings.Join(tiers, " "), roll, f["version"])
 	}
 	return tw.Flush()
+}
+
+// flagValue prints a value as the API sent it: a JSON number in full
+// (10000000, where %v of its float64 would print 1e+07).
+func flagValue(v any) string {
+	if n, ok := v.(float64); ok {
+		return strconv.FormatFloat(n, 'f', -1, 64)
+	}
+	return fmt.Sprint(v)
 }

@@ -30,7 +30,8 @@ func TestFlagsCommands(t *testing.T) {
 	acme := fixture.NewTenant(t, e, "acme").Record
 
 	out, err := run("list")
-	if err != nil || !strings.Contains(out, features.MaxProducts) || !strings.Contains(out, "basic=1000") {
+	if err != nil || !strings.Contains(out, features.MaxProducts) || !strings.Contains(out, "basic=1000") ||
+		!strings.Contains(out, "premium=10000000") {
 		t.Fatalf("list = %q, %v", out, err)
 	}
 	name := "cli-" + acme.TenantID[2:12]
